@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""Translate template.yaml (SAM) into plain CloudFormation offline and check it.
+
+cfn-lint 1.x validates the SAM template against SAM's schema but no longer runs the
+SAM transform, so a template can lint clean and still fail when CloudFormation
+expands it. This runs the same translator SAM uses (aws-sam-translator), with a
+dummy region and account and no AWS credentials, then checks the few properties of
+the result the rest of the project relies on: which routes skip the JWT
+authorizer, how the dispatcher reads the stream, and that no role grants a
+wildcard it should not.
+
+Usage: translate.py [--template PATH] [--output PATH]
+Exits non-zero on any translation error or failed check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+from samtranslator.model.exceptions import InvalidDocumentException
+from samtranslator.parser.parser import Parser
+from samtranslator.translator.translator import Translator
+from samtranslator.yaml_helper import yaml_parse
+
+REGION = "eu-west-1"
+ACCOUNT_ID = "123456789012"
+
+# Values for the parameters that have no default; only their shape matters here.
+SAMPLE_PARAMETERS = {
+    "JwtIssuer": "https://issuer.example.com/",
+    "JwtAudience": "followups-api",
+    "SesFromAddress": "followups@example.com",
+    "SesIdentity": "example.com",
+    "VoiceApiUrl": "https://voice.example.com/v1/calls",
+}
+
+# Routes whose authorization is part of the product contract (DESIGN 3.2).
+EXPECTED_ROUTES = {
+    "ANY /v1/{proxy+}": "JWT",
+    "GET /v1/openapi.json": "NONE",
+    "POST /v1/webhooks/{account_id}/call-completed": "NONE",
+}
+
+# The only actions that may be granted on Resource "*": they have no resource ARN.
+WILDCARD_RESOURCE_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sns:Publish",
+    "sns:CheckIfPhoneNumberIsOptedOut",
+}
+
+
+def as_packaged(sam_template: dict[str, Any]) -> dict[str, Any]:
+    """Point local CodeUri values at S3, as `sam build && sam package` would."""
+    for name, resource in sam_template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        code_uri = resource.get("Properties", {}).get("CodeUri")
+        if isinstance(code_uri, str) and not code_uri.startswith("s3://"):
+            resource["Properties"]["CodeUri"] = f"s3://offline-artifacts/{name}.zip"
+    return sam_template
+
+
+def translate(template_path: Path) -> dict[str, Any]:
+    sam_template = as_packaged(yaml_parse(template_path.read_text()))
+    session = boto3.session.Session(
+        region_name=REGION,
+        aws_access_key_id="offline",
+        aws_secret_access_key="offline",
+    )
+    parameters = dict(SAMPLE_PARAMETERS)
+    parameters["AWS::AccountId"] = ACCOUNT_ID
+    translator = Translator(managed_policy_map=None, sam_parser=Parser(), boto_session=session)
+    # No managed policy is referenced by name, so the map that would come from IAM
+    # stays empty and nothing leaves the machine.
+    return translator.translate(
+        sam_template,
+        parameter_values=parameters,
+        get_managed_policy_map=lambda: {},
+    )
+
+
+def resources_of(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: resource
+        for name, resource in template["Resources"].items()
+        if resource["Type"] == resource_type
+    }
+
+
+def route_auth(security: list[dict[str, Any]] | None) -> str:
+    # SAM writes a route's `Authorizer: NONE` as the requirement {"NONE": []},
+    # which API Gateway imports as "no authorization".
+    names = {name for requirement in security or [] for name in requirement}
+    if names <= {"NONE"}:
+        return "NONE"
+    return "JWT" if names == {"OperatorJwt"} else "+".join(sorted(names))
+
+
+def check_routes(template: dict[str, Any]) -> list[str]:
+    problems = []
+    routes = {}
+    for api in resources_of(template, "AWS::ApiGatewayV2::Api").values():
+        paths = api["Properties"].get("Body", {}).get("paths", {})
+        default_security = api["Properties"]["Body"].get("security")
+        for path, methods in paths.items():
+            for method, operation in methods.items():
+                key = f"{method.upper().replace('X-AMAZON-APIGATEWAY-ANY-METHOD', 'ANY')} {path}"
+                routes[key] = route_auth(operation.get("security", default_security))
+    for route, auth in EXPECTED_ROUTES.items():
+        if route not in routes:
+            problems.append(f"route {route} is missing")
+        elif routes[route] != auth:
+            problems.append(f"route {route} has auth {routes[route]}, expected {auth}")
+    for route, auth in routes.items():
+        if route not in EXPECTED_ROUTES and auth != "JWT":
+            problems.append(f"route {route} is not behind the JWT authorizer")
+    return problems
+
+
+def check_stream_mapping(template: dict[str, Any]) -> list[str]:
+    mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
+    if len(mappings) != 1:
+        return [f"expected one event source mapping (the dispatcher's), found {len(mappings)}"]
+    properties = next(iter(mappings.values()))["Properties"]
+    problems = []
+    patterns = [json.loads(f["Pattern"]) for f in properties.get("FilterCriteria", {}).get("Filters", [])]
+    if patterns != [{"dynamodb": {"Keys": {"sk": {"S": ["FU"]}}}}]:
+        problems.append(f"stream filter is {patterns}, expected follow-up items only (sk = FU)")
+    if properties.get("BisectBatchOnFunctionError") is not True:
+        problems.append("stream mapping does not bisect failing batches")
+    if "ReportBatchItemFailures" not in properties.get("FunctionResponseTypes", []):
+        problems.append("stream mapping does not accept partial batch failures")
+    if not properties.get("MaximumRetryAttempts"):
+        problems.append("stream mapping retries without bound")
+    if not properties.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination"):
+        problems.append("stream mapping has no on-failure destination")
+    return problems
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def statements_of(role: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = []
+    for policy in role["Properties"].get("Policies", []):
+        for statement in policy["PolicyDocument"]["Statement"]:
+            # Conditional statements are {"Fn::If": [cond, statement, NoValue]}.
+            if "Fn::If" in statement:
+                statement = statement["Fn::If"][1]
+            statements.append(statement)
+    return statements
+
+
+def check_roles(template: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, role in resources_of(template, "AWS::IAM::Role").items():
+        if role["Properties"].get("ManagedPolicyArns"):
+            problems.append(f"{name} has managed policies; every grant must be written out")
+        for statement in statements_of(role):
+            if statement["Effect"] != "Allow":
+                continue
+            actions = as_list(statement["Action"])
+            for action in actions:
+                if "*" in action:
+                    problems.append(f"{name} grants a wildcard action {action}")
+            if "*" in as_list(statement.get("Resource")):
+                extra = set(actions) - WILDCARD_RESOURCE_ACTIONS
+                if extra:
+                    problems.append(f"{name} grants {sorted(extra)} on every resource")
+    return problems
+
+
+def check_functions(template: dict[str, Any]) -> list[str]:
+    problems = []
+    for name, function in resources_of(template, "AWS::Lambda::Function").items():
+        properties = function["Properties"]
+        if properties.get("Runtime") != "provided.al2023":
+            problems.append(f"{name} runtime is {properties.get('Runtime')}")
+        if properties.get("Architectures") != ["arm64"]:
+            problems.append(f"{name} is not arm64")
+        logging = properties.get("LoggingConfig", {})
+        if logging.get("LogFormat") != "JSON" or "LogGroup" not in logging:
+            problems.append(f"{name} does not log JSON to its own log group")
+    return problems
+
+
+def main() -> int:
+    root = Path(__file__).resolve().parents[2]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--template", type=Path, default=root / "template.yaml")
+    parser.add_argument("--output", type=Path, help="write the CloudFormation JSON here")
+    args = parser.parse_args()
+
+    try:
+        template = translate(args.template)
+    except InvalidDocumentException as error:
+        for cause in error.causes:
+            print(f"translate.py: {cause.message}", file=sys.stderr)
+        return 1
+
+    if args.output:
+        args.output.write_text(json.dumps(template, indent=2, sort_keys=True) + "\n")
+
+    problems = (
+        check_routes(template)
+        + check_stream_mapping(template)
+        + check_roles(template)
+        + check_functions(template)
+    )
+    for problem in problems:
+        print(f"translate.py: {problem}", file=sys.stderr)
+    if problems:
+        return 1
+
+    counts: dict[str, int] = {}
+    for resource in template["Resources"].values():
+        counts[resource["Type"]] = counts.get(resource["Type"], 0) + 1
+    summary = ", ".join(f"{count} {kind}" for kind, count in sorted(counts.items()))
+    print(f"translate.py: {args.template.name} translates to {len(template['Resources'])} resources ({summary})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
