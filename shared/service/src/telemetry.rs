@@ -1,0 +1,22 @@
+//! The one tracing setup: JSON lines in Lambda (CloudWatch picks up the request id
+//! span the runtime opens), readable lines on a terminal. `RUST_LOG` filters.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // A second init (tests) is harmless: keep the first subscriber.
+    let _ = if in_lambda {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .without_time()
+            .with_ansi(false)
+            .try_init()
+    } else {
+        builder.with_target(false).try_init()
+    };
+}
