@@ -1,1 +1,54 @@
-//! placeholder
+//! The follow-up policy: every rule of the follow-ups engine, pure and synchronous.
+//!
+//! A finished call comes in as a [`CallCompleted`]; [`decide`] says which follow-ups it
+//! deserves (a follow-up call, WhatsApp, SMS, email, missed-call email), when, and why
+//! not when it deserves none; [`recheck`] looks again right before sending; the
+//! `render` functions produce what each channel sends. No I/O and no clock: `now` is
+//! always a parameter, ids are assigned by the caller, and the storage contract is
+//! spelled out in [`history`].
+//!
+//! Reading order for a newcomer: `values` and `window` (the domain values), `settings`
+//! and `event` (the inputs), `followup` (what is stored), `decide`, `recheck`, `render`.
+
+mod error;
+mod json;
+
+pub mod decide;
+pub mod event;
+pub mod followup;
+pub mod history;
+pub mod ids;
+pub mod recheck;
+pub mod render;
+pub mod settings;
+pub mod template;
+pub mod values;
+pub mod window;
+
+pub use decide::{DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, decide};
+pub use error::{Error, FieldError, ValidationErrors};
+pub use event::{
+    Analysis, AppointmentRequest, CALL_COMPLETED, Call, CallCompleted, Contact, EmailDestination,
+    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_event,
+};
+pub use followup::{
+    Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,
+    TraceEntry,
+};
+pub use history::{GuardKey, History, PendingKey, Precondition};
+pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+pub use recheck::{SendCheck, recheck};
+pub use render::{
+    CallRequest, EmailMessage, Encoding, SmsMessage, WhatsAppTemplate, call_request, render_email,
+    render_sms, whatsapp_template,
+};
+pub use settings::{
+    AccountSettings, AgentSettings, CallSettings, CampaignSettings, EmailSettings,
+    MissedCallEmailSettings, Settings, SmsSettings, WhatsAppSettings, WhatsAppTemplateSettings,
+};
+pub use template::{TemplateText, Variable};
+pub use values::{
+    CallOutcome, ConfigurationSet, Consent, Destination, EmailAddress, MeetingLink, PhoneNumber,
+    SenderName, SmsSenderId, SmsTemplate, TimeZone,
+};
+pub use window::{AllowedDays, AllowedHours, Window, next_allowed_instant};

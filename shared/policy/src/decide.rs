@@ -1,0 +1,787 @@
+//! `decide`: what a finished call deserves. Pure: the clock is the `now` parameter and
+//! the past is the `History` the caller passes (see `history` for the storage contract).
+//!
+//! Timing choices:
+//! - SMS, email and missed-call email are due right away ("within seconds of the call
+//!   ending"). SMS alone also respects the account's quiet hours in the contact's zone:
+//!   a call that ends at 21:05 gets its SMS the next morning at the start of the quiet
+//!   hours. Email is not intrusive and is never held back.
+//! - Calls and WhatsApp are due at the requested time (or [`DEFAULT_REQUEST_DELAY`]
+//!   after the call ended), moved to the next allowed instant of the agent's window
+//!   clamped inside the quiet hours; a request further than [`HORIZON`] is refused.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::event::{CallCompleted, FollowUpRequest};
+use crate::followup::{
+    Appointment, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status, TraceEntry,
+};
+use crate::history::{GuardKey, History, PendingKey, Precondition};
+use crate::ids::{CampaignId, ContactId, FollowUpId};
+use crate::settings::{CampaignSettings, Settings, SmsSettings};
+use crate::template::Variable;
+use crate::values::{Destination, SmsTemplate, TimeZone};
+use crate::window::next_allowed_instant;
+
+/// When a request has no time: a day after the call ended (then moved into the window),
+/// i.e. "tomorrow, around the same time".
+pub const DEFAULT_REQUEST_DELAY: TimeDelta = TimeDelta::hours(24);
+
+/// A request for a time further than this from now is refused (`outside_horizon`): an
+/// agent that misheard "next year" should not leave a call pending for months.
+pub const HORIZON: TimeDelta = TimeDelta::days(30);
+
+/// One thing to write.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// A new follow-up: `scheduled`, `needs_review` or `suppressed` (suppressions are
+    /// stored too, so the contact's view shows why nothing was sent).
+    Create(NewFollowUp),
+    /// The pending follow-up of this channel moves to a new time (a new request).
+    Reschedule {
+        followup_id: FollowUpId,
+        due_at: DateTime<Utc>,
+        destination: Destination,
+        content: Content,
+        trace: TraceEntry,
+    },
+    /// An unanswered follow-up call is tried again: back to `scheduled` as `attempt`.
+    Retry {
+        followup_id: FollowUpId,
+        attempt: u32,
+        due_at: DateTime<Utc>,
+        destination: Option<Destination>,
+        trace: TraceEntry,
+    },
+    /// A follow-up call reaches its end: `completed`, `exhausted`, `failed` or
+    /// `cancelled` (superseded by a newer request).
+    Finish {
+        followup_id: FollowUpId,
+        status: Status,
+        reason: Reason,
+        trace: TraceEntry,
+    },
+}
+
+/// Everything decided for one call, all about one (campaign, contact).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decisions {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub decisions: Vec<Decision>,
+}
+
+impl Decisions {
+    pub fn iter(&self) -> std::slice::Iter<'_, Decision> {
+        self.decisions.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.decisions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.decisions.is_empty()
+    }
+
+    /// The new follow-ups.
+    pub fn created(&self) -> impl Iterator<Item = &NewFollowUp> {
+        self.decisions.iter().filter_map(|d| match d {
+            Decision::Create(new) => Some(new),
+            _ => None,
+        })
+    }
+
+    /// What the write must check atomically (without duplicates, in a stable order).
+    /// Suppressed follow-ups and finishes need nothing; anything that may send needs its
+    /// destination off the DNC list; a guarded kind needs its guard free; a call or
+    /// WhatsApp follow-up that takes the pending slot needs it free.
+    pub fn preconditions(&self) -> Vec<Precondition> {
+        let mut all = std::collections::BTreeSet::new();
+        for decision in &self.decisions {
+            match decision {
+                Decision::Create(new) if new.status != Status::Suppressed => {
+                    if let Some(destination) = &new.destination {
+                        all.insert(Precondition::NotOnDnc(destination.clone()));
+                    }
+                    if let Some(GuardKey {
+                        campaign_id,
+                        contact_id,
+                        kind,
+                    }) = new.kind_guard()
+                    {
+                        all.insert(Precondition::NotYetSent {
+                            campaign_id,
+                            contact_id,
+                            kind,
+                        });
+                    }
+                    if let Some(PendingKey {
+                        campaign_id,
+                        contact_id,
+                        channel,
+                    }) = new.pending_key()
+                    {
+                        all.insert(Precondition::NoPending {
+                            campaign_id,
+                            contact_id,
+                            channel,
+                        });
+                    }
+                }
+                Decision::Reschedule { destination, .. } => {
+                    all.insert(Precondition::NotOnDnc(destination.clone()));
+                }
+                Decision::Retry { destination, .. } => {
+                    if let Some(destination) = destination {
+                        all.insert(Precondition::NotOnDnc(destination.clone()));
+                    }
+                    all.insert(Precondition::NoPending {
+                        campaign_id: self.campaign_id.clone(),
+                        contact_id: self.contact_id.clone(),
+                        channel: Channel::Call,
+                    });
+                }
+                Decision::Create(_) | Decision::Finish { .. } => {}
+            }
+        }
+        all.into_iter().collect()
+    }
+}
+
+impl IntoIterator for Decisions {
+    type Item = Decision;
+    type IntoIter = std::vec::IntoIter<Decision>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.decisions.into_iter()
+    }
+}
+
+/// Decides the follow-ups of a finished call. See the module docs for timing and
+/// `history` for how `history` and the preconditions fit together.
+pub fn decide(
+    settings: &Settings,
+    event: &CallCompleted,
+    history: &History,
+    now: DateTime<Utc>,
+) -> Decisions {
+    let ctx = Ctx {
+        settings,
+        event,
+        history,
+        now,
+        zone: settings.zone_for(event.contact.timezone),
+    };
+    let mut decisions = Vec::new();
+    let mut original = ctx.original_call();
+    decisions.extend(ctx.sms());
+    decisions.extend(ctx.email());
+    decisions.extend(ctx.missed_call_email());
+    let requested = ctx.requests(&mut original);
+    decisions.splice(0..0, original);
+    decisions.extend(requested);
+    Decisions {
+        campaign_id: event.call.campaign_id.clone(),
+        contact_id: event.contact.id.clone(),
+        decisions,
+    }
+}
+
+/// The outcome of one rule before it becomes a follow-up.
+enum Verdict {
+    Schedule {
+        destination: Destination,
+        due_at: DateTime<Utc>,
+        reason: Reason,
+        detail: String,
+    },
+    NeedsReview {
+        reason: Reason,
+        detail: String,
+    },
+    Suppress {
+        reason: Reason,
+        detail: String,
+        destination: Option<Destination>,
+    },
+}
+
+fn suppress(reason: Reason, detail: impl Into<String>) -> Verdict {
+    Verdict::Suppress {
+        reason,
+        detail: detail.into(),
+        destination: None,
+    }
+}
+
+struct Ctx<'a> {
+    settings: &'a Settings,
+    event: &'a CallCompleted,
+    history: &'a History,
+    now: DateTime<Utc>,
+    /// The contact's zone, else the campaign's, agent's, account's.
+    zone: TimeZone,
+}
+
+impl Ctx<'_> {
+    fn campaign(&self) -> Option<&CampaignSettings> {
+        self.settings.campaign.as_ref()
+    }
+
+    fn already_sent(&self, kind: GuardKind) -> bool {
+        self.history.already_sent.contains(&GuardKey {
+            campaign_id: self.event.call.campaign_id.clone(),
+            contact_id: self.event.contact.id.clone(),
+            kind,
+        })
+    }
+
+    fn on_dnc(&self, destination: &Destination) -> bool {
+        self.history.dnc.contains(destination)
+    }
+
+    fn not_answered(&self) -> Verdict {
+        suppress(
+            Reason::NotAnswered,
+            format!("the call ended {}", self.event.call.outcome.as_str()),
+        )
+    }
+
+    fn content(&self, request: Option<&FollowUpRequest>) -> Content {
+        let analysis = &self.event.analysis;
+        Content {
+            contact_name: self.event.contact.name.clone(),
+            summary: analysis.summary.clone(),
+            appointment: analysis.appointment.as_ref().map(|a| Appointment {
+                at: a.at.resolve(self.zone),
+                location: a.location.clone(),
+            }),
+            request_reason: request.and_then(|r| r.reason.clone()),
+            locale: self.event.contact.locale.clone(),
+        }
+    }
+
+    fn create(&self, channel: Channel, verdict: Verdict, content: Content) -> Decision {
+        let (status, due_at, destination, reason, detail) = match verdict {
+            Verdict::Schedule {
+                destination,
+                due_at,
+                reason,
+                detail,
+            } => (Status::Scheduled, due_at, Some(destination), reason, detail),
+            Verdict::NeedsReview { reason, detail } => {
+                (Status::NeedsReview, self.now, None, reason, detail)
+            }
+            Verdict::Suppress {
+                reason,
+                detail,
+                destination,
+            } => (Status::Suppressed, self.now, destination, reason, detail),
+        };
+        let calls = self
+            .settings
+            .agent
+            .as_ref()
+            .filter(|_| channel == Channel::Call && status == Status::Scheduled)
+            .map(|agent| &agent.calls);
+        Decision::Create(NewFollowUp {
+            account_id: self.settings.account_id.clone(),
+            campaign_id: self.event.call.campaign_id.clone(),
+            agent_id: self.event.call.agent_id.clone(),
+            contact_id: self.event.contact.id.clone(),
+            call_id: self.event.call.id.clone(),
+            channel,
+            status,
+            due_at,
+            time_zone: self.zone,
+            attempt: 1,
+            max_retries: calls.map(|c| c.max_retries),
+            retry_interval_minutes: calls.map(|c| c.retry_interval_minutes),
+            destination,
+            content,
+            reason,
+            trace: vec![TraceEntry::new(self.now, status, reason, detail)],
+        })
+    }
+
+    /// Rule 1–2: SMS after an answered call, with consent, once, to a confirmed number.
+    fn sms(&self) -> Option<Decision> {
+        let sms = &self.campaign()?.sms;
+        if !sms.enabled {
+            return None;
+        }
+        Some(self.create(Channel::Sms, self.sms_verdict(sms), self.content(None)))
+    }
+
+    fn sms_verdict(&self, sms: &SmsSettings) -> Verdict {
+        let analysis = &self.event.analysis;
+        if !self.event.call.outcome.answered() {
+            return self.not_answered();
+        }
+        if !analysis.consent.sms {
+            return suppress(
+                Reason::NoConsent,
+                "the contact did not agree to a text on the call",
+            );
+        }
+        if self.already_sent(GuardKind::Sms) {
+            return suppress(
+                Reason::AlreadySent,
+                "an SMS was already sent to this contact in this campaign",
+            );
+        }
+        if let Err((reason, detail)) = self.sms_slots(sms) {
+            return suppress(reason, detail);
+        }
+        let Some(number) = analysis.sms_destination.as_ref().filter(|d| d.confirmed) else {
+            return Verdict::NeedsReview {
+                reason: Reason::DestinationUnconfirmed,
+                detail:
+                    "no number was confirmed on the call; an operator must set it and send the SMS"
+                        .into(),
+            };
+        };
+        let destination = Destination::Phone(number.number.clone());
+        if self.on_dnc(&destination) {
+            return Verdict::Suppress {
+                reason: Reason::Dnc,
+                detail: format!("{destination} is on the do-not-call list"),
+                destination: Some(destination),
+            };
+        }
+        let due_at =
+            next_allowed_instant(&self.settings.quiet_window(self.zone), self.now, self.now);
+        let detail = if due_at > self.now {
+            format!(
+                "outside the quiet hours in {}; held until the next allowed time",
+                self.zone
+            )
+        } else {
+            "the contact agreed to a text on the call".to_owned()
+        };
+        Verdict::Schedule {
+            destination,
+            due_at,
+            reason: Reason::Consented,
+            detail,
+        }
+    }
+
+    /// Every slot of the chosen template can be filled.
+    fn sms_slots(&self, sms: &SmsSettings) -> Result<(), (Reason, String)> {
+        let template = sms
+            .template
+            .ok_or((Reason::NoTemplate, "no SMS template is selected".to_owned()))?;
+        let missing = |reason, what: &str| {
+            Err((
+                reason,
+                format!("the {} template needs {what}", template.as_str()),
+            ))
+        };
+        if self.settings.sms_sender_name().is_none() {
+            return missing(
+                Reason::NoSenderName,
+                "a sender name (campaign or account default)",
+            );
+        }
+        let analysis = &self.event.analysis;
+        match template {
+            SmsTemplate::MeetingRequest | SmsTemplate::NextStep
+                if self.settings.sms_meeting_link().is_none() =>
+            {
+                missing(
+                    Reason::NoMeetingLink,
+                    "a meeting link (campaign or account default)",
+                )
+            }
+            SmsTemplate::AppointmentConfirmation if analysis.appointment.is_none() => {
+                missing(Reason::NoAppointment, "an appointment booked on the call")
+            }
+            SmsTemplate::ConversationSummary if analysis.summary.is_none() => {
+                missing(Reason::NoSummary, "a summary of the call")
+            }
+            SmsTemplate::OfferPromo if sms.offer_summary.is_none() || sms.promo_code.is_none() => {
+                missing(Reason::NoOffer, "an offer summary and a promo code")
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Rule 3: email after an answered call, when asked for, with consent, once.
+    fn email(&self) -> Option<Decision> {
+        let email = &self.campaign()?.email;
+        if !email.enabled {
+            return None;
+        }
+        let analysis = &self.event.analysis;
+        let verdict = if !email.ask_for_email {
+            suppress(
+                Reason::AskForEmailOff,
+                "email is enabled but ask_for_email is off, so no consent can be given",
+            )
+        } else if !self.event.call.outcome.answered() {
+            self.not_answered()
+        } else if !analysis.consent.email {
+            suppress(
+                Reason::NoConsent,
+                "the contact did not agree to an email on the call",
+            )
+        } else if self.already_sent(GuardKind::Email) {
+            suppress(
+                Reason::AlreadySent,
+                "an email was already sent to this contact in this campaign",
+            )
+        } else if self.lacks_meeting_link(Channel::Email) {
+            suppress(
+                Reason::NoMeetingLink,
+                "the email uses {{meeting_link}} but no meeting link is set",
+            )
+        } else {
+            match (&analysis.email_address, &self.event.contact.email) {
+                (Some(given), _) if given.confirmed => {
+                    self.send_email(given.address.clone().into(), Reason::Consented)
+                }
+                (Some(_), _) => suppress(
+                    Reason::DestinationUnconfirmed,
+                    "the address given on the call was not confirmed",
+                ),
+                (None, Some(on_file)) => self.send_email(on_file.clone().into(), Reason::Consented),
+                (None, None) => suppress(
+                    Reason::NoDestination,
+                    "no email address is known for the contact",
+                ),
+            }
+        };
+        Some(self.create(Channel::Email, verdict, self.content(None)))
+    }
+
+    /// Rule 4: the missed-call email goes to every missed contact with an address on
+    /// file, without consent (there was no conversation to ask in), once.
+    fn missed_call_email(&self) -> Option<Decision> {
+        let missed = &self.campaign()?.missed_call_email;
+        if !missed.enabled || !self.event.call.outcome.missed() {
+            return None;
+        }
+        let verdict = if self.already_sent(GuardKind::MissedCallEmail) {
+            suppress(
+                Reason::AlreadySent,
+                "a missed-call email was already sent to this contact in this campaign",
+            )
+        } else if self.lacks_meeting_link(Channel::MissedCallEmail) {
+            suppress(
+                Reason::NoMeetingLink,
+                "the email uses {{meeting_link}} but no meeting link is set",
+            )
+        } else if let Some(address) = &self.event.contact.email {
+            self.send_email(address.clone().into(), Reason::MissedCall)
+        } else {
+            suppress(
+                Reason::NoDestination,
+                "the contact has no email address on file",
+            )
+        };
+        Some(self.create(Channel::MissedCallEmail, verdict, self.content(None)))
+    }
+
+    fn lacks_meeting_link(&self, channel: Channel) -> bool {
+        let Some(campaign) = self.campaign() else {
+            return false;
+        };
+        let (subject, body) = match channel {
+            Channel::MissedCallEmail => (
+                &campaign.missed_call_email.subject,
+                &campaign.missed_call_email.body,
+            ),
+            _ => (&campaign.email.subject, &campaign.email.body),
+        };
+        let uses = [subject, body]
+            .into_iter()
+            .flatten()
+            .any(|text| text.uses(Variable::MeetingLink));
+        uses && self.settings.email_meeting_link().is_none()
+    }
+
+    fn send_email(&self, destination: Destination, reason: Reason) -> Verdict {
+        if self.on_dnc(&destination) {
+            return Verdict::Suppress {
+                reason: Reason::Dnc,
+                detail: format!("{destination} is on the do-not-call list"),
+                destination: Some(destination),
+            };
+        }
+        Verdict::Schedule {
+            destination,
+            due_at: self.now,
+            reason,
+            detail: match reason {
+                Reason::MissedCall => {
+                    format!("the call ended {}", self.event.call.outcome.as_str())
+                }
+                _ => "the contact agreed to an email on the call".to_owned(),
+            },
+        }
+    }
+
+    /// Rule 8: the call was itself a follow-up call; finish it or try again.
+    fn original_call(&self) -> Option<Decision> {
+        let id = self.event.followup_id()?;
+        let original: &FollowUp = self
+            .history
+            .original_followup
+            .as_ref()
+            .filter(|f| &f.id == id)?;
+        let belongs = original.channel == Channel::Call
+            && original.campaign_id == self.event.call.campaign_id
+            && original.contact_id == self.event.contact.id;
+        // Anything else was already settled (a redelivery, a cancel): leave it alone.
+        let in_flight = matches!(
+            original.status,
+            Status::Sending | Status::Placed | Status::Unknown
+        );
+        if !belongs || !in_flight {
+            return None;
+        }
+        let outcome = self.event.call.outcome;
+        let finish = |status, reason, detail: String| {
+            Some(Decision::Finish {
+                followup_id: original.id.clone(),
+                status,
+                reason,
+                trace: TraceEntry::new(self.now, status, reason, detail),
+            })
+        };
+        if outcome.answered() {
+            return finish(
+                Status::Completed,
+                Reason::Answered,
+                "the follow-up call was answered".into(),
+            );
+        }
+        if !outcome.retryable() {
+            let reason = match outcome {
+                crate::CallOutcome::Declined => Reason::CallDeclined,
+                _ => Reason::InvalidNumber,
+            };
+            return finish(
+                Status::Failed,
+                reason,
+                format!("the call ended {}", outcome.as_str()),
+            );
+        }
+        let max_retries = original.max_retries.unwrap_or(0);
+        if original.attempt > max_retries {
+            return finish(
+                Status::Exhausted,
+                Reason::RetriesExhausted,
+                format!(
+                    "{} calls went unanswered ({max_retries} retries)",
+                    original.attempt
+                ),
+            );
+        }
+        let slot = PendingKey {
+            campaign_id: original.campaign_id.clone(),
+            contact_id: original.contact_id.clone(),
+            channel: Channel::Call,
+        };
+        if let Some(newer) = self
+            .history
+            .pending
+            .get(&slot)
+            .filter(|p| p.id != original.id)
+        {
+            return finish(
+                Status::Cancelled,
+                Reason::Superseded,
+                format!("follow-up {} is already pending for this contact", newer.id),
+            );
+        }
+        let interval = TimeDelta::minutes(i64::from(original.retry_interval_minutes.unwrap_or(60)));
+        let window = self
+            .settings
+            .agent_window(original.time_zone)
+            .unwrap_or_else(|| self.settings.quiet_window(original.time_zone));
+        let due_at = next_allowed_instant(&window, self.event.call.ended_at + interval, self.now);
+        let attempt = original.attempt + 1;
+        Some(Decision::Retry {
+            followup_id: original.id.clone(),
+            attempt,
+            due_at,
+            destination: original.destination.clone(),
+            trace: TraceEntry::new(
+                self.now,
+                Status::Scheduled,
+                Reason::NotAnswered,
+                format!(
+                    "the call ended {}; attempt {attempt} of {}",
+                    outcome.as_str(),
+                    max_retries + 1
+                ),
+            ),
+        })
+    }
+
+    /// Rule 7: follow-up calls and WhatsApp messages the agent asked for. The last
+    /// request per channel counts; earlier ones are recorded as superseded.
+    fn requests(&self, original: &mut Option<Decision>) -> Vec<Decision> {
+        let mut out = Vec::new();
+        for channel in [Channel::Call, Channel::Whatsapp] {
+            let requests: Vec<&FollowUpRequest> = self
+                .event
+                .analysis
+                .followup_requests
+                .iter()
+                .filter(|r| r.channel == channel)
+                .collect();
+            let Some((last, earlier)) = requests.split_last() else {
+                continue;
+            };
+            for request in earlier {
+                let verdict = suppress(
+                    Reason::Superseded,
+                    "a later request in the same call replaced this one",
+                );
+                out.push(self.create(channel, verdict, self.content(Some(request))));
+            }
+            let content = self.content(Some(last));
+            match self.request_verdict(channel, last) {
+                Verdict::Schedule {
+                    destination,
+                    due_at,
+                    detail,
+                    ..
+                } => {
+                    // A retry decided for this very call holds the slot: move it instead.
+                    if let (
+                        Channel::Call,
+                        Some(Decision::Retry {
+                            due_at: retry_due,
+                            trace,
+                            ..
+                        }),
+                    ) = (channel, original.as_mut())
+                    {
+                        *retry_due = due_at;
+                        *trace = TraceEntry::new(
+                            self.now,
+                            Status::Scheduled,
+                            Reason::Rescheduled,
+                            detail,
+                        );
+                        continue;
+                    }
+                    let slot = PendingKey {
+                        campaign_id: self.event.call.campaign_id.clone(),
+                        contact_id: self.event.contact.id.clone(),
+                        channel,
+                    };
+                    if let Some(pending) = self.history.pending.get(&slot) {
+                        out.push(Decision::Reschedule {
+                            followup_id: pending.id.clone(),
+                            due_at,
+                            destination,
+                            content,
+                            trace: TraceEntry::new(
+                                self.now,
+                                Status::Scheduled,
+                                Reason::Rescheduled,
+                                detail,
+                            ),
+                        });
+                    } else {
+                        let verdict = Verdict::Schedule {
+                            destination,
+                            due_at,
+                            reason: Reason::Requested,
+                            detail,
+                        };
+                        out.push(self.create(channel, verdict, content));
+                    }
+                }
+                verdict => out.push(self.create(channel, verdict, content)),
+            }
+        }
+        out
+    }
+
+    fn request_verdict(&self, channel: Channel, request: &FollowUpRequest) -> Verdict {
+        let agent = self.settings.agent.as_ref();
+        let enabled = match channel {
+            Channel::Call => agent.is_some_and(|a| a.calls.enabled),
+            _ => agent.is_some_and(|a| a.whatsapp.enabled),
+        };
+        if !enabled {
+            return suppress(
+                Reason::ChannelDisabled,
+                format!(
+                    "{channel} follow-ups are not enabled for agent {}",
+                    self.event.call.agent_id
+                ),
+            );
+        }
+        if channel == Channel::Whatsapp {
+            if !self.event.analysis.consent.whatsapp {
+                return suppress(
+                    Reason::NoConsent,
+                    "the contact did not agree to WhatsApp messages on the call",
+                );
+            }
+            if agent.is_some_and(|a| a.whatsapp.template.is_none()) {
+                return suppress(
+                    Reason::NoTemplate,
+                    "no WhatsApp template is configured for the agent",
+                );
+            }
+        }
+        let Some(phone) = &self.event.contact.phone else {
+            return suppress(Reason::NoDestination, "the contact has no phone number");
+        };
+        let destination = Destination::Phone(phone.clone());
+        if self.on_dnc(&destination) {
+            return Verdict::Suppress {
+                reason: Reason::Dnc,
+                detail: format!("{destination} is on the do-not-call list"),
+                destination: Some(destination),
+            };
+        }
+        let Some(window) = self.settings.agent_window(self.zone) else {
+            return suppress(
+                Reason::NoAllowedWindow,
+                "the agent's allowed hours do not overlap the account's quiet hours",
+            );
+        };
+        let wanted = match request.at {
+            Some(at) => at.resolve(self.zone),
+            None => self.event.call.ended_at + DEFAULT_REQUEST_DELAY,
+        };
+        let from = wanted.max(self.now);
+        if from > self.now + HORIZON {
+            return suppress(
+                Reason::OutsideHorizon,
+                format!(
+                    "requested for {wanted}, more than {} days ahead",
+                    HORIZON.num_days()
+                ),
+            );
+        }
+        let due_at = next_allowed_instant(&window, wanted, self.now);
+        let detail = if due_at == from {
+            format!("requested for {from}")
+        } else {
+            format!(
+                "requested for {from}; moved to the next allowed time in {} ({}–{})",
+                self.zone,
+                window.hours.start_str(),
+                window.hours.end_str()
+            )
+        };
+        Verdict::Schedule {
+            destination,
+            due_at,
+            reason: Reason::Requested,
+            detail,
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! What the caller knows about the past, and what it must check when writing.
+//!
+//! The webhook's budget is one DynamoDB transaction, so the caller does not read before
+//! deciding: it decides with an empty [`History`], writes the decisions with the
+//! [`Precondition`]s as condition checks, and only when one fails learns the facts, fills
+//! the history and decides again. Decisions made with a history never carry a
+//! precondition that history contradicts (see [`Precondition::holds`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::followup::{Channel, FollowUp, GuardKind};
+use crate::ids::{CampaignId, ContactId};
+use crate::values::Destination;
+
+/// The once-per-(campaign, contact, kind) guard of SMS and emails.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct GuardKey {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub kind: GuardKind,
+}
+
+/// The one-pending-follow-up-per-(campaign, contact, channel) slot of calls and WhatsApp.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PendingKey {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub channel: Channel,
+}
+
+/// A fact the write of the decisions must check atomically.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Precondition {
+    /// The destination is not on the account's do-not-call list.
+    NotOnDnc(Destination),
+    /// The guard does not exist yet; the write creates it.
+    NotYetSent {
+        campaign_id: CampaignId,
+        contact_id: ContactId,
+        kind: GuardKind,
+    },
+    /// No follow-up is pending in that slot; the write points the slot at the new one.
+    NoPending {
+        campaign_id: CampaignId,
+        contact_id: ContactId,
+        channel: Channel,
+    },
+}
+
+impl Precondition {
+    /// Whether the precondition holds given what `history` knows.
+    pub fn holds(&self, history: &History) -> bool {
+        match self {
+            Self::NotOnDnc(destination) => !history.dnc.contains(destination),
+            Self::NotYetSent {
+                campaign_id,
+                contact_id,
+                kind,
+            } => !history.already_sent.contains(&GuardKey {
+                campaign_id: campaign_id.clone(),
+                contact_id: contact_id.clone(),
+                kind: *kind,
+            }),
+            Self::NoPending {
+                campaign_id,
+                contact_id,
+                channel,
+            } => !history.pending.contains_key(&PendingKey {
+                campaign_id: campaign_id.clone(),
+                contact_id: contact_id.clone(),
+                channel: *channel,
+            }),
+        }
+    }
+}
+
+/// What the caller learned about the contact from a failed write (or a prior read).
+/// `History::default()` knows nothing, which is how the first decision is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct History {
+    /// Destinations found on the do-not-call list.
+    pub dnc: BTreeSet<Destination>,
+    /// Guards that already exist.
+    pub already_sent: BTreeSet<GuardKey>,
+    /// The follow-up pending in each slot (status `scheduled`).
+    pub pending: BTreeMap<PendingKey, FollowUp>,
+    /// For a call that was itself a follow-up call (`call.followup_id`): that follow-up.
+    pub original_followup: Option<FollowUp>,
+}
+
+impl History {
+    /// Records everything a failed precondition says, for the next `decide`.
+    pub fn learn_dnc(&mut self, destination: Destination) {
+        self.dnc.insert(destination);
+    }
+
+    pub fn learn_already_sent(&mut self, key: GuardKey) {
+        self.already_sent.insert(key);
+    }
+
+    /// `followup` is the one pending in its slot (a call or WhatsApp follow-up).
+    pub fn learn_pending(&mut self, followup: FollowUp) {
+        if let Some(key) = followup.pending_key() {
+            self.pending.insert(key, followup);
+        }
+    }
+}

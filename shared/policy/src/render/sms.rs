@@ -1,0 +1,298 @@
+//! The five SMS templates, in the project's own fixed wording, and segment counting.
+//!
+//! Only the slots vary. The sender name and the opt-out wording are always there; when
+//! the message would exceed [`MAX_SEGMENTS`], the free-text slots (summary, offer,
+//! location, contact name, in that order) are shortened with `...`, never the link,
+//! the sender, the code or the opt-out.
+
+use serde::Serialize;
+
+use crate::error::Error;
+use crate::followup::{Channel, FollowUp, Reason};
+use crate::render::{Values, expect_channel, format_appointment};
+use crate::settings::Settings;
+use crate::values::{SmsTemplate, normalize_line};
+
+/// Every SMS ends with this.
+pub const OPT_OUT: &str = "Reply STOP to opt out.";
+/// The longest SMS sent, in segments (concatenated SMS are billed per segment).
+pub const MAX_SEGMENTS: u32 = 4;
+const ELLIPSIS: &str = "...";
+
+/// How an SMS is encoded on the air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// GSM 03.38 7-bit: 160 septets in one segment, 153 per segment when split.
+    Gsm7,
+    /// UTF-16: 70 code units in one segment, 67 per segment when split.
+    Ucs2,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SmsMessage {
+    pub text: String,
+    pub encoding: Encoding,
+    pub segments: u32,
+}
+
+/// GSM 03.38 basic character set (the escape code itself excluded).
+const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
+/// GSM 03.38 extension table: each costs two septets (escape + code).
+const GSM7_EXTENSION: &str = "\u{c}^{}\\[~]|€";
+
+/// Septets a character takes in GSM-7, or `None` when it needs UCS-2.
+fn gsm7_septets(c: char) -> Option<usize> {
+    if GSM7_BASIC.contains(c) {
+        Some(1)
+    } else if GSM7_EXTENSION.contains(c) {
+        Some(2)
+    } else {
+        None
+    }
+}
+
+/// The encoding and number of segments of `text`. A character is never split across
+/// two segments (an escaped GSM-7 character or a UTF-16 surrogate pair moves whole to
+/// the next one), as handsets do.
+pub fn count_segments(text: &str) -> (Encoding, u32) {
+    let gsm: Option<Vec<usize>> = text.chars().map(gsm7_septets).collect();
+    let (encoding, units, single, per_part) = match gsm {
+        Some(units) => (Encoding::Gsm7, units, 160, 153),
+        None => (
+            Encoding::Ucs2,
+            text.chars().map(char::len_utf16).collect(),
+            70,
+            67,
+        ),
+    };
+    let total: usize = units.iter().sum();
+    if total <= single {
+        return (encoding, 1);
+    }
+    let (mut segments, mut used) = (1u32, 0usize);
+    for unit in units {
+        if used + unit > per_part {
+            segments += 1;
+            used = 0;
+        }
+        used += unit;
+    }
+    (encoding, segments)
+}
+
+fn fits(text: &str) -> bool {
+    count_segments(text).1 <= MAX_SEGMENTS
+}
+
+/// A piece of the message; `shorten` ranks free-text slots (lower shortens first).
+struct Part {
+    text: String,
+    shorten: Option<u8>,
+}
+
+fn fixed(text: impl Into<String>) -> Part {
+    Part {
+        text: text.into(),
+        shorten: None,
+    }
+}
+
+fn slot(text: impl Into<String>, rank: u8) -> Part {
+    Part {
+        text: text.into(),
+        shorten: Some(rank),
+    }
+}
+
+fn compose(parts: &[Part]) -> String {
+    parts.iter().map(|p| p.text.as_str()).collect()
+}
+
+/// Shortens slots, lowest rank first, until the message fits.
+fn fit(mut parts: Vec<Part>) -> Result<String, Error> {
+    let mut order: Vec<usize> = (0..parts.len())
+        .filter(|&i| parts[i].shorten.is_some())
+        .collect();
+    order.sort_by_key(|&i| parts[i].shorten);
+    for index in order {
+        if fits(&compose(&parts)) {
+            break;
+        }
+        let original: Vec<char> = parts[index].text.chars().collect();
+        let with_prefix = |parts: &mut Vec<Part>, keep: usize| {
+            parts[index].text = if keep == 0 {
+                String::new()
+            } else {
+                let prefix: String = original[..keep].iter().collect();
+                format!("{}{ELLIPSIS}", prefix.trim_end())
+            };
+        };
+        // Bisection for the longest prefix that fits (`lo` always fits or is 0).
+        let (mut lo, mut hi) = (0usize, original.len());
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            with_prefix(&mut parts, mid);
+            if fits(&compose(&parts)) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        with_prefix(&mut parts, lo);
+    }
+    let text = compose(&parts);
+    if fits(&text) {
+        Ok(text)
+    } else {
+        Err(Error::not_renderable(
+            Reason::MessageTooLong,
+            format!("the SMS does not fit in {MAX_SEGMENTS} segments"),
+        ))
+    }
+}
+
+/// Renders an SMS follow-up with the campaign's template.
+pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage, Error> {
+    expect_channel(followup, &[Channel::Sms])?;
+    let sms = settings.campaign.as_ref().map(|c| &c.sms).ok_or_else(|| {
+        Error::not_renderable(Reason::ChannelDisabled, "the campaign has no SMS settings")
+    })?;
+    let template = sms
+        .template
+        .ok_or_else(|| Error::not_renderable(Reason::NoTemplate, "no SMS template is selected"))?;
+    let sender = settings
+        .sms_sender_name()
+        .ok_or_else(|| Error::not_renderable(Reason::NoSenderName, "no sender name is set"))?;
+    let values = Values {
+        followup,
+        sender_name: Some(sender),
+        meeting_link: settings.sms_meeting_link(),
+    };
+    let content = &followup.content;
+    let missing = |reason, what: &str| {
+        Error::not_renderable(
+            reason,
+            format!("the {} template needs {what}", template.as_str()),
+        )
+    };
+
+    let mut parts = vec![fixed("Hi")];
+    if let Some(name) = content
+        .contact_name
+        .as_deref()
+        .map(normalize_line)
+        .filter(|n| !n.is_empty())
+    {
+        parts.push(fixed(" "));
+        parts.push(slot(name, 3));
+    }
+    parts.push(fixed(format!(", this is {sender}. ")));
+    match template {
+        SmsTemplate::MeetingRequest | SmsTemplate::NextStep => {
+            let link = values
+                .meeting_link
+                .ok_or_else(|| missing(Reason::NoMeetingLink, "a meeting link"))?;
+            let lead = if template == SmsTemplate::MeetingRequest {
+                "Thanks for your time today. Book a meeting at a time that suits you: "
+            } else {
+                "Great speaking with you. Your next step is to pick a time here: "
+            };
+            parts.push(fixed(format!("{lead}{link} ")));
+        }
+        SmsTemplate::AppointmentConfirmation => {
+            let appointment = content
+                .appointment
+                .as_ref()
+                .ok_or_else(|| missing(Reason::NoAppointment, "an appointment"))?;
+            let when = format_appointment(appointment.at, followup.time_zone);
+            parts.push(fixed(format!("Your appointment is confirmed for {when}")));
+            if let Some(location) = appointment
+                .location
+                .as_deref()
+                .map(normalize_line)
+                .filter(|l| !l.is_empty())
+            {
+                parts.push(fixed(" at "));
+                parts.push(slot(location, 2));
+            }
+            parts.push(fixed(". See you then! "));
+        }
+        SmsTemplate::ConversationSummary => {
+            let summary = content
+                .summary
+                .as_deref()
+                .map(normalize_line)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| missing(Reason::NoSummary, "a summary"))?;
+            parts.push(fixed("Here is a recap of our call: "));
+            parts.push(slot(summary, 0));
+            parts.push(fixed(" "));
+        }
+        SmsTemplate::OfferPromo => {
+            let (Some(offer), Some(code)) = (&sms.offer_summary, &sms.promo_code) else {
+                return Err(missing(
+                    Reason::NoOffer,
+                    "an offer summary and a promo code",
+                ));
+            };
+            parts.push(fixed("As promised, here is your offer: "));
+            parts.push(slot(offer.trim_end_matches(['.', ' ']), 1));
+            parts.push(fixed(format!(". Use code {code}. ")));
+        }
+    }
+    parts.push(fixed(OPT_OUT));
+    let text = fit(parts)?;
+    let (encoding, segments) = count_segments(&text);
+    Ok(SmsMessage {
+        text,
+        encoding,
+        segments,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gsm7_fits_160_septets_in_one_segment() {
+        assert_eq!(count_segments(&"a".repeat(160)), (Encoding::Gsm7, 1));
+        assert_eq!(count_segments(&"a".repeat(161)), (Encoding::Gsm7, 2));
+        assert_eq!(count_segments(&"a".repeat(306)), (Encoding::Gsm7, 2));
+        assert_eq!(count_segments(&"a".repeat(307)), (Encoding::Gsm7, 3));
+    }
+
+    #[test]
+    fn gsm7_extension_characters_count_twice() {
+        assert_eq!(count_segments(&"€".repeat(80)), (Encoding::Gsm7, 1));
+        assert_eq!(count_segments(&"€".repeat(81)), (Encoding::Gsm7, 2));
+        // 152 plain septets then an escaped one: the pair moves whole to segment 2.
+        let text = format!("{}{{{}", "a".repeat(152), "a".repeat(10));
+        assert_eq!(count_segments(&text), (Encoding::Gsm7, 2));
+    }
+
+    #[test]
+    fn one_non_gsm_character_switches_to_ucs2() {
+        assert_eq!(count_segments(&"a".repeat(70)), (Encoding::Gsm7, 1));
+        assert_eq!(
+            count_segments(&format!("{}ł", "a".repeat(69))),
+            (Encoding::Ucs2, 1)
+        );
+        assert_eq!(
+            count_segments(&format!("{}ł", "a".repeat(70))),
+            (Encoding::Ucs2, 2)
+        );
+        assert_eq!(count_segments(&"ł".repeat(134)), (Encoding::Ucs2, 2));
+        assert_eq!(count_segments(&"ł".repeat(135)), (Encoding::Ucs2, 3));
+    }
+
+    #[test]
+    fn emoji_take_two_utf16_units_and_are_not_split() {
+        assert_eq!(count_segments(&"😀".repeat(35)), (Encoding::Ucs2, 1));
+        assert_eq!(count_segments(&"😀".repeat(36)), (Encoding::Ucs2, 2));
+        // 66 units then a pair: it does not fit in the 67 left, so it starts segment 2.
+        let text = format!("{}😀{}", "ł".repeat(66), "ł".repeat(60));
+        assert_eq!(count_segments(&text), (Encoding::Ucs2, 2));
+    }
+}
