@@ -6,8 +6,9 @@ SAM transform, so a template can lint clean and still fail when CloudFormation
 expands it. This runs the same translator SAM uses (aws-sam-translator), with a
 dummy region and account and no AWS credentials, then checks the few properties of
 the result the rest of the project relies on: which routes skip the JWT
-authorizer, how the dispatcher reads the stream, and that no role grants a
-wildcard it should not.
+authorizer, how the dispatcher reads the stream, that no role grants a wildcard it
+should not, and that every AWS operation the Rust code calls is granted to some
+role (so a new SDK call fails here rather than as an AccessDenied in production).
 
 Usage: translate.py [--template PATH] [--output PATH]
 Exits non-zero on any translation error or failed check.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -177,6 +179,77 @@ def check_roles(template: dict[str, Any]) -> list[str]:
     return problems
 
 
+# AWS SDK calls in the Rust code and the IAM action each needs, per SDK crate. A
+# call counts only in a file that uses that crate, so a domain method that happens
+# to share a name (a policy `send_email`, an HTTP `query`) is not mistaken for one.
+SDK_ACTIONS = {
+    "aws_sdk_dynamodb": {
+        r"\.get_item\(\)": "dynamodb:GetItem",
+        r"\.put_item\(\)": "dynamodb:PutItem",
+        r"\.delete_item\(\)": "dynamodb:DeleteItem",
+        r"\.update_item\(\)": "dynamodb:UpdateItem",
+        r"\.query\(\)": "dynamodb:Query",
+        r"\.scan\(\)": "dynamodb:Scan",
+        r"\.batch_get_item\(\)": "dynamodb:BatchGetItem",
+        r"\.batch_write_item\(\)": "dynamodb:BatchWriteItem",
+        r"\.transact_get_items\(\)": "dynamodb:GetItem",
+        # Items of a TransactWriteItems are authorized one by one.
+        r"\bPut::builder\(\)": "dynamodb:PutItem",
+        r"\bDelete::builder\(\)": "dynamodb:DeleteItem",
+        r"\bUpdate::builder\(\)": "dynamodb:UpdateItem",
+        r"\bConditionCheck::builder\(\)": "dynamodb:ConditionCheckItem",
+    },
+    "aws_sdk_scheduler": {
+        r"\.create_schedule\(\)": "scheduler:CreateSchedule",
+        r"\.update_schedule\(\)": "scheduler:UpdateSchedule",
+        r"\.delete_schedule\(\)": "scheduler:DeleteSchedule",
+        r"\.get_schedule\(\)": "scheduler:GetSchedule",
+        r"\.list_schedules\(\)": "scheduler:ListSchedules",
+    },
+    "aws_sdk_sns": {
+        r"\.publish\(\)": "sns:Publish",
+        r"\.check_if_phone_number_is_opted_out\(\)": "sns:CheckIfPhoneNumberIsOptedOut",
+    },
+    "aws_sdk_sesv2": {
+        r"\.send_email\(\)": "ses:SendEmail",
+        r"\.send_bulk_email\(\)": "ses:SendBulkEmail",
+    },
+    "aws_sdk_ssm": {
+        r"\.get_parameter\(\)": "ssm:GetParameter",
+        r"\.get_parameters\(\)": "ssm:GetParameters",
+    },
+    "aws_sdk_lambda": {
+        r"\.invoke\(\)": "lambda:InvokeFunction",
+    },
+}
+
+# Code that never runs in Lambda: test helpers and the local runtime.
+CODE_DIRS = ("functions", "shared")
+NOT_DEPLOYED = ("shared/testkit",)
+
+
+def check_code_grants(template: dict[str, Any], root: Path) -> list[str]:
+    granted = set()
+    for role in resources_of(template, "AWS::IAM::Role").values():
+        for statement in statements_of(role):
+            if statement["Effect"] == "Allow":
+                granted.update(as_list(statement["Action"]))
+    problems = []
+    for directory in CODE_DIRS:
+        for source in sorted((root / directory).rglob("*.rs")):
+            relative = source.relative_to(root).as_posix()
+            if relative.startswith(NOT_DEPLOYED):
+                continue
+            text = source.read_text()
+            for crate, calls in SDK_ACTIONS.items():
+                if crate not in text:
+                    continue
+                for pattern, action in calls.items():
+                    if re.search(pattern, text) and action not in granted:
+                        problems.append(f"{relative} calls {action}, which no role grants")
+    return problems
+
+
 def check_functions(template: dict[str, Any]) -> list[str]:
     problems = []
     for name, function in resources_of(template, "AWS::Lambda::Function").items():
@@ -213,6 +286,7 @@ def main() -> int:
         + check_stream_mapping(template)
         + check_roles(template)
         + check_functions(template)
+        + check_code_grants(template, root)
     )
     for problem in problems:
         print(f"translate.py: {problem}", file=sys.stderr)
