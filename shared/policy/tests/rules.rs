@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use common::*;
 use policy::{
     CallOutcome, Channel, Decision, Destination, FollowUp, FollowUpId, GuardKey, GuardKind,
-    History, PendingKey, Precondition, Reason, Status, decide,
+    History, PendingKey, Precondition, Reason, SendCheck, Status, decide, recheck,
 };
 use serde_json::{Value, json};
 
@@ -991,4 +991,167 @@ fn call_outcomes_classify_missed_and_retryable_calls() {
         .map(CallOutcome::as_str)
         .collect();
     assert_eq!(missed, ["no_answer", "busy", "voicemail"]);
+}
+
+// Rules 9–10: the send-time re-check.
+
+fn stored(channel: Channel) -> FollowUp {
+    let body = with(
+        event_json(),
+        "/analysis/followup_requests",
+        json!([{"channel": "call", "at": "2024-05-14T12:00"}, {"channel": "whatsapp", "at": "2024-05-14T12:00"}]),
+    );
+    let decisions = decide_now(&settings(), body);
+    created(&decisions, channel).into_followup(followup_id("fu-1"), now())
+}
+
+#[test]
+fn a_due_follow_up_inside_its_window_is_sent() {
+    for channel in [
+        Channel::Sms,
+        Channel::Email,
+        Channel::Call,
+        Channel::Whatsapp,
+    ] {
+        let followup = stored(channel);
+        assert_eq!(
+            recheck(&followup, &settings(), false, followup.due_at),
+            SendCheck::Send,
+            "{channel}"
+        );
+    }
+}
+
+#[test]
+fn the_dnc_list_is_checked_again_before_sending() {
+    let followup = stored(Channel::Sms);
+    assert_eq!(
+        recheck(&followup, &settings(), true, now()),
+        SendCheck::Suppress(Reason::Dnc)
+    );
+}
+
+#[test]
+fn a_channel_disabled_since_the_decision_is_not_sent() {
+    let cases = [
+        (
+            Channel::Sms,
+            settings_from(
+                account_json(),
+                Some(agent_json()),
+                Some(with(campaign_json(), "/sms/enabled", json!(false))),
+            ),
+            Reason::ChannelDisabled,
+        ),
+        (
+            Channel::Email,
+            settings_from(
+                account_json(),
+                Some(agent_json()),
+                Some(with(campaign_json(), "/email/ask_for_email", json!(false))),
+            ),
+            Reason::AskForEmailOff,
+        ),
+        (
+            Channel::Call,
+            settings_from(account_json(), None, Some(campaign_json())),
+            Reason::ChannelDisabled,
+        ),
+        (
+            Channel::Whatsapp,
+            settings_from(
+                account_json(),
+                Some(with(agent_json(), "/whatsapp/template", Value::Null)),
+                None,
+            ),
+            Reason::NoTemplate,
+        ),
+    ];
+    for (channel, settings, reason) in cases {
+        let followup = stored(channel);
+        assert_eq!(
+            recheck(&followup, &settings, false, followup.due_at),
+            SendCheck::Suppress(reason),
+            "{channel}"
+        );
+    }
+}
+
+#[test]
+fn a_follow_up_no_longer_waiting_is_skipped() {
+    for status in [
+        Status::Cancelled,
+        Status::Sent,
+        Status::NeedsReview,
+        Status::Unknown,
+        Status::Suppressed,
+    ] {
+        let mut followup = stored(Channel::Sms);
+        followup.status = status;
+        assert_eq!(
+            recheck(&followup, &settings(), false, now()),
+            SendCheck::Skip(status)
+        );
+    }
+}
+
+#[test]
+fn outside_the_window_at_send_time_moves_to_the_next_slot() {
+    let call = stored(Channel::Call);
+    let late = utc("2024-05-18T00:30:00Z"); // Fri 20:30 in New York
+    let SendCheck::Reschedule(next) = recheck(&call, &settings(), false, late) else {
+        panic!("expected a reschedule");
+    };
+    assert_eq!(local("America/New_York", next), "Sat 2024-05-18 08:00");
+    // SMS keep to the quiet hours; email goes any time.
+    let sms = stored(Channel::Sms);
+    let night = utc("2024-05-15T03:00:00Z"); // 23:00 in New York
+    assert_eq!(
+        recheck(&sms, &settings(), false, night),
+        SendCheck::Reschedule(utc("2024-05-15T12:00:00Z"))
+    );
+    assert_eq!(
+        recheck(&stored(Channel::Email), &settings(), false, night),
+        SendCheck::Send
+    );
+}
+
+#[test]
+fn a_follow_up_picked_up_early_waits_for_its_due_time() {
+    let call = stored(Channel::Call);
+    let early = call.due_at - chrono::TimeDelta::minutes(10);
+    assert_eq!(
+        recheck(&call, &settings(), false, early),
+        SendCheck::Reschedule(call.due_at)
+    );
+    assert_eq!(
+        recheck(
+            &call,
+            &settings(),
+            false,
+            call.due_at - chrono::TimeDelta::seconds(30)
+        ),
+        SendCheck::Send
+    );
+}
+
+#[test]
+fn a_reviewed_sms_is_scheduled_to_the_number_the_operator_set() {
+    let body = with(event_json(), "/analysis/sms_destination", Value::Null);
+    let decisions = decide_now(&settings(), body);
+    let mut sms = created(&decisions, Channel::Sms).into_followup(followup_id("fu-r"), now());
+    assert_eq!(
+        recheck(&sms, &settings(), false, now()),
+        SendCheck::Skip(Status::NeedsReview)
+    );
+    let number = policy::PhoneNumber::parse("destination", "+14155552672").unwrap();
+    sms.review(number.clone(), now()).unwrap();
+    assert_eq!(sms.status, Status::Scheduled);
+    assert_eq!(sms.reason, Some(Reason::Reviewed));
+    assert_eq!(sms.destination, Some(Destination::Phone(number.clone())));
+    assert_eq!(recheck(&sms, &settings(), false, now()), SendCheck::Send);
+    assert!(
+        sms.review(number, now()).is_err(),
+        "only a needs_review SMS can be reviewed"
+    );
 }
