@@ -500,6 +500,15 @@ impl FromJsonLeaf for SmsTemplate {
     }
 }
 
+/// Control characters (CR, LF, tabs) become spaces and runs of whitespace collapse:
+/// for text from the call that ends up on one line (a name in a subject, an SMS slot).
+pub(crate) fn normalize_line(raw: &str) -> String {
+    raw.split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,13 +634,4 @@ mod tests {
         assert!(CallOutcome::Failed.retryable());
         assert!(!CallOutcome::Declined.retryable());
     }
-}
-
-/// Control characters (CR, LF, tabs) become spaces and runs of whitespace collapse:
-/// for text from the call that ends up on one line (a name in a subject, an SMS slot).
-pub(crate) fn normalize_line(raw: &str) -> String {
-    raw.split(|c: char| c.is_whitespace() || c.is_control())
-        .filter(|part| !part.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }
