@@ -1,0 +1,74 @@
+use serde::{Deserialize, Serialize};
+
+/// One message ready to leave through one channel: already rendered, addressed and
+/// checked against the policy. Senders add nothing but the provider's envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "channel", rename_all = "snake_case")]
+pub enum Outbound {
+    Sms {
+        /// E.164.
+        to: String,
+        text: String,
+        sender_id: Option<String>,
+        origination_number: Option<String>,
+    },
+    Email {
+        from_name: String,
+        from_address: String,
+        to: String,
+        subject: String,
+        html: String,
+        text: String,
+        configuration_set: Option<String>,
+        /// Carried to SES as message tags, e.g. `followup_id`, `account_id`.
+        tags: Vec<(String, String)>,
+    },
+    #[serde(rename = "whatsapp")]
+    WhatsApp {
+        /// E.164.
+        to: String,
+        template_name: String,
+        language: String,
+        /// The template's body parameters, in order.
+        parameters: Vec<String>,
+    },
+    Call {
+        /// E.164.
+        to: String,
+        agent_id: String,
+        instructions: String,
+        account_id: String,
+        followup_id: String,
+        attempt: u32,
+    },
+}
+
+impl Outbound {
+    /// `sms`, `email`, `whatsapp` or `call`.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Outbound::Sms { .. } => "sms",
+            Outbound::Email { .. } => "email",
+            Outbound::WhatsApp { .. } => "whatsapp",
+            Outbound::Call { .. } => "call",
+        }
+    }
+
+    /// The phone number or email address the message goes to.
+    pub fn destination(&self) -> &str {
+        match self {
+            Outbound::Sms { to, .. }
+            | Outbound::Email { to, .. }
+            | Outbound::WhatsApp { to, .. }
+            | Outbound::Call { to, .. } => to,
+        }
+    }
+}
+
+/// What the provider said it accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sent {
+    /// The provider's id for the message or call (SNS message id, SES message id, Meta
+    /// message id, the voice platform's call id, `outbox-<n>`).
+    pub provider_id: String,
+}

@@ -1,0 +1,154 @@
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{Clock, Outbound, SendError, Sender, Sent};
+
+/// One message the [`Outbox`] "sent".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    /// `sms`, `email`, `whatsapp` or `call`.
+    pub channel: String,
+    /// The phone number or email address.
+    pub destination: String,
+    /// The SMS text, or a one-glance summary of an email, WhatsApp template or call.
+    pub text: String,
+    /// The whole [`Outbound`] message, as JSON.
+    pub detail: serde_json::Value,
+    /// `outbox-<n>`, counting from 1 over the outbox's whole life.
+    pub provider_id: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The sender of the local runtime and of tests: records what would have been sent
+/// instead of sending it, in memory and, given a path, as JSON lines appended to a
+/// file, so the outbox survives a restart of the local runtime.
+pub struct Outbox {
+    clock: Clock,
+    path: Option<PathBuf>,
+    state: Mutex<State>,
+}
+
+struct State {
+    entries: Vec<OutboxEntry>,
+    file: Option<File>,
+}
+
+impl Outbox {
+    /// Opens the outbox, reading back what an earlier run recorded at `path` (created if
+    /// missing). `clock` stamps each entry, so a moved local clock shows in `sent_at`.
+    pub fn new(path: Option<PathBuf>, clock: Clock) -> std::io::Result<Outbox> {
+        let mut entries = Vec::new();
+        let file = match &path {
+            None => None,
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let file = OpenOptions::new()
+                    .create(true)
+                    .read(true)
+                    .append(true)
+                    .open(path)?;
+                for (number, line) in BufReader::new(&file).lines().enumerate() {
+                    let line = line?;
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<OutboxEntry>(&line) {
+                        Ok(entry) => entries.push(entry),
+                        // A line torn by a crash mid-write: the rest is still good.
+                        Err(e) => tracing::warn!(
+                            path = %path.display(),
+                            line = number + 1,
+                            error = %e,
+                            "skipping an unreadable outbox line"
+                        ),
+                    }
+                }
+                Some(file)
+            }
+        };
+        Ok(Outbox {
+            clock,
+            path,
+            state: Mutex::new(State { entries, file }),
+        })
+    }
+
+    /// Everything recorded, oldest first.
+    pub fn list(&self) -> Vec<OutboxEntry> {
+        self.lock().entries.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outbox")
+            .field("path", &self.path)
+            .field("entries", &self.lock().entries.len())
+            .finish()
+    }
+}
+
+/// What a person would want to see first of each message.
+fn summary(message: &Outbound) -> String {
+    match message {
+        Outbound::Sms { text, .. } => text.clone(),
+        Outbound::Email { subject, text, .. } => format!("{subject}\n\n{text}"),
+        Outbound::WhatsApp {
+            template_name,
+            language,
+            parameters,
+            ..
+        } => format!(
+            "template {template_name} ({language}): {}",
+            parameters.join(" | ")
+        ),
+        Outbound::Call {
+            agent_id,
+            attempt,
+            instructions,
+            ..
+        } => format!("call by agent {agent_id}, attempt {attempt}: {instructions}"),
+    }
+}
+
+#[async_trait::async_trait]
+impl Sender for Outbox {
+    async fn send(&self, message: &Outbound) -> Result<Sent, SendError> {
+        let detail = serde_json::to_value(message)
+            .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;
+        let sent_at = (self.clock)();
+        let mut state = self.lock();
+        let entry = OutboxEntry {
+            channel: message.channel().to_owned(),
+            destination: message.destination().to_owned(),
+            text: summary(message),
+            detail,
+            provider_id: format!("outbox-{}", state.entries.len() + 1),
+            sent_at,
+        };
+        if let Some(file) = state.file.as_mut() {
+            let mut line = serde_json::to_string(&entry)
+                .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;
+            line.push('\n');
+            file.write_all(line.as_bytes())
+                .and_then(|()| file.flush())
+                .map_err(|e| SendError::retryable(format!("cannot write the outbox: {e}")))?;
+        }
+        let provider_id = entry.provider_id.clone();
+        tracing::info!(channel = entry.channel, provider_id, "recorded in the outbox");
+        state.entries.push(entry);
+        Ok(Sent { provider_id })
+    }
+}
