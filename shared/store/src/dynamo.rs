@@ -22,6 +22,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
     KeySchemaElement, KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
@@ -63,61 +66,56 @@ impl DynamoTable {
     }
 
     async fn write_one(&self, write: Write, now: i64) -> Result<(), StoreError> {
-        let fail = |item: Option<&Image>| -> StoreError {
-            match item.cloned().map(item_from_image).transpose() {
-                Ok(current) => StoreError::ConditionFailed {
-                    failed: vec![(0, rules::live(current, now))],
-                },
-                Err(corrupt) => corrupt,
-            }
+        let expr = Expr::condition(write.cond(), now)?;
+        let all_old = ReturnValuesOnConditionCheckFailure::AllOld;
+        // `Err(Ok(image))`: the condition failed; `Err(Err(e))`: anything else.
+        let outcome: Result<(), Result<Option<Image>, StoreError>> = match &write {
+            Write::Put { item, .. } => self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(image_from_item(item)?))
+                .set_condition_expression(expr.text)
+                .set_expression_attribute_names(expr.names)
+                .set_expression_attribute_values(expr.values)
+                .return_values_on_condition_check_failure(all_old)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| match e.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(c)) => Ok(c.item.clone()),
+                    _ => Err(classify(&e)),
+                }),
+            Write::Delete { key, .. } => self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key_image(key)))
+                .set_condition_expression(expr.text)
+                .set_expression_attribute_names(expr.names)
+                .set_expression_attribute_values(expr.values)
+                .return_values_on_condition_check_failure(all_old)
+                .send()
+                .await
+                .map(drop)
+                .map_err(|e| match e.as_service_error() {
+                    Some(DeleteItemError::ConditionalCheckFailedException(c)) => Ok(c.item.clone()),
+                    _ => Err(classify(&e)),
+                }),
+            Write::Check { .. } => return self.transact(vec![write], now).await,
         };
-        match write {
-            Write::Put { item, cond } => {
-                let expr = Expr::condition(&cond, now)?;
-                self.client
-                    .put_item()
-                    .table_name(&self.table)
-                    .set_item(Some(image_from_item(&item)?))
-                    .set_condition_expression(expr.text)
-                    .set_expression_attribute_names(expr.names)
-                    .set_expression_attribute_values(expr.values)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| match e.as_service_error() {
-                        Some(se) if se.is_conditional_check_failed_exception() => {
-                            fail(match se {
-                                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item(),
-                                _ => None,
-                            })
-                        }
-                        _ => classify(&e),
-                    })?;
+        match outcome {
+            Ok(()) => Ok(()),
+            Err(Err(e)) => Err(e),
+            Err(Ok(image)) => {
+                let current = image.map(item_from_image).transpose()?;
+                Err(StoreError::ConditionFailed {
+                    failed: self
+                        .current_items(vec![(0, current)], &[write], now)
+                        .await?,
+                })
             }
-            Write::Delete { key, cond } => {
-                let expr = Expr::condition(&cond, now)?;
-                self.client
-                    .delete_item()
-                    .table_name(&self.table)
-                    .set_key(Some(key_image(&key)))
-                    .set_condition_expression(expr.text)
-                    .set_expression_attribute_names(expr.names)
-                    .set_expression_attribute_values(expr.values)
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    )
-                    .send()
-                    .await
-                    .map_err(|e| match e.as_service_error() {
-                        Some(aws_sdk_dynamodb::operation::delete_item::DeleteItemError::ConditionalCheckFailedException(c)) => fail(c.item()),
-                        _ => classify(&e),
-                    })?;
-            }
-            Write::Check { .. } => self.transact(vec![write], now).await?,
         }
-        Ok(())
     }
 
     async fn transact(&self, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
@@ -156,9 +154,8 @@ impl DynamoTable {
                 Ok(_) => return Ok(()),
                 Err(err) => err,
             };
-            let Some(
-                aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled),
-            ) = err.as_service_error()
+            let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                err.as_service_error()
             else {
                 return Err(classify(&err));
             };
@@ -196,10 +193,11 @@ impl DynamoTable {
         }
     }
 
-    /// The live current items of the failed writes. DynamoDB (and moto 5.2) return them
-    /// in the cancellation reasons when asked with ALL_OLD; a reason without an image is
-    /// checked with a consistent read (moments after the cancellation, not atomically
-    /// with it) so that an existing item is never reported as absent.
+    /// The live current items of the failed writes. With ALL_OLD, DynamoDB (and moto
+    /// 5.2, checked) return the item whenever one exists, so a failure without an image
+    /// means no item, except for a failed `NotExists`, which proves an item exists: that
+    /// one is read again, consistently (moments after the failure, not atomically with
+    /// it), so an existing item is never reported as absent by a service that omits it.
     async fn current_items(
         &self,
         failed: Vec<(usize, Option<Item>)>,
@@ -211,8 +209,10 @@ impl DynamoTable {
             let current = match current {
                 Some(item) => rules::live(Some(item), now),
                 None => match writes.get(i) {
-                    Some(write) => self.get_at(write.key(), now).await?,
-                    None => None,
+                    Some(write) if matches!(write.cond(), Cond::NotExists) => {
+                        self.get_at(write.key(), now).await?
+                    }
+                    _ => None,
                 },
             };
             out.push((i, current));

@@ -14,7 +14,7 @@ mod rules;
 
 use std::sync::Arc;
 
-pub use dynamo::{DynamoTable, create_table, item_from_image};
+pub use dynamo::{DynamoTable, create_table, item_from_image, item_from_stream_image};
 pub use embedded::{Change, EmbeddedTable};
 
 /// A JSON object of top-level attributes.
