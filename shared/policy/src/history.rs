@@ -32,7 +32,7 @@ pub struct PendingKey {
 
 /// A fact the write of the decisions must check atomically.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Precondition {
     /// The destination is not on the account's do-not-call list.
     NotOnDnc(Destination),

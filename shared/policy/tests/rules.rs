@@ -1155,3 +1155,43 @@ fn a_reviewed_sms_is_scheduled_to_the_number_the_operator_set() {
         "only a needs_review SMS can be reviewed"
     );
 }
+
+#[test]
+fn decisions_and_preconditions_serialize_for_the_dry_run() {
+    let body = with(
+        event_json(),
+        "/analysis/followup_requests",
+        json!([{"channel": "call"}]),
+    );
+    let decisions = decide_now(&settings(), body);
+    let value = serde_json::to_value(&decisions).unwrap();
+    assert_eq!(value["decisions"][0]["decision"], "create");
+    assert_eq!(value["decisions"][0]["channel"], "sms");
+    let preconditions = serde_json::to_value(decisions.preconditions()).unwrap();
+    assert!(
+        preconditions
+            .as_array()
+            .unwrap()
+            .contains(&json!({"type": "not_on_dnc", "value": "+14155552671"})),
+        "{preconditions}"
+    );
+    let check = serde_json::to_value(SendCheck::Suppress(Reason::Dnc)).unwrap();
+    assert_eq!(check, json!({"action": "suppress", "value": "dnc"}));
+}
+
+#[test]
+fn a_stored_follow_up_round_trips_through_json() {
+    let mut call = stored(Channel::Call);
+    call.attempts.push(policy::Attempt {
+        attempt: 1,
+        at: now(),
+        status: Status::Placed,
+        provider_id: Some("prov-1".into()),
+        error: None,
+    });
+    let json = serde_json::to_value(&call).unwrap();
+    assert_eq!(json["channel"], "call");
+    assert_eq!(json["status"], "scheduled");
+    assert_eq!(json["time_zone"], "America/New_York");
+    assert_eq!(serde_json::from_value::<FollowUp>(json).unwrap(), call);
+}
