@@ -113,9 +113,7 @@ pub(crate) fn without_sdk_retries_sns(client: &aws_sdk_sns::Client) -> aws_sdk_s
 }
 
 /// As [`without_sdk_retries_sns`], for SESv2.
-pub(crate) fn without_sdk_retries_sesv2(
-    client: &aws_sdk_sesv2::Client,
-) -> aws_sdk_sesv2::Client {
+pub(crate) fn without_sdk_retries_sesv2(client: &aws_sdk_sesv2::Client) -> aws_sdk_sesv2::Client {
     let config = client
         .config()
         .to_builder()

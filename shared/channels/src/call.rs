@@ -97,11 +97,17 @@ impl VoiceCall {
                 .map_err(|_| SendError::unknown(reason())),
             401 | 403 => {
                 self.secrets.forget(&self.secret_name).await;
-                Err(SendError::permanent(format!("http_{}", status.as_u16()), reason()))
+                Err(SendError::permanent(
+                    format!("http_{}", status.as_u16()),
+                    reason(),
+                ))
             }
             409 => Err(SendError::unknown(reason())),
             429 => Err(SendError::retryable(reason())),
-            400..=499 => Err(SendError::permanent(format!("http_{}", status.as_u16()), reason())),
+            400..=499 => Err(SendError::permanent(
+                format!("http_{}", status.as_u16()),
+                reason(),
+            )),
             _ if self.idempotency_key_honoured => Err(SendError::retryable(reason())),
             _ => Err(SendError::unknown(reason())),
         }

@@ -32,7 +32,9 @@ impl SesEmail {
 
 impl fmt::Debug for SesEmail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SesEmail").field("retry", &self.retry).finish()
+        f.debug_struct("SesEmail")
+            .field("retry", &self.retry)
+            .finish()
     }
 }
 
@@ -231,7 +233,10 @@ mod tests {
             from_header(r#"Acme, "Sales" \ Team"#, "s@acme.example").unwrap(),
             r#""Acme, \"Sales\" \\ Team" <s@acme.example>"#
         );
-        assert_eq!(from_header("  ", "s@acme.example").unwrap(), "s@acme.example");
+        assert_eq!(
+            from_header("  ", "s@acme.example").unwrap(),
+            "s@acme.example"
+        );
     }
 
     #[test]
@@ -245,8 +250,14 @@ mod tests {
         let mut decoded = String::new();
         for word in words.split(' ') {
             assert!(word.len() <= 75, "{word}");
-            let b64 = word.strip_prefix("=?UTF-8?B?").unwrap().strip_suffix("?=").unwrap();
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            let b64 = word
+                .strip_prefix("=?UTF-8?B?")
+                .unwrap()
+                .strip_suffix("?=")
+                .unwrap();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
             decoded.push_str(std::str::from_utf8(&bytes).unwrap());
         }
         assert_eq!(decoded, long);

@@ -1,6 +1,6 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -50,17 +50,18 @@ impl Outbox {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
                 }
-                let file = OpenOptions::new()
+                let mut file = OpenOptions::new()
                     .create(true)
                     .read(true)
                     .append(true)
                     .open(path)?;
-                for (number, line) in BufReader::new(&file).lines().enumerate() {
-                    let line = line?;
+                let mut text = String::new();
+                file.read_to_string(&mut text)?;
+                for (number, line) in text.lines().enumerate() {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match serde_json::from_str::<OutboxEntry>(&line) {
+                    match serde_json::from_str::<OutboxEntry>(line) {
                         Ok(entry) => entries.push(entry),
                         // A line torn by a crash mid-write: the rest is still good.
                         Err(e) => tracing::warn!(
@@ -70,6 +71,10 @@ impl Outbox {
                             "skipping an unreadable outbox line"
                         ),
                     }
+                }
+                if !text.is_empty() && !text.ends_with('\n') {
+                    // End the torn line, so the next entry starts on a line of its own.
+                    file.write_all(b"\n")?;
                 }
                 Some(file)
             }
@@ -147,7 +152,11 @@ impl Sender for Outbox {
                 .map_err(|e| SendError::retryable(format!("cannot write the outbox: {e}")))?;
         }
         let provider_id = entry.provider_id.clone();
-        tracing::info!(channel = entry.channel, provider_id, "recorded in the outbox");
+        tracing::info!(
+            channel = entry.channel,
+            provider_id,
+            "recorded in the outbox"
+        );
         state.entries.push(entry);
         Ok(Sent { provider_id })
     }

@@ -43,7 +43,10 @@ impl RetryPolicy {
     fn delay(&self, tried: u32) -> Duration {
         let exponential = self
             .first_delay
-            .saturating_mul(1u32.checked_shl(tried.saturating_sub(1)).unwrap_or(u32::MAX))
+            .saturating_mul(
+                1u32.checked_shl(tried.saturating_sub(1))
+                    .unwrap_or(u32::MAX),
+            )
             .min(self.max_delay);
         let half = exponential / 2;
         let jitter_ms = u64::try_from(half.as_millis()).unwrap_or(u64::MAX);

@@ -62,7 +62,9 @@ impl fmt::Debug for StaticSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<_> = self.values.keys().collect();
         names.sort();
-        f.debug_struct("StaticSecrets").field("names", &names).finish()
+        f.debug_struct("StaticSecrets")
+            .field("names", &names)
+            .finish()
     }
 }
 
@@ -108,7 +110,9 @@ impl SsmSecrets {
 
 impl fmt::Debug for SsmSecrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SsmSecrets").field("ttl", &self.ttl).finish()
+        f.debug_struct("SsmSecrets")
+            .field("ttl", &self.ttl)
+            .finish()
     }
 }
 
@@ -134,12 +138,12 @@ impl SecretSource for SsmSecrets {
                     classify(e, Repeat::Safe)
                 }
             })?;
-        let value = output
-            .parameter()
-            .and_then(|p| p.value())
-            .ok_or_else(|| {
-                SendError::permanent("secret_missing", format!("SSM parameter {name} has no value"))
-            })?;
+        let value = output.parameter().and_then(|p| p.value()).ok_or_else(|| {
+            SendError::permanent(
+                "secret_missing",
+                format!("SSM parameter {name} has no value"),
+            )
+        })?;
         let secret = Secret::new(value);
         self.cache
             .lock()
@@ -173,7 +177,10 @@ mod tests {
     #[tokio::test]
     async fn a_missing_static_secret_is_a_permanent_failure() {
         let source = StaticSecrets::new([("a", "1")]);
-        assert_eq!(source.get("a").await.map(|s| s.expose().to_owned()), Ok("1".into()));
+        assert_eq!(
+            source.get("a").await.map(|s| s.expose().to_owned()),
+            Ok("1".into())
+        );
         assert!(matches!(
             source.get("b").await,
             Err(SendError::Permanent { code, .. }) if code == "secret_missing"

@@ -48,7 +48,9 @@ impl SnsSms {
 
 impl fmt::Debug for SnsSms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SnsSms").field("retry", &self.retry).finish()
+        f.debug_struct("SnsSms")
+            .field("retry", &self.retry)
+            .finish()
     }
 }
 
@@ -75,10 +77,7 @@ impl Sender for SnsSms {
         if self.opted_out(to).await? {
             return Err(SendError::OptedOut);
         }
-        let mut attributes = vec![(
-            "AWS.SNS.SMS.SMSType",
-            string_attribute("Transactional")?,
-        )];
+        let mut attributes = vec![("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?)];
         if let Some(sender_id) = sender_id.as_deref().filter(|s| !s.is_empty()) {
             attributes.push(("AWS.SNS.SMS.SenderID", string_attribute(sender_id)?));
         }

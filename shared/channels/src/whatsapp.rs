@@ -284,8 +284,13 @@ mod tests {
         assert!(meta_error(500, "oops").is_retryable());
         assert!(meta_error(503, "").is_retryable());
         assert!(meta_error(429, "").is_retryable());
-        assert!(matches!(meta_error(404, "nope"), SendError::Permanent { code, .. } if code == "http_404"));
+        assert!(
+            matches!(meta_error(404, "nope"), SendError::Permanent { code, .. } if code == "http_404")
+        );
         assert!(meta_error(502, &error(999_999)).is_retryable());
-        assert!(matches!(meta_error(400, &error(999_999)), SendError::Permanent { .. }));
+        assert!(matches!(
+            meta_error(400, &error(999_999)),
+            SendError::Permanent { .. }
+        ));
     }
 }

@@ -50,7 +50,9 @@ async fn recorded_bodies(moto: &Moto) -> Vec<String> {
         .filter_map(|entry| {
             let body = entry["body"].as_str()?.to_owned();
             if entry["body_encoded"] == true {
-                let bytes = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .ok()?;
                 String::from_utf8(bytes).ok()
             } else {
                 Some(body)
@@ -81,9 +83,9 @@ async fn recorded_publishes_to(moto: &Moto, phone: &str) -> Vec<HashMap<String, 
 }
 
 fn attribute<'a>(fields: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    let (key, _) = fields
-        .iter()
-        .find(|(k, v)| k.starts_with("MessageAttributes.entry.") && k.ends_with(".Name") && *v == name)?;
+    let (key, _) = fields.iter().find(|(k, v)| {
+        k.starts_with("MessageAttributes.entry.") && k.ends_with(".Name") && *v == name
+    })?;
     let prefix = key.strip_suffix(".Name")?;
     fields
         .get(&format!("{prefix}.Value.StringValue"))
@@ -98,7 +100,10 @@ async fn sms_is_published_to_the_number_as_a_transactional_message_with_its_send
     let phone = unique_phone();
 
     let sent = sender
-        .send(&sms(&phone, "Hi Ana, thanks for the call. Reply STOP to opt out."))
+        .send(&sms(
+            &phone,
+            "Hi Ana, thanks for the call. Reply STOP to opt out.",
+        ))
         .await
         .unwrap();
 
@@ -112,7 +117,10 @@ async fn sms_is_published_to_the_number_as_a_transactional_message_with_its_send
     let publishes = recorded_publishes_to(moto, &phone).await;
     assert_eq!(publishes.len(), 1, "{publishes:?}");
     let publish = &publishes[0];
-    assert_eq!(attribute(publish, "AWS.SNS.SMS.SMSType"), Some("Transactional"));
+    assert_eq!(
+        attribute(publish, "AWS.SNS.SMS.SMSType"),
+        Some("Transactional")
+    );
     assert_eq!(attribute(publish, "AWS.SNS.SMS.SenderID"), Some("AcmeCo"));
     assert_eq!(
         attribute(publish, "AWS.MM.SMS.OriginationNumber"),
@@ -137,9 +145,15 @@ async fn sms_without_sender_settings_carries_only_the_message_type() {
 
     let publishes = recorded_publishes_to(moto, &phone).await;
     assert_eq!(publishes.len(), 1, "{publishes:?}");
-    assert_eq!(attribute(&publishes[0], "AWS.SNS.SMS.SMSType"), Some("Transactional"));
+    assert_eq!(
+        attribute(&publishes[0], "AWS.SNS.SMS.SMSType"),
+        Some("Transactional")
+    );
     assert_eq!(attribute(&publishes[0], "AWS.SNS.SMS.SenderID"), None);
-    assert_eq!(attribute(&publishes[0], "AWS.MM.SMS.OriginationNumber"), None);
+    assert_eq!(
+        attribute(&publishes[0], "AWS.MM.SMS.OriginationNumber"),
+        None
+    );
 }
 
 #[tokio::test]
@@ -181,7 +195,10 @@ async fn sms_to_an_unreachable_sns_is_retryable_because_nothing_was_sent() {
 
     let result = sender.send(&sms(&unique_phone(), "Hello")).await;
 
-    assert!(matches!(result, Err(SendError::Retryable { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(SendError::Retryable { .. })),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
@@ -229,21 +246,22 @@ async fn sms_that_times_out_after_sending_is_unknown_and_not_sent_again() {
             });
         }
     });
-    let config = aws_sdk_sns::config::Builder::from(&testkit::sdk_config_for(&format!(
-        "http://{address}"
-    )))
-    .timeout_config(
-        aws_sdk_sns::config::timeout::TimeoutConfig::builder()
-            .operation_attempt_timeout(Duration::from_millis(500))
-            .build(),
-    )
-    .build();
-    let sender =
-        SnsSms::new(&aws_sdk_sns::Client::from_conf(config)).with_retry(fast_retry());
+    let config =
+        aws_sdk_sns::config::Builder::from(&testkit::sdk_config_for(&format!("http://{address}")))
+            .timeout_config(
+                aws_sdk_sns::config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(Duration::from_millis(500))
+                    .build(),
+            )
+            .build();
+    let sender = SnsSms::new(&aws_sdk_sns::Client::from_conf(config)).with_retry(fast_retry());
 
     let result = sender.send(&sms(&unique_phone(), "Hello")).await;
 
-    assert!(matches!(result, Err(SendError::Unknown { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(SendError::Unknown { .. })),
+        "{result:?}"
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(publishes.load(Ordering::SeqCst), 1);
 }
@@ -380,7 +398,10 @@ async fn email_from_an_unverified_sender_is_a_permanent_failure() {
 
     let result = SesEmail::new(&ses).send(&email(&from, &to, "Acme")).await;
 
-    assert!(matches!(result, Err(SendError::Permanent { .. })), "{result:?}");
+    assert!(
+        matches!(result, Err(SendError::Permanent { .. })),
+        "{result:?}"
+    );
     assert!(moto_email_to(moto, &to).await.is_empty());
 }
 
@@ -439,7 +460,9 @@ async fn a_missing_ssm_secret_is_a_permanent_failure() {
         aws_sdk_ssm::Client::new(&moto.sdk_config()),
         channels::DEFAULT_SECRET_TTL,
     );
-    let result = secrets.get(&format!("/followups/{}", unique("missing"))).await;
+    let result = secrets
+        .get(&format!("/followups/{}", unique("missing")))
+        .await;
     assert!(
         matches!(&result, Err(SendError::Permanent { code, .. }) if code == "secret_missing"),
         "{result:?}"

@@ -1,0 +1,145 @@
+//! The local runtime's outbox: records instead of sending, and keeps what it recorded
+//! across a restart.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use channels::{Clock, Outbound, Outbox, Sender};
+use chrono::{DateTime, TimeZone, Utc};
+
+fn scratch_file(name: &str) -> PathBuf {
+    std::env::temp_dir()
+        .join(testkit::unique("outbox"))
+        .join(name)
+}
+
+/// A clock the test moves by hand, as the local runtime does.
+fn movable_clock(start: DateTime<Utc>) -> (Clock, Arc<Mutex<DateTime<Utc>>>) {
+    let now = Arc::new(Mutex::new(start));
+    let read = now.clone();
+    (Arc::new(move || *read.lock().unwrap()), now)
+}
+
+fn sms() -> Outbound {
+    Outbound::Sms {
+        to: "+14155550123".into(),
+        text: "Hi Ana, thanks for the call.".into(),
+        sender_id: None,
+        origination_number: None,
+    }
+}
+
+fn email() -> Outbound {
+    Outbound::Email {
+        from_name: "Acme".into(),
+        from_address: "hello@acme.example".into(),
+        to: "ana@contact.example".into(),
+        subject: "We missed you".into(),
+        html: "<p>Sorry we missed you.</p>".into(),
+        text: "Sorry we missed you.".into(),
+        configuration_set: None,
+        tags: vec![("followup_id".into(), "fu_1".into())],
+    }
+}
+
+#[tokio::test]
+async fn outbox_records_each_message_with_its_channel_destination_and_time() {
+    let start = Utc.with_ymd_and_hms(2030, 1, 15, 14, 0, 0).unwrap();
+    let (clock, now) = movable_clock(start);
+    let outbox = Outbox::new(None, clock).unwrap();
+
+    let first = outbox.send(&sms()).await.unwrap();
+    *now.lock().unwrap() = start + chrono::Duration::days(1);
+    let second = outbox.send(&email()).await.unwrap();
+
+    assert_eq!(first.provider_id, "outbox-1");
+    assert_eq!(second.provider_id, "outbox-2");
+    let entries = outbox.list();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].channel, "sms");
+    assert_eq!(entries[0].destination, "+14155550123");
+    assert_eq!(entries[0].text, "Hi Ana, thanks for the call.");
+    assert_eq!(entries[0].sent_at, start);
+    assert_eq!(entries[0].detail["channel"], "sms");
+    assert_eq!(entries[1].channel, "email");
+    assert_eq!(entries[1].destination, "ana@contact.example");
+    assert!(entries[1].text.starts_with("We missed you"));
+    assert_eq!(entries[1].detail["subject"], "We missed you");
+    assert_eq!(entries[1].sent_at, start + chrono::Duration::days(1));
+}
+
+#[tokio::test]
+async fn outbox_summarises_whatsapp_and_call_messages() {
+    let outbox = Outbox::new(None, channels::system_clock()).unwrap();
+    outbox
+        .send(&Outbound::WhatsApp {
+            to: "+14155550123".into(),
+            template_name: "followup_after_call".into(),
+            language: "en_US".into(),
+            parameters: vec!["Ana".into()],
+        })
+        .await
+        .unwrap();
+    outbox
+        .send(&Outbound::Call {
+            to: "+14155550123".into(),
+            agent_id: "agent_1".into(),
+            instructions: "Call Ana back".into(),
+            account_id: "acme".into(),
+            followup_id: "fu_1".into(),
+            attempt: 2,
+        })
+        .await
+        .unwrap();
+
+    let entries = outbox.list();
+    assert_eq!(entries[0].channel, "whatsapp");
+    assert!(entries[0].text.contains("followup_after_call"));
+    assert_eq!(entries[0].detail["parameters"], serde_json::json!(["Ana"]));
+    assert_eq!(entries[1].channel, "call");
+    assert!(entries[1].text.contains("Call Ana back"));
+    assert_eq!(entries[1].detail["attempt"], 2);
+}
+
+#[tokio::test]
+async fn outbox_survives_a_restart_and_keeps_counting() {
+    let path = scratch_file("outbox.jsonl");
+    {
+        let outbox = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+        outbox.send(&sms()).await.unwrap();
+        outbox.send(&email()).await.unwrap();
+    }
+
+    let reopened = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+    let before = reopened.list();
+    let third = reopened.send(&sms()).await.unwrap();
+
+    assert_eq!(before.len(), 2);
+    assert_eq!(before[0].channel, "sms");
+    assert_eq!(before[1].channel, "email");
+    assert_eq!(third.provider_id, "outbox-3");
+    let again = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+    assert_eq!(again.list(), reopened.list());
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
+
+#[tokio::test]
+async fn outbox_skips_a_line_torn_by_a_crash() {
+    let path = scratch_file("outbox.jsonl");
+    {
+        let outbox = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+        outbox.send(&sms()).await.unwrap();
+    }
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str("{\"channel\":\"sms\",\"destin");
+    std::fs::write(&path, text).unwrap();
+
+    let reopened = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+    assert_eq!(reopened.list().len(), 1);
+    reopened.send(&email()).await.unwrap();
+
+    let again = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+    let channels: Vec<_> = again.list().into_iter().map(|e| e.channel).collect();
+    assert_eq!(channels, ["sms", "email"]);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}
