@@ -223,9 +223,11 @@ SDK_ACTIONS = {
     },
 }
 
-# Code that never runs in Lambda: test helpers and the local runtime.
+# Code that never runs in Lambda: test helpers, integration tests, benches, examples
+# (the local runtime lives in infra/, outside CODE_DIRS).
 CODE_DIRS = ("functions", "shared")
-NOT_DEPLOYED = ("shared/testkit",)
+NOT_DEPLOYED_CRATES = ("shared/testkit",)
+NOT_DEPLOYED_DIRS = {"tests", "benches", "examples"}
 
 
 def check_code_grants(template: dict[str, Any], root: Path) -> list[str]:
@@ -238,7 +240,8 @@ def check_code_grants(template: dict[str, Any], root: Path) -> list[str]:
     for directory in CODE_DIRS:
         for source in sorted((root / directory).rglob("*.rs")):
             relative = source.relative_to(root).as_posix()
-            if relative.startswith(NOT_DEPLOYED):
+            parts = set(source.relative_to(root).parts[:-1])
+            if relative.startswith(NOT_DEPLOYED_CRATES) or parts & NOT_DEPLOYED_DIRS:
                 continue
             text = source.read_text()
             for crate, calls in SDK_ACTIONS.items():
