@@ -28,15 +28,17 @@ pub struct LocalSchedules {
     ticker: JoinHandle<()>,
 }
 
+/// Pending jobs keyed by (account, follow-up): one per follow-up.
+type Pending = HashMap<(String, String), (Job, DateTime<Utc>)>;
+
 struct Inner {
     clock: Clock,
     fire: Fire,
-    /// Keyed by (account, follow-up): one pending job per follow-up.
-    pending: Mutex<HashMap<(String, String), (Job, DateTime<Utc>)>>,
+    pending: Mutex<Pending>,
 }
 
 impl Inner {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), (Job, DateTime<Utc>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 
