@@ -29,12 +29,13 @@ use chrono::{DateTime, Utc};
 pub use call::VoiceCall;
 pub use email::{SesEmail, from_header};
 pub use error::SendError;
+pub use http::DEFAULT_HTTP_TIMEOUT;
 pub use message::{Outbound, Sent};
 pub use outbox::{Outbox, OutboxEntry};
 pub use retry::RetryPolicy;
 pub use secrets::{DEFAULT_SECRET_TTL, Secret, SecretSource, SsmSecrets, StaticSecrets};
 pub use sms::SnsSms;
-pub use whatsapp::WhatsAppCloud;
+pub use whatsapp::{DEFAULT_GRAPH_API_VERSION, DEFAULT_GRAPH_URL, WhatsAppCloud};
 
 /// The time as the caller sees it: the wall clock in Lambda, the movable clock of the
 /// local runtime.

@@ -61,9 +61,24 @@ async fn recorded_bodies(moto: &Moto) -> Vec<String> {
         .collect()
 }
 
+/// Starts moto's recorder, emptied once per test process (its log is a file in the
+/// working directory, which would otherwise grow run after run).
 async fn start_recording(moto: &Moto) {
-    let start = format!("{}/moto-api/recorder/start-recording", moto.endpoint());
-    reqwest::Client::new().post(&start).send().await.unwrap();
+    static STARTED: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    STARTED
+        .get_or_init(|| async {
+            let http = reqwest::Client::new();
+            for action in ["reset-recording", "start-recording"] {
+                let url = format!("{}/moto-api/recorder/{action}", moto.endpoint());
+                http.post(&url)
+                    .send()
+                    .await
+                    .unwrap()
+                    .error_for_status()
+                    .unwrap();
+            }
+        })
+        .await;
 }
 
 /// The form fields of the recorded SNS `Publish` requests to `phone`.
