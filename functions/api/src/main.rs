@@ -1,1 +1,26 @@
-fn main() {}
+//! The operator API behind API Gateway's JWT authorizer. The account is the JWT claim
+//! named by `ACCOUNT_CLAIM` (default `account_id`).
+
+use std::sync::Arc;
+
+use axum::middleware::from_fn;
+use http_api::auth::tenant_from_jwt_claim;
+use service::clock::SystemClock;
+use service::{Engine, config};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    service::telemetry::init();
+    let sdk = service::aws::load().await;
+    let engine = Arc::new(Engine::new(
+        config::dynamodb_repository(&sdk)?,
+        Arc::new(SystemClock),
+    ));
+    let claim: Arc<str> = config::env("ACCOUNT_CLAIM")
+        .unwrap_or_else(|| "account_id".into())
+        .into();
+    let app = http_api::with_fallback(http_api::api_router(engine)).layer(from_fn(
+        move |request, next| tenant_from_jwt_claim(claim.clone(), request, next),
+    ));
+    lambda_http::run(app).await
+}

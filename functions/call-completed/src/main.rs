@@ -1,1 +1,22 @@
-fn main() {}
+//! The signed `call.completed` webhook: verify, decide, and store the follow-ups in
+//! one DynamoDB transaction. The dispatcher takes it from there (DynamoDB stream).
+
+use std::sync::Arc;
+
+use service::clock::SystemClock;
+use service::{Engine, config};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    service::telemetry::init();
+    let sdk = service::aws::load().await;
+    let engine = Arc::new(Engine::new(
+        config::dynamodb_repository(&sdk)?,
+        Arc::new(SystemClock),
+    ));
+    let app = http_api::with_fallback(http_api::webhook_router(
+        engine,
+        config::webhook_max_body_bytes()?,
+    ));
+    lambda_http::run(app).await
+}

@@ -1,1 +1,33 @@
-fn main() {}
+//! Sends one due follow-up: `{account_id, followup_id, attempt}` from EventBridge
+//! Scheduler or the dispatcher. One binary, deployed once per channel (`CHANNEL`).
+//! A retryable failure fails the invocation so Lambda/Scheduler retry it; anything
+//! else is recorded on the follow-up and the invocation succeeds.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use serde_json::Value;
+use service::execute::ExecutorInput;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    service::telemetry::init();
+    let sdk = service::aws::load().await;
+    let executor = service::config::executor_for_channel(&sdk).await?;
+    let executor = &executor;
+    run(service_fn(move |event: LambdaEvent<ExecutorInput>| async move {
+        let input = event.payload;
+        let span = tracing::info_span!("execute", account_id = %input.account_id, followup_id = %input.followup_id, attempt = input.attempt);
+        match executor.execute(&input).instrument(span).await {
+            Ok(outcome) => {
+                tracing::info!(?outcome, "follow-up executed");
+                Ok::<Value, Error>(serde_json::to_value(outcome)?)
+            }
+            Err(e) if e.is_retryable() => Err(e.into()),
+            Err(e) => {
+                tracing::error!(error = %e, "follow-up could not be executed");
+                Ok(serde_json::json!({ "outcome": "error", "detail": e.to_string() }))
+            }
+        }
+    }))
+    .await
+}

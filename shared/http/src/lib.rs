@@ -1,4 +1,124 @@
 //! The HTTP edge: the operator API and the signed webhook as one axum router, served
 //! by the Lambda functions (through lambda_http) and by the local runtime alike.
+//! Handlers only translate: HTTP in, a `service::Engine` call, JSON or
+//! problem+json out.
 
-pub mod signature;
+pub mod auth;
+pub mod extract;
+pub mod problem;
+mod routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use service::Engine;
+
+pub use auth::{LocalTokens, Tenant};
+pub use routes::OPENAPI;
+
+/// Every route, as `(method, path)` in axum's syntax: the OpenAPI document is checked
+/// against this list in the tests, so a route cannot be missing from it.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/v1/settings"),
+    ("PUT", "/v1/settings"),
+    ("GET", "/v1/webhook-secrets"),
+    ("POST", "/v1/webhook-secrets"),
+    ("DELETE", "/v1/webhook-secrets/{secret_id}"),
+    ("GET", "/v1/agents/{agent_id}/followup-settings"),
+    ("PUT", "/v1/agents/{agent_id}/followup-settings"),
+    ("DELETE", "/v1/agents/{agent_id}/followup-settings"),
+    ("GET", "/v1/campaigns/{campaign_id}/followup-settings"),
+    ("PUT", "/v1/campaigns/{campaign_id}/followup-settings"),
+    ("DELETE", "/v1/campaigns/{campaign_id}/followup-settings"),
+    ("GET", "/v1/dnc"),
+    ("PUT", "/v1/dnc/{phone_or_email}"),
+    ("DELETE", "/v1/dnc/{phone_or_email}"),
+    ("GET", "/v1/campaigns/{campaign_id}/followups"),
+    ("GET", "/v1/contacts/{contact_id}/followups"),
+    ("GET", "/v1/followups/{followup_id}"),
+    ("POST", "/v1/followups/{followup_id}/cancel"),
+    ("POST", "/v1/followups/{followup_id}/send"),
+    ("POST", "/v1/decisions/preview"),
+    ("POST", "/v1/webhooks/{account_id}/call-completed"),
+    ("GET", "/v1/openapi.json"),
+];
+
+/// The operator API (needs a [`Tenant`] from an auth middleware) plus the OpenAPI
+/// document. Wrap it with [`auth::tenant_from_jwt_claim`] or
+/// [`auth::tenant_from_bearer`].
+pub fn api_router(engine: Arc<Engine>) -> Router {
+    use routes::{decisions, dnc, followups, settings};
+    Router::new()
+        .route(
+            "/v1/settings",
+            get(settings::get_account).put(settings::put_account),
+        )
+        .route(
+            "/v1/webhook-secrets",
+            get(settings::list_secrets).post(settings::create_secret),
+        )
+        .route(
+            "/v1/webhook-secrets/{secret_id}",
+            axum::routing::delete(settings::delete_secret),
+        )
+        .route(
+            "/v1/agents/{agent_id}/followup-settings",
+            get(settings::get_agent)
+                .put(settings::put_agent)
+                .delete(settings::delete_agent),
+        )
+        .route(
+            "/v1/campaigns/{campaign_id}/followup-settings",
+            get(settings::get_campaign)
+                .put(settings::put_campaign)
+                .delete(settings::delete_campaign),
+        )
+        .route("/v1/dnc", get(dnc::list))
+        .route(
+            "/v1/dnc/{phone_or_email}",
+            axum::routing::put(dnc::add).delete(dnc::remove),
+        )
+        .route(
+            "/v1/campaigns/{campaign_id}/followups",
+            get(followups::by_campaign),
+        )
+        .route(
+            "/v1/contacts/{contact_id}/followups",
+            get(followups::by_contact),
+        )
+        .route("/v1/followups/{followup_id}", get(followups::one))
+        .route(
+            "/v1/followups/{followup_id}/cancel",
+            post(followups::cancel),
+        )
+        .route("/v1/followups/{followup_id}/send", post(followups::send))
+        .route("/v1/decisions/preview", post(decisions::preview))
+        .merge(openapi_router())
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .with_state(engine)
+}
+
+/// The signed webhook alone (the `call-completed` function serves this).
+pub fn webhook_router(engine: Arc<Engine>, max_body_bytes: usize) -> Router {
+    Router::new()
+        .route(
+            "/v1/webhooks/{account_id}/call-completed",
+            post(routes::webhook::call_completed),
+        )
+        .layer(DefaultBodyLimit::max(
+            max_body_bytes.min(extract::MAX_BODY_BYTES),
+        ))
+        .with_state(engine)
+}
+
+/// Adds the problem+json 404 for unknown paths (once, after merging routers).
+pub fn with_fallback(router: Router) -> Router {
+    router.fallback(routes::not_found)
+}
+
+/// `GET /v1/openapi.json`, public.
+pub fn openapi_router() -> Router<Arc<Engine>> {
+    Router::new().route("/v1/openapi.json", get(routes::openapi))
+}

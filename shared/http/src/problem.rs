@@ -64,7 +64,13 @@ impl Problem {
 fn slug(title: &str) -> String {
     title
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
@@ -77,5 +83,49 @@ impl IntoResponse for Problem {
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
         response
+    }
+}
+
+impl From<policy::ValidationErrors> for Problem {
+    fn from(errors: policy::ValidationErrors) -> Self {
+        Problem::invalid(
+            errors
+                .0
+                .into_iter()
+                .map(|e| InvalidField {
+                    field: e.field,
+                    message: e.message,
+                })
+                .collect(),
+        )
+    }
+}
+
+impl From<service::ServiceError> for Problem {
+    fn from(error: service::ServiceError) -> Self {
+        use service::ServiceError as E;
+        match error {
+            E::Invalid(errors) => errors.into(),
+            E::NotFound(what) => Problem::new(StatusCode::NOT_FOUND, format!("{what} not found")),
+            E::Conflict(detail) => Problem::new(StatusCode::CONFLICT, detail),
+            E::VersionMismatch { current } => Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                format!(
+                    "If-Match does not name the current version (ETag \"v{current}\"); read it again"
+                ),
+            ),
+            E::Unauthorized(detail) => Problem::new(StatusCode::UNAUTHORIZED, detail),
+            e if e.is_retryable() => {
+                tracing::warn!(error = %e, "temporary failure");
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily unavailable; try again",
+                )
+            }
+            e => {
+                tracing::error!(error = %e, "request failed");
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
     }
 }

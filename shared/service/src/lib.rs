@@ -1,1 +1,45 @@
-//! placeholder
+//! The engine's use cases, between the HTTP edge / Lambda events and the policy:
+//! a webhook becomes stored follow-ups ([`webhook`]), stored changes become schedules
+//! ([`dispatch`]), due follow-ups become messages ([`execute`]), and operators
+//! configure and inspect it all ([`operations`]). Everything here talks to the world
+//! through ports: the [`store::Table`], [`scheduling::Schedules`], [`channels::Sender`]
+//! and [`clock::Clock`], so the same code runs in Lambda, locally and in tests.
+
+pub mod aws;
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod execute;
+pub mod operations;
+pub mod records;
+pub mod repository;
+pub mod signature;
+pub mod telemetry;
+pub mod webhook;
+
+use std::sync::Arc;
+
+pub use error::ServiceError;
+pub use repository::{DncEntry, Listing, Repository, StoredSecret};
+
+use clock::Clock;
+
+/// The webhook and operator use cases share this: the records and the clock.
+pub struct Engine {
+    pub repo: Arc<Repository>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    pub fn new(repo: Arc<Repository>, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, clock }
+    }
+}
+
+/// A new follow-up id: time-ordered, so ids sort roughly by creation.
+pub fn new_followup_id() -> policy::FollowUpId {
+    let id = format!("fu_{}", uuid::Uuid::now_v7().simple());
+    policy::FollowUpId::parse("followup_id", &id).expect("fu_ + hex is a valid id")
+}

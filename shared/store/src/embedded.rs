@@ -84,6 +84,29 @@ impl EmbeddedTable {
         rx
     }
 
+    /// Every live item whose sort key is `sk`, in key order. A full read of the file:
+    /// for the local runtime's start (re-feeding due follow-ups after a restart), never
+    /// for a request.
+    pub async fn items_with_sort_key(&self, sk: &str) -> Result<Vec<Item>, StoreError> {
+        let sk = sk.to_owned();
+        self.blocking(move |inner, now| {
+            let txn = inner.db.begin_read().map_err(storage)?;
+            let items = txn.open_table(ITEMS).map_err(storage)?;
+            let mut found = Vec::new();
+            for entry in items.iter().map_err(storage)? {
+                let (_, value) = entry.map_err(storage)?;
+                let item = decode_item(value.value())?;
+                if item.key.sk == sk
+                    && let Some(item) = rules::live(Some(item), now)
+                {
+                    found.push(item);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn blocking<R: Send + 'static>(
         &self,
         work: impl FnOnce(&Inner, i64) -> Result<R, StoreError> + Send + 'static,

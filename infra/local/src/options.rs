@@ -1,0 +1,99 @@
+//! Command-line flags, each with an environment variable for containers and scripts.
+
+use std::path::PathBuf;
+
+use chrono::Duration;
+
+pub const USAGE: &str = "\
+usage: followups-local [--port N] [--data-dir DIR] [--account ID] [--token TOKEN] [--advance DURATION]
+
+  --port N           listen on 127.0.0.1:N (FOLLOWUPS_PORT, default 8080; 0 picks a free port)
+  --data-dir DIR     where the store and the outbox live (FOLLOWUPS_DATA_DIR, default .local)
+  --account ID       the local account (FOLLOWUPS_ACCOUNT, default acme)
+  --token TOKEN      the API bearer token (FOLLOWUPS_TOKEN; default: made once, kept in DIR/token)
+  --advance DURATION start with the clock moved forward, e.g. 26h, 90m, 2d (FOLLOWUPS_ADVANCE)";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub account: String,
+    pub token: Option<String>,
+    pub advance: Duration,
+}
+
+impl Options {
+    pub fn from_args(args: impl Iterator<Item = String>) -> Result<Self, String> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let mut options = Options {
+            port: 8080,
+            data_dir: PathBuf::from(".local"),
+            account: "acme".into(),
+            token: env("FOLLOWUPS_TOKEN"),
+            advance: Duration::zero(),
+        };
+        if let Some(port) = env("FOLLOWUPS_PORT") {
+            options.port = parse_port(&port)?;
+        }
+        if let Some(dir) = env("FOLLOWUPS_DATA_DIR") {
+            options.data_dir = dir.into();
+        }
+        if let Some(account) = env("FOLLOWUPS_ACCOUNT") {
+            options.account = account;
+        }
+        if let Some(advance) = env("FOLLOWUPS_ADVANCE") {
+            options.advance = parse_duration(&advance)?;
+        }
+        let mut args = args;
+        while let Some(flag) = args.next() {
+            if flag == "-h" || flag == "--help" {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
+            match flag.as_str() {
+                "--port" => options.port = parse_port(&value)?,
+                "--data-dir" => options.data_dir = value.into(),
+                "--account" => options.account = value,
+                "--token" => options.token = Some(value),
+                "--advance" => options.advance = parse_duration(&value)?,
+                other => return Err(format!("unknown flag {other}")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+fn parse_port(raw: &str) -> Result<u16, String> {
+    raw.parse().map_err(|_| format!("not a port: {raw}"))
+}
+
+/// `90s`, `45m`, `26h`, `2d`.
+pub fn parse_duration(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
+    let (number, unit) = raw.split_at(split);
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {raw:?} (try 26h, 90m, 2d)"))?;
+    match unit {
+        "s" => Ok(Duration::seconds(n)),
+        "m" => Ok(Duration::minutes(n)),
+        "h" | "" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        _ => Err(format!("not a duration unit: {unit:?} (s, m, h or d)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(parse_duration("26h"), Ok(Duration::hours(26)));
+        assert_eq!(parse_duration("90m"), Ok(Duration::minutes(90)));
+        assert_eq!(parse_duration("2d"), Ok(Duration::days(2)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

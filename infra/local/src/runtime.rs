@@ -1,0 +1,266 @@
+//! Starting the local system: the parts, the feeds between them, and the banner.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::middleware::from_fn;
+use channels::Outbox;
+use chrono::{DateTime, Utc};
+use http_api::LocalTokens;
+use http_api::auth::tenant_from_bearer;
+use policy::AccountId;
+use scheduling::{Job, LocalSchedules};
+use service::cache::Cache;
+use service::clock::{Clock, MovableClock};
+use service::dispatch::Dispatcher;
+use service::execute::{Executor, ExecutorInput, SenderIdentity, Senders};
+use service::{Engine, Repository};
+use store::EmbeddedTable;
+use tokio::sync::mpsc;
+
+use crate::local_routes::{self, Local};
+use crate::options::Options;
+
+/// The address local email "comes from".
+const LOCAL_FROM_ADDRESS: &str = "followups@localhost";
+
+pub async fn run(options: Options) -> Result<(), String> {
+    let dir = &options.data_dir;
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+
+    let clock = Arc::new(MovableClock::new());
+    clock.advance(options.advance);
+    let now_fn = {
+        let clock = clock.clone();
+        move || clock.now()
+    };
+
+    let table = EmbeddedTable::open(dir.join("followups.redb"))
+        .map_err(|e| {
+            format!(
+                "cannot open the store in {}: {e} (is another followups-local running?)",
+                dir.display()
+            )
+        })?
+        .with_clock({
+            let clock = clock.clone();
+            move || clock.now().timestamp()
+        });
+    // Subscribe before catching up, so no change falls between the two.
+    let changes = table.subscribe();
+    let table = Arc::new(table);
+    let repo = Arc::new(Repository::new(table.clone(), Cache::default()));
+    let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+
+    let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
+    let secret = ensure_webhook_secret(&engine, &account, dir).await?;
+    let token = match options.token.clone() {
+        Some(token) => token,
+        None => remembered(dir, "token", || {
+            format!("local_{}", uuid::Uuid::new_v4().simple())
+        })?,
+    };
+
+    let outbox = Arc::new(
+        Outbox::new(Some(dir.join("outbox.jsonl")), Arc::new(now_fn.clone()))
+            .map_err(|e| format!("cannot open the outbox: {e}"))?,
+    );
+    let identity = SenderIdentity {
+        email_from_address: Some(LOCAL_FROM_ADDRESS.into()),
+        ..SenderIdentity::default()
+    };
+    let executor = Arc::new(Executor::new(
+        repo.clone(),
+        Senders::all(outbox.clone()),
+        identity,
+        clock.clone(),
+    ));
+
+    let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
+    let fire: scheduling::Fire = Arc::new(move |job| {
+        let due_tx = due_tx.clone();
+        Box::pin(async move {
+            let _ = due_tx.send(job);
+        })
+    });
+    let schedules = Arc::new(LocalSchedules::start(Arc::new(now_fn.clone()), fire));
+    let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
+    tokio::spawn(run_due_jobs(due_rx, executor));
+    tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
+    catch_up(&table, &dispatcher).await?;
+
+    let tokens = LocalTokens(Arc::new(
+        [(token.clone(), account.clone())].into_iter().collect(),
+    ));
+    let local = Local {
+        outbox,
+        clock: clock.clone(),
+    };
+    let app = http_api::api_router(engine.clone())
+        .merge(local_routes::router(local))
+        .layer(from_fn(move |request, next| {
+            tenant_from_bearer(tokens.clone(), request, next)
+        }))
+        .merge(http_api::webhook_router(
+            engine,
+            http_api::extract::MAX_BODY_BYTES,
+        ));
+    let app = http_api::with_fallback(app);
+
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    banner(
+        &address.to_string(),
+        &account,
+        &token,
+        &secret,
+        dir,
+        clock.now(),
+        clock.offset(),
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// Executes every due job the in-process scheduler fires, concurrently.
+async fn run_due_jobs(mut due: mpsc::UnboundedReceiver<Job>, executor: Arc<Executor>) {
+    while let Some(job) = due.recv().await {
+        let executor = executor.clone();
+        tokio::spawn(async move {
+            let input = ExecutorInput {
+                account_id: job.account_id,
+                followup_id: job.followup_id,
+                attempt: job.attempt,
+            };
+            match executor.execute(&input).await {
+                Ok(outcome) => {
+                    tracing::info!(followup_id = %input.followup_id, ?outcome, "executed")
+                }
+                Err(e) => {
+                    tracing::error!(followup_id = %input.followup_id, error = %e, "execution failed")
+                }
+            }
+        });
+    }
+}
+
+/// The embedded store's change feed is the local DynamoDB stream.
+async fn feed_dispatcher(
+    mut changes: mpsc::UnboundedReceiver<store::Change>,
+    dispatcher: Arc<Dispatcher>,
+) {
+    let mut sequence = 0u64;
+    while let Some(change) = changes.recv().await {
+        sequence += 1;
+        let record = service::dispatch::StreamChange {
+            id: sequence.to_string(),
+            old: change.old.map(Ok),
+            new: change.new.map(Ok),
+        };
+        if let Some(failed) = dispatcher.on_stream([record]).await {
+            tracing::error!(change = %failed, "a follow-up change could not be dispatched");
+        }
+    }
+}
+
+/// After a restart: every follow-up still `scheduled` is scheduled again (the
+/// in-process scheduler keeps nothing across restarts; the store does).
+async fn catch_up(table: &EmbeddedTable, dispatcher: &Dispatcher) -> Result<(), String> {
+    let items = table
+        .items_with_sort_key(service::records::FOLLOWUP_SK)
+        .await
+        .map_err(|e| format!("cannot read the store: {e}"))?;
+    let mut pending = 0;
+    for item in items {
+        let Ok(followup) = service::records::followup_from_item(&item) else {
+            continue;
+        };
+        if followup.value.status == policy::Status::Scheduled {
+            pending += 1;
+            if let Err(e) = dispatcher.on_change(None, Some(&followup.value)).await {
+                tracing::error!(followup_id = %followup.value.id, error = %e, "cannot reschedule");
+            }
+        }
+    }
+    if pending > 0 {
+        tracing::info!(pending, "scheduled follow-ups picked up from the store");
+    }
+    Ok(())
+}
+
+/// The local account's signing secret: the one made on first start, kept in the data
+/// directory so it can be shown again (this is a local development secret).
+async fn ensure_webhook_secret(
+    engine: &Engine,
+    account: &AccountId,
+    dir: &Path,
+) -> Result<String, String> {
+    let path = dir.join("webhook-secret");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let active = engine
+            .repo
+            .webhook_secrets(account, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        if active.iter().any(|s| s.secret == text.trim()) {
+            return Ok(text.trim().to_string());
+        }
+    }
+    let created = engine
+        .create_webhook_secret(account, Some(0))
+        .await
+        .map_err(|e| e.to_string())?;
+    std::fs::write(&path, &created.secret)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(created.secret)
+}
+
+/// A value made once and kept in `dir/name`.
+fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, String> {
+    let path = dir.join(name);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(text.trim().to_string());
+    }
+    let value = make();
+    std::fs::write(&path, &value).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(value)
+}
+
+fn banner(
+    address: &str,
+    account: &AccountId,
+    token: &str,
+    secret: &str,
+    dir: &Path,
+    now: DateTime<Utc>,
+    offset: chrono::Duration,
+) {
+    println!(
+        "\nfollow-ups engine, local runtime\n\
+         \n  API            http://{address}/v1  (OpenAPI: /v1/openapi.json)\
+         \n  account        {account}\
+         \n  bearer token   {token}\
+         \n  webhook        POST http://{address}/v1/webhooks/{account}/call-completed\
+         \n  webhook secret {secret}\
+         \n  outbox         GET http://{address}/v1/outbox\
+         \n  clock          {now} ({} ahead; POST /v1/local/clock {{\"advance\":\"26h\"}} moves it)\
+         \n  data           {}\n",
+        describe(offset),
+        dir.display()
+    );
+}
+
+fn describe(offset: chrono::Duration) -> String {
+    let minutes = offset.num_minutes();
+    if minutes == 0 {
+        "0m".into()
+    } else {
+        format!("{}h{:02}m", minutes / 60, minutes % 60)
+    }
+}

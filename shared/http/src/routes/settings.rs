@@ -1,0 +1,161 @@
+//! Account, agent and campaign follow-up settings, and webhook signing secrets.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use service::Engine;
+use service::records::Versioned;
+
+use crate::auth::Tenant;
+use crate::extract::{IfMatch, JsonBody, RawBody, etag};
+use crate::problem::Problem;
+
+type Engine_ = State<Arc<Engine>>;
+
+/// A settings document with its `ETag`.
+fn versioned<T: Serialize>(record: Versioned<T>) -> Response {
+    (etag(record.version), Json(record.value)).into_response()
+}
+
+pub async fn get_account(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+) -> Result<Response, Problem> {
+    Ok(versioned(engine.account_settings(&account).await?))
+}
+
+pub async fn put_account(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Problem> {
+    Ok(versioned(
+        engine
+            .put_account_settings(&account, &body, if_match)
+            .await?,
+    ))
+}
+
+pub async fn get_agent(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(agent): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(versioned(engine.agent_settings(&account, &agent).await?))
+}
+
+pub async fn put_agent(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(agent): Path<String>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Problem> {
+    Ok(versioned(
+        engine
+            .put_agent_settings(&account, &agent, &body, if_match)
+            .await?,
+    ))
+}
+
+pub async fn delete_agent(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(agent): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<StatusCode, Problem> {
+    engine
+        .delete_agent_settings(&account, &agent, if_match)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn get_campaign(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(campaign): Path<String>,
+) -> Result<Response, Problem> {
+    Ok(versioned(
+        engine.campaign_settings(&account, &campaign).await?,
+    ))
+}
+
+pub async fn put_campaign(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(campaign): Path<String>,
+    IfMatch(if_match): IfMatch,
+    JsonBody(body): JsonBody,
+) -> Result<Response, Problem> {
+    Ok(versioned(
+        engine
+            .put_campaign_settings(&account, &campaign, &body, if_match)
+            .await?,
+    ))
+}
+
+pub async fn delete_campaign(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(campaign): Path<String>,
+    IfMatch(if_match): IfMatch,
+) -> Result<StatusCode, Problem> {
+    engine
+        .delete_campaign_settings(&account, &campaign, if_match)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn list_secrets(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+) -> Result<Json<Value>, Problem> {
+    Ok(Json(engine.webhook_secrets(&account).await?))
+}
+
+/// `POST /v1/webhook-secrets` with an optional body
+/// `{"previous_secrets_expire_in_seconds": 86400}`.
+pub async fn create_secret(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    RawBody(body): RawBody,
+) -> Result<Response, Problem> {
+    let overlap = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let body: Value = serde_json::from_slice(&body)
+            .map_err(|e| Problem::field("body", format!("malformed JSON: {e}")))?;
+        let Value::Object(fields) = body else {
+            return Err(Problem::field("body", "must be a JSON object"));
+        };
+        let mut overlap = None;
+        for (name, value) in fields {
+            match name.as_str() {
+                "previous_secrets_expire_in_seconds" => {
+                    overlap = Some(value.as_i64().ok_or_else(|| {
+                        Problem::field(name.clone(), "must be a whole number of seconds")
+                    })?)
+                }
+                _ => return Err(Problem::field(name, "is not a known field")),
+            }
+        }
+        overlap
+    };
+    let created = engine.create_webhook_secret(&account, overlap).await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+pub async fn delete_secret(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    engine.delete_webhook_secret(&account, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,143 @@
+//! Building the engine's parts from the environment, once per process (outside the
+//! Lambda handler). Each function reads only the variables it needs; the names are
+//! the ones `template.yaml` sets.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+
+use crate::cache::{Cache, DEFAULT_TTL};
+use crate::repository::Repository;
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+/// An environment variable, empty counting as unset.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+pub fn required(name: &str) -> Result<String, ConfigError> {
+    env(name).ok_or_else(|| ConfigError(format!("{name} must be set")))
+}
+
+/// `SETTINGS_CACHE_SECONDS` (default 30).
+pub fn settings_cache() -> Result<Cache, ConfigError> {
+    match env("SETTINGS_CACHE_SECONDS") {
+        None => Ok(Cache::new(DEFAULT_TTL)),
+        Some(raw) => raw
+            .parse::<u64>()
+            .map(|s| Cache::new(Duration::from_secs(s)))
+            .map_err(|_| ConfigError("SETTINGS_CACHE_SECONDS must be a whole number".into())),
+    }
+}
+
+/// The DynamoDB-backed repository on `TABLE_NAME`.
+pub fn dynamodb_repository(sdk: &SdkConfig) -> Result<Arc<Repository>, ConfigError> {
+    let table =
+        store::DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), required("TABLE_NAME")?);
+    Ok(Arc::new(Repository::new(
+        Arc::new(table),
+        settings_cache()?,
+    )))
+}
+
+/// `WEBHOOK_MAX_BODY_BYTES` (default 256 KiB).
+pub fn webhook_max_body_bytes() -> Result<usize, ConfigError> {
+    match env("WEBHOOK_MAX_BODY_BYTES") {
+        None => Ok(256 * 1024),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| ConfigError("WEBHOOK_MAX_BODY_BYTES must be a number of bytes".into())),
+    }
+}
+
+/// The EventBridge Scheduler + Lambda adapter of the dispatcher.
+pub fn event_bridge_schedules(
+    sdk: &SdkConfig,
+) -> Result<scheduling::EventBridgeSchedules, ConfigError> {
+    let executors = scheduling::Executors {
+        sms: required("EXECUTOR_SMS_ARN")?,
+        email: required("EXECUTOR_EMAIL_ARN")?,
+        whatsapp: required("EXECUTOR_WHATSAPP_ARN")?,
+        call: required("EXECUTOR_CALL_ARN")?,
+    };
+    let settings = scheduling::SchedulerSettings::new(
+        env("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
+        required("SCHEDULER_ROLE_ARN")?,
+        executors,
+        env("SCHEDULER_DLQ_ARN"),
+    );
+    Ok(scheduling::EventBridgeSchedules::new(
+        aws_sdk_scheduler::Client::new(sdk),
+        aws_sdk_lambda::Client::new(sdk),
+        settings,
+    ))
+}
+
+/// The executor of the channel named by `CHANNEL`, with only that channel's sender.
+pub async fn executor_for_channel(
+    sdk: &SdkConfig,
+) -> Result<crate::execute::Executor, ConfigError> {
+    use crate::execute::{Executor, SenderIdentity, Senders};
+    let channel = required("CHANNEL")?;
+    let ssm_secrets = || -> Arc<dyn channels::SecretSource> {
+        Arc::new(channels::SsmSecrets::new(
+            aws_sdk_ssm::Client::new(sdk),
+            channels::DEFAULT_SECRET_TTL,
+        ))
+    };
+    let mut senders = Senders::default();
+    match channel.as_str() {
+        "sms" => {
+            senders.sms = Some(Arc::new(channels::SnsSms::new(&aws_sdk_sns::Client::new(
+                sdk,
+            ))))
+        }
+        "email" => {
+            senders.email = Some(Arc::new(channels::SesEmail::new(
+                &aws_sdk_sesv2::Client::new(sdk),
+            )))
+        }
+        "whatsapp" => {
+            let mut sender = channels::WhatsAppCloud::new(
+                required("WHATSAPP_PHONE_NUMBER_ID")?,
+                ssm_secrets(),
+                required("WHATSAPP_TOKEN_PARAMETER")?,
+            );
+            if let Some(base) = env("WHATSAPP_API_BASE") {
+                sender = sender.with_base_url(base);
+            }
+            if let Some(version) = env("WHATSAPP_API_VERSION") {
+                sender = sender.with_api_version(version);
+            }
+            senders.whatsapp = Some(Arc::new(sender));
+        }
+        "call" => {
+            senders.call = Some(Arc::new(channels::VoiceCall::new(
+                required("VOICE_API_URL")?,
+                ssm_secrets(),
+                required("VOICE_API_SECRET_PARAMETER")?,
+            )))
+        }
+        other => {
+            return Err(ConfigError(format!(
+                "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
+            )));
+        }
+    }
+    let identity = SenderIdentity {
+        email_from_address: env("SES_FROM_ADDRESS"),
+        email_configuration_set: env("SES_CONFIGURATION_SET"),
+        sms_sender_id: env("SMS_SENDER_ID"),
+        sms_origination_number: env("SMS_ORIGINATION_NUMBER"),
+    };
+    Ok(Executor::new(
+        dynamodb_repository(sdk)?,
+        senders,
+        identity,
+        Arc::new(crate::clock::SystemClock),
+    ))
+}

@@ -1,0 +1,580 @@
+//! What operators do through the API: configure accounts, agents and campaigns, keep
+//! the do-not-call list and the webhook secrets, look at follow-ups, cancel them, send
+//! a `needs_review` SMS by hand, and preview what a call would get. Every input is
+//! parsed by the policy's types first; an invalid one stores nothing.
+
+use policy::{
+    AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, Channel,
+    ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Precondition,
+    Reason, Status, ValidationErrors, WebhookEvent,
+};
+use serde_json::{Value, json};
+use store::StoreError;
+
+use crate::error::ServiceError;
+use crate::records::{self, Versioned};
+use crate::repository::{DncEntry, Listing, StoredSecret};
+use crate::signature::WebhookSecret;
+use crate::{Engine, new_followup_id};
+
+/// Largest page a list returns.
+pub const MAX_PAGE: u32 = 100;
+/// Default page size.
+pub const DEFAULT_PAGE: u32 = 25;
+/// How long rotated-out secrets keep verifying unless the request says otherwise.
+pub const DEFAULT_SECRET_OVERLAP_SECONDS: i64 = 24 * 3600;
+/// At most this many active secrets per account.
+pub const MAX_ACTIVE_SECRETS: usize = 5;
+
+fn parse<T>(result: Result<T, policy::FieldError>) -> Result<T, ServiceError> {
+    result.map_err(|e| ServiceError::Invalid(ValidationErrors::from(e)))
+}
+
+/// The page size asked for, bounded.
+pub fn page_size(limit: Option<u32>) -> u32 {
+    limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+/// A newly created secret: the only time its text is shown.
+#[derive(Debug, serde::Serialize)]
+pub struct CreatedSecret {
+    pub id: String,
+    pub secret: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Engine {
+    // ---- settings ----
+
+    /// The account's settings; defaults (version 0) until it saves some.
+    pub async fn account_settings(
+        &self,
+        account: &AccountId,
+    ) -> Result<Versioned<AccountSettings>, ServiceError> {
+        Ok(self
+            .repo
+            .account_settings(account)
+            .await?
+            .unwrap_or(Versioned {
+                value: AccountSettings::default(),
+                version: 0,
+            }))
+    }
+
+    pub async fn put_account_settings(
+        &self,
+        account: &AccountId,
+        body: &Value,
+        if_match: Option<u64>,
+    ) -> Result<Versioned<AccountSettings>, ServiceError> {
+        let settings = AccountSettings::from_json(body)?;
+        let key = records::account_settings_key(account);
+        // Version 0 is the unsaved defaults: `If-Match` on them means "not saved yet".
+        let version = match if_match {
+            Some(0) => self.create_only(key, &settings).await?,
+            other => self.repo.put_record(key, &settings, other).await?,
+        };
+        Ok(Versioned {
+            value: settings,
+            version,
+        })
+    }
+
+    async fn create_only<T: serde::Serialize>(
+        &self,
+        key: store::Key,
+        value: &T,
+    ) -> Result<u64, ServiceError> {
+        let item = records::data_item(key, value, 1)?;
+        match self
+            .repo
+            .table()
+            .write(vec![store::Write::Put {
+                item,
+                cond: store::Cond::NotExists,
+            }])
+            .await
+        {
+            Ok(()) => Ok(1),
+            Err(StoreError::ConditionFailed { failed }) => Err(ServiceError::VersionMismatch {
+                current: failed
+                    .first()
+                    .and_then(|(_, i)| i.as_ref())
+                    .map(records::version_of)
+                    .unwrap_or(1),
+            }),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn agent_settings(
+        &self,
+        account: &AccountId,
+        agent: &str,
+    ) -> Result<Versioned<AgentSettings>, ServiceError> {
+        let agent = parse(AgentId::parse("agent_id", agent))?;
+        self.repo
+            .agent_settings(account, &agent)
+            .await?
+            .ok_or(ServiceError::NotFound("agent follow-up settings"))
+    }
+
+    pub async fn put_agent_settings(
+        &self,
+        account: &AccountId,
+        agent: &str,
+        body: &Value,
+        if_match: Option<u64>,
+    ) -> Result<Versioned<AgentSettings>, ServiceError> {
+        let agent = parse(AgentId::parse("agent_id", agent));
+        let settings = AgentSettings::from_json(body);
+        let (agent, settings) = both(agent, settings)?;
+        let version = self
+            .repo
+            .put_record(records::agent_key(account, &agent), &settings, if_match)
+            .await?;
+        Ok(Versioned {
+            value: settings,
+            version,
+        })
+    }
+
+    pub async fn delete_agent_settings(
+        &self,
+        account: &AccountId,
+        agent: &str,
+        if_match: Option<u64>,
+    ) -> Result<(), ServiceError> {
+        let agent = parse(AgentId::parse("agent_id", agent))?;
+        self.repo
+            .delete_record(records::agent_key(account, &agent), if_match)
+            .await
+    }
+
+    pub async fn campaign_settings(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+    ) -> Result<Versioned<CampaignSettings>, ServiceError> {
+        let campaign = parse(CampaignId::parse("campaign_id", campaign))?;
+        self.repo
+            .campaign_settings(account, &campaign)
+            .await?
+            .ok_or(ServiceError::NotFound("campaign follow-up settings"))
+    }
+
+    pub async fn put_campaign_settings(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+        body: &Value,
+        if_match: Option<u64>,
+    ) -> Result<Versioned<CampaignSettings>, ServiceError> {
+        let campaign = parse(CampaignId::parse("campaign_id", campaign));
+        let settings = CampaignSettings::from_json(body);
+        let (campaign, settings) = both(campaign, settings)?;
+        let version = self
+            .repo
+            .put_record(
+                records::campaign_key(account, &campaign),
+                &settings,
+                if_match,
+            )
+            .await?;
+        Ok(Versioned {
+            value: settings,
+            version,
+        })
+    }
+
+    pub async fn delete_campaign_settings(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+        if_match: Option<u64>,
+    ) -> Result<(), ServiceError> {
+        let campaign = parse(CampaignId::parse("campaign_id", campaign))?;
+        self.repo
+            .delete_record(records::campaign_key(account, &campaign), if_match)
+            .await
+    }
+
+    // ---- webhook secrets ----
+
+    /// Creates a signing secret. The others keep verifying for `overlap_seconds`
+    /// (a day by default) so the voice platform can switch without losing deliveries.
+    pub async fn create_webhook_secret(
+        &self,
+        account: &AccountId,
+        overlap_seconds: Option<i64>,
+    ) -> Result<CreatedSecret, ServiceError> {
+        let overlap = overlap_seconds.unwrap_or(DEFAULT_SECRET_OVERLAP_SECONDS);
+        if !(0..=30 * 24 * 3600).contains(&overlap) {
+            return Err(ValidationErrors::single(
+                "previous_secrets_expire_in_seconds",
+                "must be between 0 and 2592000 (30 days)",
+            )
+            .into());
+        }
+        let now = self.clock.now();
+        let active = self.repo.webhook_secrets(account, true).await?;
+        let still_active = active
+            .iter()
+            .filter(|s| s.expires_at.is_none_or(|t| t > now.timestamp()))
+            .count();
+        if still_active >= MAX_ACTIVE_SECRETS && overlap > 0 {
+            return Err(ServiceError::Conflict(format!(
+                "an account has at most {MAX_ACTIVE_SECRETS} active secrets; delete one or rotate with previous_secrets_expire_in_seconds = 0"
+            )));
+        }
+        let (_, text) =
+            WebhookSecret::generate().map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let id = format!("ws_{}", uuid::Uuid::now_v7().simple());
+        let stored = StoredSecret {
+            id: id.clone(),
+            secret: text.clone(),
+            created_at: now,
+            expires_at: None,
+        };
+        self.repo
+            .add_webhook_secret(account, &stored, now.timestamp() + overlap)
+            .await?;
+        Ok(CreatedSecret {
+            id,
+            secret: text,
+            created_at: now,
+        })
+    }
+
+    /// The account's secrets without their values.
+    pub async fn webhook_secrets(&self, account: &AccountId) -> Result<Value, ServiceError> {
+        let now = self.clock.now().timestamp();
+        let secrets = self.repo.webhook_secrets(account, true).await?;
+        Ok(json!({
+            "items": secrets
+                .iter()
+                .filter(|s| s.expires_at.is_none_or(|t| t > now))
+                .map(|s| json!({ "id": s.id, "created_at": s.created_at, "expires_at": s.expires_at
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0)) }))
+                .collect::<Vec<_>>()
+        }))
+    }
+
+    pub async fn delete_webhook_secret(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<(), ServiceError> {
+        if id.is_empty()
+            || id.len() > 64
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(ServiceError::NotFound("webhook secret"));
+        }
+        self.repo.delete_webhook_secret(account, id).await
+    }
+
+    // ---- do-not-call ----
+
+    pub async fn dnc_list(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<DncEntry>, ServiceError> {
+        self.repo.dnc_page(account, cursor, page_size(limit)).await
+    }
+
+    pub async fn add_dnc(&self, account: &AccountId, raw: &str) -> Result<DncEntry, ServiceError> {
+        let value = parse(Destination::parse("phone_or_email", raw))?;
+        let entry = DncEntry {
+            value,
+            added_at: self.clock.now(),
+        };
+        self.repo.add_dnc(account, &entry).await?;
+        Ok(entry)
+    }
+
+    pub async fn remove_dnc(&self, account: &AccountId, raw: &str) -> Result<(), ServiceError> {
+        let value = parse(Destination::parse("phone_or_email", raw))?;
+        self.repo.remove_dnc(account, &value).await
+    }
+
+    // ---- follow-ups ----
+
+    pub async fn campaign_followups(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+        status: Option<&str>,
+        channel: Option<&str>,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<FollowUp>, ServiceError> {
+        let campaign = CampaignId::parse("campaign_id", campaign);
+        let status = status.map(|s| Status::parse("status", s)).transpose();
+        let channel = channel.map(|c| parse_channel(c)).transpose();
+        let mut errors = Vec::new();
+        let campaign = collect(campaign, &mut errors);
+        let status = collect(status, &mut errors);
+        let channel = collect(channel, &mut errors);
+        let (Some(campaign), Some(status), Some(channel)) = (campaign, status, channel) else {
+            return Err(ValidationErrors(errors).into());
+        };
+        self.repo
+            .campaign_followups(
+                account,
+                &campaign,
+                |f| status.is_none_or(|s| f.status == s) && channel.is_none_or(|c| f.channel == c),
+                cursor,
+                page_size(limit),
+            )
+            .await
+    }
+
+    pub async fn contact_followups(
+        &self,
+        account: &AccountId,
+        contact: &str,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<FollowUp>, ServiceError> {
+        let contact = parse(ContactId::parse("contact_id", contact))?;
+        self.repo
+            .contact_followups(account, &contact, cursor, page_size(limit))
+            .await
+    }
+
+    pub async fn followup(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<Versioned<FollowUp>, ServiceError> {
+        let id = FollowUpId::parse("followup_id", id)
+            .map_err(|_| ServiceError::NotFound("follow-up"))?;
+        self.repo
+            .followup(account, &id)
+            .await?
+            .ok_or(ServiceError::NotFound("follow-up"))
+    }
+
+    /// Cancels a follow-up that has not gone out yet; its schedule is removed by the
+    /// dispatcher when it sees the change.
+    pub async fn cancel_followup(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<FollowUp, ServiceError> {
+        let stored = self.followup(account, id).await?;
+        if !matches!(stored.value.status, Status::Scheduled | Status::NeedsReview) {
+            return Err(ServiceError::Conflict(format!(
+                "the follow-up is {}; only a scheduled or needs_review follow-up can be cancelled",
+                stored.value.status
+            )));
+        }
+        let mut cancelled = stored.value.clone();
+        cancelled.record(
+            self.clock.now(),
+            Status::Cancelled,
+            Reason::Cancelled,
+            "cancelled by an operator",
+        );
+        self.save_operator_change(&stored, &cancelled).await?;
+        Ok(cancelled)
+    }
+
+    /// Sends a `needs_review` SMS to the number the operator confirmed. Consent was
+    /// heard on the call (a `needs_review` SMS exists only then); the number must not
+    /// be on the do-not-call list. It becomes `scheduled`, due now, and leaves through
+    /// the normal executor path, once: a second request finds it no longer in review.
+    pub async fn send_reviewed(
+        &self,
+        account: &AccountId,
+        id: &str,
+        body: &Value,
+    ) -> Result<FollowUp, ServiceError> {
+        let raw = body
+            .get("destination")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                ServiceError::Invalid(ValidationErrors::single(
+                    "destination",
+                    "is required: the E.164 number to send to",
+                ))
+            })?;
+        let phone = parse(PhoneNumber::parse("destination", raw))?;
+        let stored = self.followup(account, id).await?;
+        if self
+            .repo
+            .is_on_dnc(account, &Destination::Phone(phone.clone()))
+            .await?
+        {
+            return Err(ServiceError::Conflict(format!(
+                "{phone} is on the do-not-call list"
+            )));
+        }
+        let mut reviewed = stored.value.clone();
+        reviewed
+            .review(phone, self.clock.now())
+            .map_err(|e| ServiceError::Conflict(e.to_string()))?;
+        self.save_operator_change(&stored, &reviewed).await?;
+        Ok(reviewed)
+    }
+
+    async fn save_operator_change(
+        &self,
+        old: &Versioned<FollowUp>,
+        new: &FollowUp,
+    ) -> Result<(), ServiceError> {
+        match self.repo.save_followup(old, new).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => Err(ServiceError::Conflict(
+                "the follow-up changed meanwhile (it may be sending); reload it".into(),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// What a `call.completed` body would get, with the reasons, changing nothing.
+    /// Facts the webhook would learn from its transaction (do-not-call entries,
+    /// follow-ups already sent, pending follow-ups) are read here instead, so the
+    /// preview matches what the webhook then does.
+    pub async fn preview(&self, account: &AccountId, body: &[u8]) -> Result<Value, ServiceError> {
+        let now = self.clock.now();
+        let event = match policy::parse_event(body)? {
+            WebhookEvent::CallCompleted(event) => event,
+            WebhookEvent::Ignored { event_type } => {
+                return Ok(json!({ "ignored": event_type, "decisions": [] }));
+            }
+        };
+        let settings = self
+            .repo
+            .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
+            .await?;
+        let mut history = History::default();
+        if let Some(id) = event.followup_id() {
+            history.original_followup = self.repo.followup(account, id).await?.map(|v| v.value);
+        }
+        let mut decisions = policy::decide(&settings, &event, &history, now);
+        for _ in 0..5 {
+            let mut learned = false;
+            for precondition in decisions.preconditions() {
+                learned |= self.learn(account, &precondition, &mut history).await?;
+            }
+            if !learned {
+                break;
+            }
+            decisions = policy::decide(&settings, &event, &history, now);
+        }
+        let followups: Vec<Value> = decisions
+            .iter()
+            .map(|d| match d {
+                Decision::Create(new) => {
+                    let f = new.clone().into_followup(new_followup_id(), now);
+                    json!({ "decision": "create", "channel": f.channel, "status": f.status, "due_at": f.due_at,
+                            "time_zone": f.time_zone, "destination": f.destination, "reason": f.reason, "trace": f.trace })
+                }
+                other => serde_json::to_value(other).unwrap_or(Value::Null),
+            })
+            .collect();
+        Ok(json!({ "call_id": event.call.id, "decisions": followups }))
+    }
+
+    async fn learn(
+        &self,
+        account: &AccountId,
+        precondition: &Precondition,
+        history: &mut History,
+    ) -> Result<bool, ServiceError> {
+        let table = self.repo.table();
+        Ok(match precondition {
+            Precondition::NotOnDnc(destination) => {
+                let on = self.repo.is_on_dnc(account, destination).await?;
+                if on {
+                    history.learn_dnc(destination.clone());
+                }
+                on
+            }
+            Precondition::NotYetSent {
+                campaign_id,
+                contact_id,
+                kind,
+            } => {
+                let key = policy::GuardKey {
+                    campaign_id: campaign_id.clone(),
+                    contact_id: contact_id.clone(),
+                    kind: *kind,
+                };
+                let sent = table
+                    .get(&records::guard_key(account, &key))
+                    .await?
+                    .is_some();
+                if sent {
+                    history.learn_already_sent(key);
+                }
+                sent
+            }
+            Precondition::NoPending {
+                campaign_id,
+                contact_id,
+                channel,
+            } => {
+                let slot = policy::PendingKey {
+                    campaign_id: campaign_id.clone(),
+                    contact_id: contact_id.clone(),
+                    channel: *channel,
+                };
+                let Some(pointer) = table.get(&records::pending_key(account, &slot)).await? else {
+                    return Ok(false);
+                };
+                let Some(id) = records::pending_followup_id(&pointer) else {
+                    return Ok(false);
+                };
+                match self.repo.followup(account, &id).await? {
+                    Some(pending) if !history.pending.contains_key(&slot) => {
+                        history.learn_pending(pending.value);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        })
+    }
+}
+
+fn parse_channel(raw: &str) -> Result<Channel, policy::FieldError> {
+    serde_json::from_value(Value::String(raw.to_string())).map_err(|_| {
+        policy::FieldError::new(
+            "channel",
+            "must be one of sms, email, missed_call_email, whatsapp, call",
+        )
+    })
+}
+
+fn collect<T>(
+    result: Result<T, impl Into<ValidationErrors>>,
+    errors: &mut Vec<policy::FieldError>,
+) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(e) => {
+            errors.extend(e.into().0);
+            None
+        }
+    }
+}
+
+fn both<A, B>(
+    a: Result<A, ServiceError>,
+    b: Result<B, ValidationErrors>,
+) -> Result<(A, B), ServiceError> {
+    match (a, b) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(ServiceError::Invalid(mut e1)), Err(e2)) => {
+            e1.0.extend(e2.0);
+            Err(e1.into())
+        }
+        (Err(e), _) => Err(e),
+        (_, Err(e)) => Err(e.into()),
+    }
+}

@@ -1,0 +1,279 @@
+//! How the engine's records sit in the one table: the key layout (every key starts
+//! with the account, so one tenant can never address another's items) and the mapping
+//! between domain values and items. Nothing here decides anything.
+//!
+//! | record | pk | sk | indexes |
+//! |---|---|---|---|
+//! | account settings | `A#{account}` | `SETTINGS` | |
+//! | agent settings | `A#{account}` | `AGENT#{agent}` | |
+//! | campaign settings | `A#{account}` | `CAMPAIGN#{campaign}` | |
+//! | webhook secret | `A#{account}` | `SECRET#{id}` | |
+//! | do-not-call entry | `A#{account}` | `DNC#{phone or email}` | |
+//! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
+//! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
+//! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
+//! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
+//!
+//! Follow-ups get a partition each so a busy campaign never makes a hot partition; the
+//! settings of an account share one, read through a cache.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use policy::{
+    AccountId, AgentId, CampaignId, ContactId, Destination, FollowUp, FollowUpId, GuardKey,
+    PendingKey, Status,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use store::{Attrs, Cond, Item, Key, Write};
+
+use crate::error::ServiceError;
+
+/// The sort key of follow-up items; the dispatcher's stream filter matches on it.
+pub const FOLLOWUP_SK: &str = "FU";
+/// How long a webhook delivery is remembered for deduplication. Senders retry for
+/// hours at most; a week leaves room.
+pub const WEBHOOK_MEMORY_SECONDS: i64 = 7 * 24 * 3600;
+
+pub fn account_pk(account: &AccountId) -> String {
+    format!("A#{account}")
+}
+
+pub fn account_settings_key(account: &AccountId) -> Key {
+    Key::new(account_pk(account), "SETTINGS")
+}
+
+pub fn agent_key(account: &AccountId, agent: &AgentId) -> Key {
+    Key::new(account_pk(account), format!("AGENT#{agent}"))
+}
+
+pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
+    Key::new(account_pk(account), format!("CAMPAIGN#{campaign}"))
+}
+
+pub const SECRET_PREFIX: &str = "SECRET#";
+
+pub fn secret_key(account: &AccountId, id: &str) -> Key {
+    Key::new(account_pk(account), format!("{SECRET_PREFIX}{id}"))
+}
+
+pub const DNC_PREFIX: &str = "DNC#";
+
+pub fn dnc_key(account: &AccountId, destination: &Destination) -> Key {
+    Key::new(
+        account_pk(account),
+        format!("{DNC_PREFIX}{}", destination.as_str()),
+    )
+}
+
+pub fn followup_key(account: &AccountId, id: &FollowUpId) -> Key {
+    Key::new(format!("A#{account}#FU#{id}"), FOLLOWUP_SK)
+}
+
+pub fn campaign_view_pk(account: &AccountId, campaign: &CampaignId) -> String {
+    format!("A#{account}#CAMPAIGN#{campaign}")
+}
+
+pub fn contact_view_pk(account: &AccountId, contact: &ContactId) -> String {
+    format!("A#{account}#CONTACT#{contact}")
+}
+
+pub fn webhook_key(account: &AccountId, webhook_id: &str) -> Key {
+    Key::new(format!("A#{account}#WEBHOOK#{webhook_id}"), "WEBHOOK")
+}
+
+pub fn guard_key(account: &AccountId, guard: &GuardKey) -> Key {
+    Key::new(
+        format!(
+            "A#{account}#GUARD#{}#{}#{}",
+            guard.campaign_id,
+            guard.contact_id,
+            guard.kind.as_str()
+        ),
+        "GUARD",
+    )
+}
+
+pub fn pending_key(account: &AccountId, slot: &PendingKey) -> Key {
+    Key::new(
+        format!(
+            "A#{account}#PENDING#{}#{}#{}",
+            slot.campaign_id,
+            slot.contact_id,
+            slot.channel.as_str()
+        ),
+        "PENDING",
+    )
+}
+
+/// Sortable, fixed-width UTC time for sort keys.
+pub fn sortable(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A record and the version that guards its updates (`ETag: "v{version}"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub version: u64,
+}
+
+/// How a write expects the record to be now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// It must not exist.
+    Absent,
+    /// It must exist at this version.
+    Version(u64),
+    /// Whatever it is (an unconditional put, for `PUT` without `If-Match`).
+    Anything,
+}
+
+impl Expect {
+    pub fn cond(self) -> Cond {
+        match self {
+            Expect::Absent => Cond::NotExists,
+            Expect::Version(v) => Cond::Equals(vec![("version".into(), json!(v))]),
+            Expect::Anything => Cond::Always,
+        }
+    }
+}
+
+fn to_attrs<T: Serialize>(value: &T) -> Result<Attrs, ServiceError> {
+    match serde_json::to_value(value) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ServiceError::Internal(
+            "a record must serialize to an object".into(),
+        )),
+        Err(e) => Err(ServiceError::Internal(format!(
+            "cannot serialize a record: {e}"
+        ))),
+    }
+}
+
+pub fn version_of(item: &Item) -> u64 {
+    item.attrs
+        .get("version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+}
+
+/// A settings-like record: the value under `data`, plus its version.
+pub fn data_item<T: Serialize>(key: Key, value: &T, version: u64) -> Result<Item, ServiceError> {
+    let mut attrs = Attrs::new();
+    attrs.insert("data".into(), Value::Object(to_attrs(value)?));
+    attrs.insert("version".into(), json!(version));
+    Ok(Item::new(key, attrs))
+}
+
+pub fn data_from_item<T: DeserializeOwned>(item: &Item) -> Result<Versioned<T>, ServiceError> {
+    let data = item.attrs.get("data").cloned().unwrap_or(Value::Null);
+    let value = serde_json::from_value(data).map_err(|e| {
+        ServiceError::Internal(format!("stored record {:?} is unreadable: {e}", item.key))
+    })?;
+    Ok(Versioned {
+        value,
+        version: version_of(item),
+    })
+}
+
+/// A follow-up as an item: its fields at the top level (so conditions can name
+/// `status`, `attempt` and `version`), plus its index keys.
+pub fn followup_item(followup: &FollowUp, version: u64) -> Result<Item, ServiceError> {
+    let mut attrs = to_attrs(followup)?;
+    let account = &followup.account_id;
+    attrs.insert("version".into(), json!(version));
+    attrs.insert(
+        "gsi1pk".into(),
+        json!(campaign_view_pk(account, &followup.campaign_id)),
+    );
+    attrs.insert(
+        "gsi1sk".into(),
+        json!(format!("{}#{}", sortable(followup.due_at), followup.id)),
+    );
+    attrs.insert(
+        "gsi2pk".into(),
+        json!(contact_view_pk(account, &followup.contact_id)),
+    );
+    attrs.insert(
+        "gsi2sk".into(),
+        json!(format!("{}#{}", sortable(followup.created_at), followup.id)),
+    );
+    Ok(Item::new(followup_key(account, &followup.id), attrs))
+}
+
+pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceError> {
+    let value = serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
+        ServiceError::Internal(format!(
+            "stored follow-up {:?} is unreadable: {e}",
+            item.key
+        ))
+    })?;
+    Ok(Versioned {
+        value,
+        version: version_of(item),
+    })
+}
+
+/// The writes that store `new` (at `version`, replacing what `expect` says) and keep
+/// its pending slot true: a call or WhatsApp follow-up holds its slot exactly while it
+/// is `scheduled`, so a new request finds it there and reschedules it.
+pub fn followup_writes(
+    old: Option<&FollowUp>,
+    new: &FollowUp,
+    version: u64,
+    expect: Expect,
+) -> Result<Vec<Write>, ServiceError> {
+    let mut writes = vec![Write::Put {
+        item: followup_item(new, version)?,
+        cond: expect.cond(),
+    }];
+    let was_pending = old.is_some_and(|o| o.status == Status::Scheduled);
+    let is_pending = new.status == Status::Scheduled;
+    if let Some(slot) = new.pending_key() {
+        let key = pending_key(&new.account_id, &slot);
+        if is_pending && !was_pending {
+            let mut attrs = Attrs::new();
+            attrs.insert("followup_id".into(), json!(new.id.as_str()));
+            writes.push(Write::Put {
+                item: Item::new(key, attrs),
+                cond: Cond::NotExists,
+            });
+        } else if was_pending && !is_pending {
+            writes.push(Write::Delete {
+                key,
+                cond: Cond::Equals(vec![("followup_id".into(), json!(new.id.as_str()))]),
+            });
+        }
+    }
+    Ok(writes)
+}
+
+/// The follow-up id a pending slot points at.
+pub fn pending_followup_id(item: &Item) -> Option<FollowUpId> {
+    item.attrs
+        .get("followup_id")
+        .and_then(Value::as_str)
+        .and_then(|id| FollowUpId::parse("followup_id", id).ok())
+}
+
+pub fn guard_item(account: &AccountId, guard: &GuardKey, followup: &FollowUpId) -> Item {
+    let mut attrs = Attrs::new();
+    attrs.insert("followup_id".into(), json!(followup.as_str()));
+    Item::new(guard_key(account, guard), attrs)
+}
+
+pub fn webhook_item(
+    account: &AccountId,
+    webhook_id: &str,
+    response: &Value,
+    now: DateTime<Utc>,
+) -> Item {
+    let mut attrs = Attrs::new();
+    attrs.insert("response".into(), response.clone());
+    attrs.insert(
+        store::EXPIRES_AT.into(),
+        json!(now.timestamp() + WEBHOOK_MEMORY_SECONDS),
+    );
+    Item::new(webhook_key(account, webhook_id), attrs)
+}

@@ -1,0 +1,528 @@
+//! Typed reads and writes of the engine's records over the [`Table`] port: the only
+//! code that turns keys and items into settings, secrets, do-not-call entries and
+//! follow-ups. Reads on the webhook path go through the per-process [`Cache`].
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use policy::{
+    AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
+    Destination, FollowUp, FollowUpId, Settings,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use store::{Attrs, Cond, Index, Item, Key, Page, Query, StoreError, Table, Write};
+
+use crate::cache::Cache;
+use crate::error::ServiceError;
+use crate::records::{self, Expect, Versioned};
+
+/// A webhook signing secret as stored. `secret` is the `whsec_…` text; it is returned
+/// to the operator once, at creation, and never again.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct StoredSecret {
+    pub id: String,
+    pub secret: String,
+    pub created_at: DateTime<Utc>,
+    /// When a rotated-out secret stops verifying (epoch seconds; the table's TTL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredSecret")
+            .field("id", &self.id)
+            .field("secret", &"<redacted>")
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// One do-not-call entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DncEntry {
+    pub value: Destination,
+    pub added_at: DateTime<Utc>,
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+pub struct Repository {
+    table: Arc<dyn Table>,
+    cache: Cache,
+}
+
+fn cache_key(key: &Key) -> String {
+    format!("{}|{}", key.pk, key.sk)
+}
+
+impl Repository {
+    pub fn new(table: Arc<dyn Table>, cache: Cache) -> Self {
+        Self { table, cache }
+    }
+
+    pub fn table(&self) -> &dyn Table {
+        self.table.as_ref()
+    }
+
+    // ---- settings-like records (`data` + `version`) ----
+
+    pub async fn get_record<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<Versioned<T>>, ServiceError> {
+        match self.table.get(key).await? {
+            Some(item) => records::data_from_item(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A settings record through the cache (webhook path).
+    async fn cached_record<T: DeserializeOwned>(
+        &self,
+        key: &Key,
+    ) -> Result<Option<T>, ServiceError> {
+        let ck = cache_key(key);
+        let raw = match self.cache.get(&ck) {
+            Some(raw) => raw,
+            None => {
+                let raw = self
+                    .table
+                    .get(key)
+                    .await?
+                    .and_then(|item| item.attrs.get("data").cloned());
+                self.cache.put(ck, raw.clone());
+                raw
+            }
+        };
+        raw.map(|data| {
+            serde_json::from_value(data).map_err(|e| {
+                ServiceError::Internal(format!("stored settings {key:?} are unreadable: {e}"))
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates or replaces a record. With `if_match`, only over that version (412
+    /// otherwise); without, over whatever is there. Returns the new version.
+    pub async fn put_record<T: Serialize>(
+        &self,
+        key: Key,
+        value: &T,
+        if_match: Option<u64>,
+    ) -> Result<u64, ServiceError> {
+        loop {
+            let expect = match if_match {
+                Some(v) => Expect::Version(v),
+                None => match self.table.get(&key).await? {
+                    Some(item) => Expect::Version(records::version_of(&item)),
+                    None => Expect::Absent,
+                },
+            };
+            let version = match expect {
+                Expect::Version(v) => v + 1,
+                _ => 1,
+            };
+            let item = records::data_item(key.clone(), value, version)?;
+            let put = Write::Put {
+                item,
+                cond: expect.cond(),
+            };
+            match self.table.write(vec![put]).await {
+                Ok(()) => {
+                    self.cache.forget(&cache_key(&key));
+                    return Ok(version);
+                }
+                Err(StoreError::ConditionFailed { failed }) => {
+                    let current = failed.into_iter().next().and_then(|(_, item)| item);
+                    match (if_match, current) {
+                        (Some(_), None) => return Err(ServiceError::NotFound("record")),
+                        (Some(_), Some(item)) => {
+                            return Err(ServiceError::VersionMismatch {
+                                current: records::version_of(&item),
+                            });
+                        }
+                        // A concurrent writer got there first: read again and retry.
+                        (None, _) => continue,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    pub async fn delete_record(&self, key: Key, if_match: Option<u64>) -> Result<(), ServiceError> {
+        let cond = match if_match {
+            Some(v) => Expect::Version(v).cond(),
+            None => Cond::Exists,
+        };
+        let result = self
+            .table
+            .write(vec![Write::Delete {
+                key: key.clone(),
+                cond,
+            }])
+            .await;
+        self.cache.forget(&cache_key(&key));
+        match result {
+            Ok(()) => Ok(()),
+            Err(StoreError::ConditionFailed { failed }) => {
+                match failed.into_iter().next().and_then(|(_, item)| item) {
+                    Some(item) => Err(ServiceError::VersionMismatch {
+                        current: records::version_of(&item),
+                    }),
+                    None => Err(ServiceError::NotFound("record")),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Everything `decide` needs to know about an account, agent and campaign, through
+    /// the cache. Missing agent or campaign settings are `None` (the policy then
+    /// suppresses with `channel_disabled`).
+    pub async fn settings_for_call(
+        &self,
+        account: &AccountId,
+        agent: &AgentId,
+        campaign: &CampaignId,
+    ) -> Result<Settings, ServiceError> {
+        let account_settings: AccountSettings = self
+            .cached_record(&records::account_settings_key(account))
+            .await?
+            .unwrap_or_default();
+        let mut settings = Settings::new(account.clone(), account_settings);
+        settings.agent = self
+            .cached_record(&records::agent_key(account, agent))
+            .await?;
+        settings.campaign = self
+            .cached_record(&records::campaign_key(account, campaign))
+            .await?;
+        Ok(settings)
+    }
+
+    pub async fn account_settings(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<Versioned<AccountSettings>>, ServiceError> {
+        self.get_record(&records::account_settings_key(account))
+            .await
+    }
+
+    pub async fn agent_settings(
+        &self,
+        account: &AccountId,
+        agent: &AgentId,
+    ) -> Result<Option<Versioned<AgentSettings>>, ServiceError> {
+        self.get_record(&records::agent_key(account, agent)).await
+    }
+
+    pub async fn campaign_settings(
+        &self,
+        account: &AccountId,
+        campaign: &CampaignId,
+    ) -> Result<Option<Versioned<CampaignSettings>>, ServiceError> {
+        self.get_record(&records::campaign_key(account, campaign))
+            .await
+    }
+
+    // ---- webhook signing secrets ----
+
+    /// The account's active secrets, newest first. `fresh` skips the cache (after a
+    /// signature failure, so a secret created a moment ago already works).
+    pub async fn webhook_secrets(
+        &self,
+        account: &AccountId,
+        fresh: bool,
+    ) -> Result<Vec<StoredSecret>, ServiceError> {
+        let ck = format!(
+            "{}|{}",
+            records::account_pk(account),
+            records::SECRET_PREFIX
+        );
+        if !fresh && let Some(Some(cached)) = self.cache.get(&ck) {
+            return serde_json::from_value(cached)
+                .map_err(|e| ServiceError::Internal(format!("cached secrets unreadable: {e}")));
+        }
+        let mut query = Query::new(Index::Primary, records::account_pk(account));
+        query.sk_prefix = Some(records::SECRET_PREFIX.into());
+        query.newest_first = true;
+        let items = store::query_all_pages(self.table.as_ref(), &query).await?;
+        let secrets: Vec<StoredSecret> = items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(Value::Object(item.attrs)).ok())
+            .collect();
+        let raw = serde_json::to_value(&secrets)
+            .map_err(|e| ServiceError::Internal(format!("cannot cache secrets: {e}")))?;
+        self.cache.put(ck, Some(raw));
+        Ok(secrets)
+    }
+
+    fn forget_secrets(&self, account: &AccountId) {
+        self.cache.forget(&format!(
+            "{}|{}",
+            records::account_pk(account),
+            records::SECRET_PREFIX
+        ));
+    }
+
+    /// Stores a new secret and gives every other active secret `retire_others_at` as
+    /// its end (when sooner than the end it has), all in one transaction.
+    pub async fn add_webhook_secret(
+        &self,
+        account: &AccountId,
+        secret: &StoredSecret,
+        retire_others_at: i64,
+    ) -> Result<(), ServiceError> {
+        let others = self.webhook_secrets(account, true).await?;
+        let mut writes = Vec::new();
+        for mut other in others {
+            if other.expires_at.is_none_or(|t| t > retire_others_at) {
+                other.expires_at = Some(retire_others_at);
+                writes.push(Write::Put {
+                    item: secret_item(account, &other)?,
+                    cond: Cond::Exists,
+                });
+            }
+        }
+        writes.push(Write::Put {
+            item: secret_item(account, secret)?,
+            cond: Cond::NotExists,
+        });
+        let result = self.table.write(writes).await;
+        self.forget_secrets(account);
+        result.map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => {
+                ServiceError::Conflict("the secrets changed meanwhile; try again".into())
+            }
+            e => e.into(),
+        })
+    }
+
+    pub async fn delete_webhook_secret(
+        &self,
+        account: &AccountId,
+        id: &str,
+    ) -> Result<(), ServiceError> {
+        let key = records::secret_key(account, id);
+        let result = self
+            .table
+            .write(vec![Write::Delete {
+                key,
+                cond: Cond::Exists,
+            }])
+            .await;
+        self.forget_secrets(account);
+        match result {
+            Err(StoreError::ConditionFailed { .. }) => {
+                Err(ServiceError::NotFound("webhook secret"))
+            }
+            other => other.map_err(Into::into),
+        }
+    }
+
+    // ---- do-not-call ----
+
+    pub async fn add_dnc(&self, account: &AccountId, entry: &DncEntry) -> Result<(), ServiceError> {
+        let mut attrs = Attrs::new();
+        attrs.insert("value".into(), json!(entry.value.as_str()));
+        attrs.insert("added_at".into(), json!(entry.added_at));
+        let item = Item::new(records::dnc_key(account, &entry.value), attrs);
+        // Idempotent: adding an entry twice keeps the first date.
+        match self
+            .table
+            .write(vec![Write::Put {
+                item,
+                cond: Cond::NotExists,
+            }])
+            .await
+        {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn remove_dnc(
+        &self,
+        account: &AccountId,
+        value: &Destination,
+    ) -> Result<(), ServiceError> {
+        let key = records::dnc_key(account, value);
+        match self
+            .table
+            .write(vec![Write::Delete {
+                key,
+                cond: Cond::Exists,
+            }])
+            .await
+        {
+            Err(StoreError::ConditionFailed { .. }) => {
+                Err(ServiceError::NotFound("do-not-call entry"))
+            }
+            other => other.map_err(Into::into),
+        }
+    }
+
+    pub async fn is_on_dnc(
+        &self,
+        account: &AccountId,
+        value: &Destination,
+    ) -> Result<bool, ServiceError> {
+        Ok(self
+            .table
+            .get(&records::dnc_key(account, value))
+            .await?
+            .is_some())
+    }
+
+    pub async fn dnc_page(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Listing<DncEntry>, ServiceError> {
+        let mut query = Query::new(Index::Primary, records::account_pk(account));
+        query.sk_prefix = Some(records::DNC_PREFIX.into());
+        query.limit = limit;
+        query.cursor = cursor;
+        let Page { items, cursor } = self.query(&query).await?;
+        let items = items
+            .into_iter()
+            .filter_map(|item| serde_json::from_value(Value::Object(item.attrs)).ok())
+            .collect();
+        Ok(Listing {
+            items,
+            next_cursor: cursor,
+        })
+    }
+
+    // ---- follow-ups ----
+
+    pub async fn followup(
+        &self,
+        account: &AccountId,
+        id: &FollowUpId,
+    ) -> Result<Option<Versioned<FollowUp>>, ServiceError> {
+        match self.table.get(&records::followup_key(account, id)).await? {
+            Some(item) => records::followup_from_item(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a follow-up change made from `old` (at `old_version`) to `new`, keeping
+    /// its pending slot true. `ConditionFailed` means someone else changed it first.
+    pub async fn save_followup(
+        &self,
+        old: &Versioned<FollowUp>,
+        new: &FollowUp,
+    ) -> Result<u64, StoreError> {
+        let version = old.version + 1;
+        let writes =
+            records::followup_writes(Some(&old.value), new, version, Expect::Version(old.version))
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        self.table.write(writes).await.map(|()| version)
+    }
+
+    /// A campaign's follow-ups by due time, optionally of one status and channel.
+    /// Filtering happens after the index read, so a page may hold fewer than `limit`
+    /// items while `next_cursor` says more may follow; at most a few index pages are
+    /// read per request.
+    pub async fn campaign_followups(
+        &self,
+        account: &AccountId,
+        campaign: &CampaignId,
+        filter: impl Fn(&FollowUp) -> bool,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Listing<FollowUp>, ServiceError> {
+        let mut query = Query::new(Index::Gsi1, records::campaign_view_pk(account, campaign));
+        query.limit = limit;
+        query.cursor = cursor;
+        self.filtered(query, filter, limit).await
+    }
+
+    /// A contact's follow-ups, newest first (the inbox view), suppressions included.
+    pub async fn contact_followups(
+        &self,
+        account: &AccountId,
+        contact: &ContactId,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Listing<FollowUp>, ServiceError> {
+        let mut query = Query::new(Index::Gsi2, records::contact_view_pk(account, contact));
+        query.newest_first = true;
+        query.limit = limit;
+        query.cursor = cursor;
+        self.filtered(query, |_| true, limit).await
+    }
+
+    async fn filtered(
+        &self,
+        mut query: Query,
+        keep: impl Fn(&FollowUp) -> bool,
+        limit: u32,
+    ) -> Result<Listing<FollowUp>, ServiceError> {
+        const MAX_INDEX_PAGES: usize = 5;
+        let mut items = Vec::new();
+        for _ in 0..MAX_INDEX_PAGES {
+            let page = self.query(&query).await?;
+            for item in &page.items {
+                let followup = records::followup_from_item(item)?.value;
+                if keep(&followup) {
+                    items.push(followup);
+                }
+            }
+            query.cursor = page.cursor;
+            if query.cursor.is_none() || items.len() >= limit as usize {
+                break;
+            }
+        }
+        Ok(Listing {
+            items,
+            next_cursor: query.cursor,
+        })
+    }
+
+    async fn query(&self, query: &Query) -> Result<Page, ServiceError> {
+        self.table.query(query).await.map_err(|e| match e {
+            StoreError::BadCursor => ServiceError::Invalid(policy::ValidationErrors::single(
+                "cursor",
+                "is not a cursor this list gave out",
+            )),
+            e => e.into(),
+        })
+    }
+
+    /// The answer stored for a webhook delivery, if it was already processed.
+    pub async fn webhook_response(
+        &self,
+        account: &AccountId,
+        webhook_id: &str,
+    ) -> Result<Option<Value>, ServiceError> {
+        Ok(self
+            .table
+            .get(&records::webhook_key(account, webhook_id))
+            .await?
+            .and_then(|item| item.attrs.get("response").cloned()))
+    }
+}
+
+fn secret_item(account: &AccountId, secret: &StoredSecret) -> Result<Item, ServiceError> {
+    let Value::Object(attrs) = serde_json::to_value(secret)
+        .map_err(|e| ServiceError::Internal(format!("cannot store a secret: {e}")))?
+    else {
+        return Err(ServiceError::Internal(
+            "a secret must serialize to an object".into(),
+        ));
+    };
+    Ok(Item::new(records::secret_key(account, &secret.id), attrs))
+}

@@ -1,0 +1,381 @@
+//! A finished call in, follow-ups stored: verify the signature, parse, decide, and
+//! write everything the decision implies in ONE transaction — the delivery record
+//! (idempotency), the follow-ups (suppressions included, with their reasons), the
+//! once-per-contact guards, the pending slots, and do-not-call checks.
+//!
+//! Nothing is read before deciding except cached settings: the policy decides with an
+//! empty history and the transaction checks its preconditions. When one fails, the
+//! failure says which fact was wrong; the facts are learned and the call decided again
+//! (a few rounds at most). A redelivery (same `webhook-id`) fails on its delivery record
+//! and gets the first answer back, changing nothing.
+
+use chrono::{DateTime, Utc};
+use policy::{
+    AccountId, CallCompleted, Decision, Decisions, Destination, FollowUp, FollowUpId, GuardKey,
+    History, PendingKey, Precondition, WebhookEvent,
+};
+use serde_json::{Value, json};
+use store::{Cond, StoreError, Write};
+
+use crate::error::ServiceError;
+use crate::records::{self, Expect, Versioned};
+use crate::signature::{self, SignedHeaders, WebhookSecret};
+use crate::{Engine, new_followup_id};
+
+/// How many times a call is decided again after learning facts from a failed write.
+const MAX_ROUNDS: usize = 5;
+
+/// What a write in the transaction stands for, to learn from its failure.
+#[derive(Debug, Clone)]
+enum Meaning {
+    Delivery,
+    NewFollowUp,
+    Guard(GuardKey),
+    Pending(PendingKey),
+    Dnc(Destination),
+    Existing(FollowUpId),
+}
+
+/// Why a delivery was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// Signature, timestamp or secret problems: 401. (An unknown account looks the same,
+    /// so nobody can probe which accounts exist.)
+    #[error(transparent)]
+    Signature(#[from] signature::SignatureError),
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+}
+
+impl Engine {
+    /// Handles one `POST /v1/webhooks/{account_id}/call-completed` delivery and returns
+    /// the answer (the same answer for every redelivery).
+    pub async fn accept_call_completed(
+        &self,
+        account_raw: &str,
+        headers: SignedHeaders<'_>,
+        body: &[u8],
+    ) -> Result<Value, WebhookError> {
+        let now = self.clock.now();
+        // An invalid account id cannot have secrets: same answer as a bad signature.
+        let account = AccountId::parse("account_id", account_raw)
+            .map_err(|_| signature::SignatureError::NoMatch)?;
+        let webhook_id = self.verify(&account, headers, body, now).await?;
+        let event = match policy::parse_event(body).map_err(ServiceError::from)? {
+            WebhookEvent::CallCompleted(event) => event,
+            WebhookEvent::Ignored { event_type } => {
+                return Ok(json!({ "webhook_id": webhook_id, "ignored": event_type }));
+            }
+        };
+        Ok(self.record_call(&account, &webhook_id, &event, now).await?)
+    }
+
+    async fn verify(
+        &self,
+        account: &AccountId,
+        headers: SignedHeaders<'_>,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<String, WebhookError> {
+        let secrets = |stored: Vec<crate::StoredSecret>| -> Vec<WebhookSecret> {
+            stored
+                .iter()
+                .filter(|s| s.expires_at.is_none_or(|t| t > now.timestamp()))
+                .filter_map(|s| WebhookSecret::parse(&s.secret).ok())
+                .collect()
+        };
+        let cached = secrets(self.repo.webhook_secrets(account, false).await?);
+        match signature::verify(&cached, headers, body, now.timestamp()) {
+            Ok(id) => return Ok(id.to_string()),
+            Err(signature::SignatureError::NoMatch) => {}
+            Err(e) => return Err(e.into()),
+        }
+        // The cache may predate a secret created a moment ago: look once more.
+        let fresh = secrets(self.repo.webhook_secrets(account, true).await?);
+        Ok(signature::verify(&fresh, headers, body, now.timestamp())?.to_string())
+    }
+
+    /// Decides and stores one call's follow-ups; idempotent on `webhook_id`.
+    pub async fn record_call(
+        &self,
+        account: &AccountId,
+        webhook_id: &str,
+        event: &CallCompleted,
+        now: DateTime<Utc>,
+    ) -> Result<Value, ServiceError> {
+        let settings = self
+            .repo
+            .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
+            .await?;
+        let mut known = Known::default();
+        if let Some(id) = event.followup_id() {
+            // Retries need the follow-up call this call was made for. A stale or
+            // foreign id is simply unknown: the call is then handled as a plain call.
+            if let Some(original) = self.repo.followup(account, id).await? {
+                known.remember(original.clone());
+                known.history.original_followup = Some(original.value);
+            }
+        }
+        for _ in 0..MAX_ROUNDS {
+            let decisions = policy::decide(&settings, event, &known.history, now);
+            let plan = Plan::build(account, webhook_id, event, &decisions, &known, now)?;
+            match self.repo.table().write(plan.writes).await {
+                Ok(()) => return Ok(plan.answer),
+                Err(StoreError::ConditionFailed { failed }) => {
+                    for (index, current) in failed {
+                        match &plan.meanings[index] {
+                            Meaning::Delivery => {
+                                return match current.and_then(|i| i.attrs.get("response").cloned())
+                                {
+                                    Some(answer) => Ok(answer),
+                                    None => self
+                                        .repo
+                                        .webhook_response(account, webhook_id)
+                                        .await?
+                                        .ok_or_else(|| {
+                                            ServiceError::Conflict("delivery in flight".into())
+                                        }),
+                                };
+                            }
+                            Meaning::Guard(key) => known.history.learn_already_sent(key.clone()),
+                            Meaning::Dnc(destination) => {
+                                known.history.learn_dnc(destination.clone())
+                            }
+                            Meaning::Pending(slot) => {
+                                let id = current.as_ref().and_then(records::pending_followup_id);
+                                self.learn_pending(account, slot, id, &mut known).await?;
+                            }
+                            Meaning::Existing(id) => {
+                                // Changed under us (sent, cancelled, rescheduled): reload it.
+                                known.forget(id);
+                                if let Some(fresh) = self.repo.followup(account, id).await? {
+                                    if known
+                                        .history
+                                        .original_followup
+                                        .as_ref()
+                                        .is_some_and(|o| &o.id == id)
+                                    {
+                                        known.history.original_followup = Some(fresh.value.clone());
+                                    }
+                                    known.remember(fresh.clone());
+                                    if fresh.value.status == policy::Status::Scheduled {
+                                        known.history.learn_pending(fresh.value);
+                                    }
+                                }
+                            }
+                            Meaning::NewFollowUp => {}
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Conflict(
+            "the contact's follow-ups kept changing while this call was decided; redeliver".into(),
+        ))
+    }
+
+    async fn learn_pending(
+        &self,
+        account: &AccountId,
+        slot: &PendingKey,
+        id: Option<FollowUpId>,
+        known: &mut Known,
+    ) -> Result<(), ServiceError> {
+        let Some(id) = id else { return Ok(()) };
+        match self.repo.followup(account, &id).await? {
+            Some(pending) if pending.value.status == policy::Status::Scheduled => {
+                known.remember(pending.clone());
+                known.history.learn_pending(pending.value);
+                Ok(())
+            }
+            // A slot that points at a follow-up no longer pending is stale; only a bug
+            // could leave one, and deciding again would loop on it.
+            _ => Err(ServiceError::Internal(format!(
+                "pending slot {slot:?} points at {id}, which is not scheduled"
+            ))),
+        }
+    }
+}
+
+/// What the webhook knows: the policy's history plus the stored versions of the
+/// follow-ups in it (updates are conditional on them).
+#[derive(Default)]
+struct Known {
+    history: History,
+    versions: std::collections::HashMap<FollowUpId, Versioned<FollowUp>>,
+}
+
+impl Known {
+    fn remember(&mut self, followup: Versioned<FollowUp>) {
+        self.versions.insert(followup.value.id.clone(), followup);
+    }
+
+    fn forget(&mut self, id: &FollowUpId) {
+        self.versions.remove(id);
+        self.history.pending.retain(|_, f| &f.id != id);
+    }
+}
+
+/// The transaction for one round of decisions, and the answer it stands for.
+struct Plan {
+    writes: Vec<Write>,
+    meanings: Vec<Meaning>,
+    answer: Value,
+}
+
+impl Plan {
+    fn build(
+        account: &AccountId,
+        webhook_id: &str,
+        event: &CallCompleted,
+        decisions: &Decisions,
+        known: &Known,
+        now: DateTime<Utc>,
+    ) -> Result<Plan, ServiceError> {
+        let mut plan = Plan {
+            writes: Vec::new(),
+            meanings: Vec::new(),
+            answer: Value::Null,
+        };
+        let mut summary = Vec::new();
+        for decision in decisions.iter() {
+            match decision {
+                Decision::Create(new) => {
+                    let followup = new.clone().into_followup(new_followup_id(), now);
+                    let guard = followup
+                        .kind_guard()
+                        .filter(|_| followup.status != policy::Status::Suppressed);
+                    let writes = records::followup_writes(None, &followup, 1, Expect::Absent)?;
+                    let mut meanings = vec![Meaning::NewFollowUp];
+                    meanings.extend(
+                        followup
+                            .pending_key()
+                            .filter(|_| writes.len() > 1)
+                            .map(Meaning::Pending),
+                    );
+                    plan.push_all(writes, meanings);
+                    if let Some(guard) = guard {
+                        plan.push(
+                            Write::Put {
+                                item: records::guard_item(account, &guard, &followup.id),
+                                cond: Cond::NotExists,
+                            },
+                            Meaning::Guard(guard),
+                        );
+                    }
+                    summary.push(followup_summary(&followup));
+                }
+                Decision::Reschedule { followup_id, .. }
+                | Decision::Retry { followup_id, .. }
+                | Decision::Finish { followup_id, .. } => {
+                    let old = known.versions.get(followup_id).ok_or_else(|| {
+                        ServiceError::Internal(format!(
+                            "decision on {followup_id}, which was not loaded"
+                        ))
+                    })?;
+                    let mut new = old.value.clone();
+                    apply(decision, &mut new, now);
+                    let writes = records::followup_writes(
+                        Some(&old.value),
+                        &new,
+                        old.version + 1,
+                        Expect::Version(old.version),
+                    )?;
+                    let mut meanings = vec![Meaning::Existing(followup_id.clone())];
+                    meanings.extend(
+                        new.pending_key()
+                            .filter(|_| writes.len() > 1)
+                            .map(Meaning::Pending),
+                    );
+                    plan.push_all(writes, meanings);
+                    summary.push(followup_summary(&new));
+                }
+            }
+        }
+        for precondition in decisions.preconditions() {
+            if let Precondition::NotOnDnc(destination) = precondition {
+                plan.push(
+                    Write::Check {
+                        key: records::dnc_key(account, &destination),
+                        cond: Cond::NotExists,
+                    },
+                    Meaning::Dnc(destination),
+                );
+            }
+        }
+        plan.answer = json!({
+            "webhook_id": webhook_id,
+            "call_id": event.call.id,
+            "followups": summary,
+        });
+        plan.push(
+            Write::Put {
+                item: records::webhook_item(account, webhook_id, &plan.answer, now),
+                cond: Cond::NotExists,
+            },
+            Meaning::Delivery,
+        );
+        Ok(plan)
+    }
+
+    fn push(&mut self, write: Write, meaning: Meaning) {
+        self.writes.push(write);
+        self.meanings.push(meaning);
+    }
+
+    fn push_all(&mut self, writes: Vec<Write>, meanings: Vec<Meaning>) {
+        debug_assert_eq!(writes.len(), meanings.len());
+        self.writes.extend(writes);
+        self.meanings.extend(meanings);
+    }
+}
+
+/// Applies a decision about an existing follow-up to it.
+pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<Utc>) {
+    let trace = match decision {
+        Decision::Create(_) => return,
+        Decision::Reschedule {
+            due_at,
+            destination,
+            content,
+            trace,
+            ..
+        } => {
+            followup.due_at = *due_at;
+            followup.destination = Some(destination.clone());
+            followup.content = content.clone();
+            trace
+        }
+        Decision::Retry {
+            attempt,
+            due_at,
+            destination,
+            trace,
+            ..
+        } => {
+            followup.attempt = *attempt;
+            followup.due_at = *due_at;
+            if destination.is_some() {
+                followup.destination = destination.clone();
+            }
+            trace
+        }
+        Decision::Finish { trace, .. } => trace,
+    };
+    followup.status = trace.status;
+    followup.reason = Some(trace.reason);
+    followup.updated_at = now;
+    followup.trace.push(trace.clone());
+}
+
+/// One follow-up as the webhook's answer lists it.
+pub fn followup_summary(followup: &FollowUp) -> Value {
+    json!({
+        "id": followup.id,
+        "channel": followup.channel,
+        "status": followup.status,
+        "due_at": followup.due_at,
+        "reason": followup.reason,
+    })
+}
