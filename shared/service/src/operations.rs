@@ -313,7 +313,7 @@ impl Engine {
     ) -> Result<Listing<FollowUp>, ServiceError> {
         let campaign = CampaignId::parse("campaign_id", campaign);
         let status = status.map(|s| Status::parse("status", s)).transpose();
-        let channel = channel.map(|c| parse_channel(c)).transpose();
+        let channel = channel.map(parse_channel).transpose();
         let mut errors = Vec::new();
         let campaign = collect(campaign, &mut errors);
         let status = collect(status, &mut errors);

@@ -1,0 +1,213 @@
+//! A world for the use-case tests: the embedded store in a temp dir, a clock the test
+//! sets, an account with a signing secret, agent and campaign settings, a recording
+//! scheduler and the outbox as every channel's sender.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use channels::Outbox;
+use chrono::{DateTime, Duration, Utc};
+use policy::{AccountId, FollowUp};
+use scheduling::{Job, ScheduleError, Schedules};
+use serde_json::{Value, json};
+use service::cache::Cache;
+use service::clock::Clock;
+use service::dispatch::Dispatcher;
+use service::execute::{Executor, SenderIdentity, Senders};
+use service::signature::{SignedHeaders, WebhookSecret};
+use service::{Engine, Repository};
+use store::{EmbeddedTable, Table};
+
+pub struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    pub fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = at;
+    }
+    pub fn advance(&self, by: Duration) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+/// What a test's scheduler was asked to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scheduled {
+    At(Job, DateTime<Utc>, String),
+    Now(Job),
+    Removed(String),
+}
+
+#[derive(Default)]
+pub struct RecordingSchedules(pub Mutex<Vec<Scheduled>>);
+
+#[async_trait::async_trait]
+impl Schedules for RecordingSchedules {
+    async fn schedule(&self, job: &Job, due_at: DateTime<Utc>, tz: &str) -> Result<(), ScheduleError> {
+        self.0.lock().unwrap().push(Scheduled::At(job.clone(), due_at, tz.into()));
+        Ok(())
+    }
+    async fn unschedule(&self, _: &str, followup_id: &str) -> Result<(), ScheduleError> {
+        self.0.lock().unwrap().push(Scheduled::Removed(followup_id.into()));
+        Ok(())
+    }
+    async fn dispatch_now(&self, job: &Job) -> Result<(), ScheduleError> {
+        self.0.lock().unwrap().push(Scheduled::Now(job.clone()));
+        Ok(())
+    }
+}
+
+pub struct World {
+    pub engine: Arc<Engine>,
+    pub table: Arc<EmbeddedTable>,
+    pub clock: Arc<TestClock>,
+    pub secret: WebhookSecret,
+    pub account: AccountId,
+    pub outbox: Arc<Outbox>,
+    pub executor: Arc<Executor>,
+    pub schedules: Arc<RecordingSchedules>,
+    pub dispatcher: Dispatcher,
+    pub changes: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<store::Change>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Tuesday 2030-01-15 15:00 UTC = 10:00 in New York: inside every window.
+pub fn tuesday_morning_in_new_york() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2030-01-15T15:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+pub fn account_json() -> Value {
+    json!({
+        "default_sender_name": "Acme Team",
+        "default_meeting_link": "https://cal.example.com/acme",
+        "default_time_zone": "America/New_York",
+        "email_from_address": "followups@acme.example.com"
+    })
+}
+
+pub fn agent_json() -> Value {
+    json!({
+        "allowed_hours": {"start": "09:00", "end": "18:00"},
+        "allowed_days": ["mon", "tue", "wed", "thu", "fri"],
+        "time_zone": "America/New_York",
+        "calls": {"enabled": true, "when_to_schedule": "When asked to call back.", "instructions": "Offer a demo.", "max_retries": 2, "retry_interval_minutes": 60},
+        "whatsapp": {"enabled": true, "when_to_schedule": "When they prefer WhatsApp.", "instructions": "Short.",
+                     "template": {"name": "followup_v1", "language": "en_US", "parameters": ["{{contact_name}}"]}}
+    })
+}
+
+pub fn campaign_json() -> Value {
+    json!({
+        "agent_id": "agent-1",
+        "sms": {"enabled": true, "template": "meeting_request"},
+        "email": {"enabled": true, "ask_for_email": true, "from_name": "Ana at Acme",
+                  "subject": "Great talking, {{contact_name}}", "body": "Hi {{contact_name}},\n\n**Book** a slot: {{meeting_link}}"},
+        "missed_call_email": {"enabled": true, "subject": "Sorry we missed you", "body": "Hi {{contact_name}}, pick a better time: {{meeting_link}}"}
+    })
+}
+
+impl World {
+    pub async fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(TestClock(Mutex::new(tuesday_morning_in_new_york())));
+        let table = {
+            let clock = clock.clone();
+            EmbeddedTable::open(dir.path().join("t.redb")).unwrap().with_clock(move || clock.now().timestamp())
+        };
+        let changes = table.subscribe();
+        let table = Arc::new(table);
+        let repo = Arc::new(Repository::new(table.clone(), Cache::default()));
+        let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+        let account = AccountId::parse("account_id", "acme").unwrap();
+        let created = engine.create_webhook_secret(&account, None).await.unwrap();
+        let outbox = {
+            let clock = clock.clone();
+            Arc::new(Outbox::new(None, Arc::new(move || clock.now())).unwrap())
+        };
+        let executor = Arc::new(Executor::new(repo, Senders::all(outbox.clone()), SenderIdentity::default(), clock.clone()));
+        let schedules = Arc::new(RecordingSchedules::default());
+        let dispatcher = Dispatcher::new(schedules.clone(), clock.clone());
+        let world = World {
+            engine,
+            table,
+            clock,
+            secret: WebhookSecret::parse(&created.secret).unwrap(),
+            account,
+            outbox,
+            executor,
+            schedules,
+            dispatcher,
+            changes: tokio::sync::Mutex::new(changes),
+            _dir: dir,
+        };
+        world.configure(account_json(), agent_json(), campaign_json()).await;
+        world
+    }
+
+    pub async fn configure(&self, account: Value, agent: Value, campaign: Value) {
+        let e = &self.engine;
+        e.put_account_settings(&self.account, &account, None).await.unwrap();
+        e.put_agent_settings(&self.account, "agent-1", &agent, None).await.unwrap();
+        e.put_campaign_settings(&self.account, "camp-1", &campaign, None).await.unwrap();
+    }
+
+    /// Posts a signed delivery as the voice platform would.
+    pub async fn deliver(&self, webhook_id: &str, body: &Value) -> Result<Value, service::webhook::WebhookError> {
+        let body = body.to_string();
+        let ts = self.clock.now().timestamp();
+        let signature = self.secret.sign(webhook_id, ts, body.as_bytes());
+        let ts = ts.to_string();
+        let headers = SignedHeaders { id: Some(webhook_id), timestamp: Some(&ts), signature: Some(&signature) };
+        self.engine.accept_call_completed("acme", headers, body.as_bytes()).await
+    }
+
+    /// Every follow-up of the test contact, newest first.
+    pub async fn followups_of(&self, contact: &str) -> Vec<FollowUp> {
+        self.engine.contact_followups(&self.account, contact, None, Some(100)).await.unwrap().items
+    }
+
+    /// Feeds every pending change to the dispatcher, as the stream would.
+    pub async fn dispatch_changes(&self) {
+        let mut changes = self.changes.lock().await;
+        while let Ok(change) = changes.try_recv() {
+            let record = service::dispatch::StreamChange { id: "1".into(), old: change.old.map(Ok), new: change.new.map(Ok) };
+            assert_eq!(self.dispatcher.on_stream([record]).await, None);
+        }
+    }
+
+    pub fn scheduled(&self) -> Vec<Scheduled> {
+        std::mem::take(&mut *self.schedules.0.lock().unwrap())
+    }
+
+    pub async fn item_count(&self, pk: &str) -> bool {
+        self.table.get(&store::Key::new(pk, "x")).await.unwrap().is_some()
+    }
+}
+
+/// A realistic answered call with consent for SMS and email.
+pub fn answered_call(call_id: &str, contact: &str, now: DateTime<Utc>) -> Value {
+    json!({
+        "type": "call.completed",
+        "call": {"id": call_id, "agent_id": "agent-1", "campaign_id": "camp-1", "outcome": "completed",
+                 "started_at": (now - Duration::minutes(5)).to_rfc3339(), "ended_at": now.to_rfc3339()},
+        "contact": {"id": contact, "phone": "+14155552671", "email": "ana@example.com", "name": "Ana", "timezone": "America/New_York"},
+        "analysis": {
+            "summary": "Ana wants a demo next week.",
+            "consent": {"sms": true, "email": true, "whatsapp": false},
+            "sms_destination": {"number": "+14155552671", "confirmed": true},
+            "email_address": {"address": "ana@example.com", "confirmed": true},
+            "followup_requests": []
+        }
+    })
+}
+
+pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
+    *value.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = new;
+    value
+}
