@@ -207,7 +207,10 @@ pub fn answered_call(call_id: &str, contact: &str, now: DateTime<Utc>) -> Value 
     })
 }
 
+/// `value` with the field at `pointer` set (created in its parent object if absent).
 pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
-    *value.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}")) = new;
+    let (parent, field) = pointer.rsplit_once('/').unwrap();
+    let parent = value.pointer_mut(parent).and_then(Value::as_object_mut).unwrap_or_else(|| panic!("no {parent}"));
+    parent.insert(field.to_string(), new);
     value
 }
