@@ -84,13 +84,39 @@ pub fn etag(version: u64) -> HeaderMap {
     headers
 }
 
-/// `?cursor=&limit=` of list routes.
-#[derive(Debug, Default, serde::Deserialize)]
+/// `?cursor=&limit=&status=&channel=` of list routes. Unknown or repeated parameters
+/// are a 400 naming them.
+#[derive(Debug, Default)]
 pub struct PageQuery {
     pub cursor: Option<String>,
     pub limit: Option<String>,
     pub status: Option<String>,
     pub channel: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageQuery {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::from_request_parts(parts, state)
+                .await
+                .map_err(|e| Problem::field("query", e.body_text()))?;
+        let mut query = PageQuery::default();
+        for (name, value) in pairs {
+            let slot = match name.as_str() {
+                "cursor" => &mut query.cursor,
+                "limit" => &mut query.limit,
+                "status" => &mut query.status,
+                "channel" => &mut query.channel,
+                _ => return Err(Problem::field(name, "is not a parameter of this list")),
+            };
+            if slot.replace(value).is_some() {
+                return Err(Problem::field(name, "is given more than once"));
+            }
+        }
+        Ok(query)
+    }
 }
 
 impl PageQuery {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use service::{DncEntry, Engine, Listing};
 
@@ -14,7 +14,7 @@ use crate::problem::Problem;
 pub async fn list(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Query(page): Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<Json<Listing<DncEntry>>, Problem> {
     let limit = page.limit()?;
     Ok(Json(engine.dnc_list(&account, page.cursor, limit).await?))

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use policy::FollowUp;
 use service::{Engine, Listing};
@@ -16,7 +16,7 @@ pub async fn by_campaign(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
     Path(campaign): Path<String>,
-    Query(page): Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<Json<Listing<FollowUp>>, Problem> {
     let limit = page.limit()?;
     let listing = engine
@@ -36,7 +36,7 @@ pub async fn by_contact(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
     Path(contact): Path<String>,
-    Query(page): Query<PageQuery>,
+    page: PageQuery,
 ) -> Result<Json<Listing<FollowUp>>, Problem> {
     let limit = page.limit()?;
     Ok(Json(
