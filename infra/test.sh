@@ -7,9 +7,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 venv="$root/.venv"
-stamp="$venv/.installed-$(sha256sum infra/requirements-test.txt | cut -c1-16)"
+stamp="$venv/.installed-$(cat infra/requirements-test.txt infra/deploy/requirements.txt | sha256sum | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
-  echo "==> installing test tools into .venv (moto server, cfn-lint)"
+  echo "==> installing test tools into .venv (moto server, openapi-spec-validator, cfn-lint, SAM translator)"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r infra/requirements-test.txt
   touch "$stamp"
@@ -20,6 +20,9 @@ export PATH="$venv/bin:$PATH"
 echo "==> cargo test (unit, contract and moto-backed integration tests)"
 cargo test --workspace --locked "$@"
 
-echo "==> cfn-lint template.yaml"
-cfn-lint template.yaml
+echo "==> OpenAPI document"
+python infra/check_openapi.py shared/http/openapi.json
+
+echo "==> template.yaml (cfn-lint, offline SAM translation)"
+FOLLOWUPS_DEPLOY_VENV="$venv" infra/deploy/check.sh
 echo "==> all tests passed"

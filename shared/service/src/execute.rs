@@ -168,6 +168,10 @@ impl Executor {
         };
         match policy::recheck(&stored.value, &settings, on_dnc, now) {
             SendCheck::Skip(status) => Ok(skipped(format!("the follow-up is {status}"))),
+            // Invoked before its time (and beyond the wait): its schedule still stands.
+            SendCheck::Reschedule(due_at) if due_at == stored.value.due_at => Ok(skipped(format!(
+                "not due until {due_at}; its schedule stands"
+            ))),
             SendCheck::Reschedule(due_at) => {
                 let mut moved = stored.value.clone();
                 moved.due_at = due_at;

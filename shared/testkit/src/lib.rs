@@ -5,6 +5,12 @@
 //! Tests never reset moto (other tests of the same process share it); they isolate
 //! themselves with unique names from [`unique`] instead.
 
+mod counter;
+mod lambda_stub;
+
+pub use counter::RequestCounter;
+pub use lambda_stub::{Invocation, LambdaStub};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
