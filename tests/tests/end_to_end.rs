@@ -310,3 +310,32 @@ async fn cancelling_a_scheduled_callback_deletes_its_schedule() {
         .unwrap_err();
     assert!(gone.into_service_error().is_resource_not_found_exception());
 }
+
+#[tokio::test]
+async fn a_number_opted_out_with_sns_is_suppressed_not_texted() {
+    let world = AwsWorld::new().await;
+    // moto reports numbers ending in 99 as opted out.
+    let opted_out = format!("{}99", &world.phone[..world.phone.len() - 2]);
+    let mut body = world.call("call-1", "contact-1", None);
+    body["contact"]["phone"] = serde_json::json!(opted_out);
+    body["analysis"]["sms_destination"]["number"] = serde_json::json!(opted_out);
+    world.post_webhook("msg_1", &body).await;
+    assert_eq!(
+        world.dispatcher().on_stream(world.stream().await).await,
+        None
+    );
+    for invocation in world.lambda.take() {
+        world.run_invocation(&invocation).await;
+    }
+    assert!(world.sms_to(&opted_out).await.is_empty());
+    let sms = world
+        .followups("contact-1")
+        .await
+        .into_iter()
+        .find(|f| f.channel == policy::Channel::Sms)
+        .unwrap();
+    assert_eq!(
+        (sms.status, sms.reason),
+        (policy::Status::Suppressed, Some(policy::Reason::OptedOut))
+    );
+}

@@ -88,3 +88,89 @@ pub async fn tenant_from_bearer(tokens: LocalTokens, mut request: Request, next:
     }
     next.run(request).await
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::middleware::from_fn;
+    use axum::routing::get;
+    use lambda_http::aws_lambda_events::apigw::{
+        ApiGatewayRequestAuthorizer, ApiGatewayRequestAuthorizerJwtDescription,
+        ApiGatewayV2httpRequestContext,
+    };
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn whoami(tenant: Tenant) -> String {
+        tenant.0.to_string()
+    }
+
+    fn app() -> Router {
+        let claim: Arc<str> = "custom:account".into();
+        Router::new()
+            .route("/whoami", get(whoami))
+            .layer(from_fn(move |r, n| {
+                tenant_from_jwt_claim(claim.clone(), r, n)
+            }))
+    }
+
+    fn with_claims(claims: &[(&str, &str)]) -> axum::http::Request<Body> {
+        let mut jwt = ApiGatewayRequestAuthorizerJwtDescription::default();
+        jwt.claims = claims
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.jwt = Some(jwt);
+        let mut context = ApiGatewayV2httpRequestContext::default();
+        context.authorizer = Some(authorizer);
+        let mut request = axum::http::Request::get("/whoami")
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(RequestContext::ApiGatewayV2(context));
+        request
+    }
+
+    async fn call(request: axum::http::Request<Body>) -> (StatusCode, String) {
+        let response = app().oneshot(request).await.unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn the_tenant_is_the_configured_claim_of_the_verified_jwt() {
+        let (status, body) = call(with_claims(&[("custom:account", "acme"), ("sub", "u1")])).await;
+        assert_eq!((status, body.as_str()), (StatusCode::OK, "acme"));
+    }
+
+    #[tokio::test]
+    async fn no_claim_an_invalid_claim_or_no_authorizer_context_is_401() {
+        for request in [
+            with_claims(&[("sub", "u1")]),
+            with_claims(&[("custom:account", "../other")]),
+            axum::http::Request::get("/whoami")
+                .body(Body::empty())
+                .unwrap(),
+        ] {
+            assert_eq!(call(request).await.0, StatusCode::UNAUTHORIZED);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tenant_set_by_the_client_is_never_trusted() {
+        let mut request = axum::http::Request::get("/whoami")
+            .body(Body::empty())
+            .unwrap();
+        request
+            .extensions_mut()
+            .insert(Tenant(AccountId::parse("account_id", "forged").unwrap()));
+        assert_eq!(call(request).await.0, StatusCode::UNAUTHORIZED);
+    }
+}

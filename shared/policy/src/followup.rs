@@ -250,6 +250,9 @@ reasons! {
     ProviderError => "provider_error",
     /// The process died while the provider call was in flight.
     OutcomeUnknown => "outcome_unknown",
+    /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
+    /// reply), whatever our do-not-call list says.
+    OptedOut => "opted_out",
 }
 
 impl std::fmt::Display for Reason {

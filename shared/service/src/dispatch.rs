@@ -57,12 +57,14 @@ impl Dispatcher {
                                 .unschedule(&job.account_id, &job.followup_id)
                                 .await?;
                         }
+                        crate::metrics::count("dispatched", new.channel.as_str(), "due_now");
                         Ok(Dispatched::Now)
                     }
                     Route::At(_) => {
                         self.schedules
                             .schedule(&job, new.due_at, new.time_zone.as_str())
                             .await?;
+                        crate::metrics::count("scheduled", new.channel.as_str(), "due_later");
                         Ok(Dispatched::Scheduled)
                     }
                 }

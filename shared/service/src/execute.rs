@@ -271,9 +271,9 @@ impl Executor {
                 let detail = "the recipient opted out with the provider".to_string();
                 done.attempts
                     .push(failed_attempt(attempt, at, Status::Suppressed, &detail));
-                done.record(at, Status::Suppressed, Reason::Dnc, detail);
+                done.record(at, Status::Suppressed, Reason::OptedOut, detail);
                 Outcome::Suppressed {
-                    reason: Reason::Dnc,
+                    reason: Reason::OptedOut,
                 }
             }
             Err(SendError::Permanent { code, reason }) => {
@@ -323,6 +323,15 @@ impl Executor {
         // If this write is lost, the follow-up stays `sending` and the next invocation
         // reports it `unknown`: it is never sent twice.
         self.save(&claimed, &done).await?;
+        let channel = done.channel.as_str();
+        let reason = done.reason.map(|r| r.as_str()).unwrap_or("none");
+        match &outcome {
+            Outcome::Sent { .. } => crate::metrics::count("sent", channel, reason),
+            Outcome::Failed { .. } => crate::metrics::count("failed", channel, reason),
+            Outcome::Suppressed { .. } => crate::metrics::count("suppressed", channel, reason),
+            Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
+            Outcome::Rescheduled { .. } | Outcome::Skipped { .. } => {}
+        }
         Ok(outcome)
     }
 

@@ -12,6 +12,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
+pub mod metrics;
 pub mod operations;
 pub mod records;
 pub mod repository;

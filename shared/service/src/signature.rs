@@ -193,7 +193,15 @@ mod tests {
         let new = secret();
         let sig = format!("{} {}", old.sign("m", NOW, BODY), new.sign("m", NOW, BODY));
         let ts = NOW.to_string();
-        assert!(verify(std::slice::from_ref(&new), headers("m", &ts, &sig), BODY, NOW).is_ok());
+        assert!(
+            verify(
+                std::slice::from_ref(&new),
+                headers("m", &ts, &sig),
+                BODY,
+                NOW
+            )
+            .is_ok()
+        );
         assert!(verify(&[old, new], headers("m", &ts, &sig), BODY, NOW).is_ok());
     }
 

@@ -120,7 +120,10 @@ impl Engine {
             let decisions = policy::decide(&settings, event, &known.history, now);
             let plan = Plan::build(account, webhook_id, event, &decisions, &known, now)?;
             match self.repo.table().write(plan.writes).await {
-                Ok(()) => return Ok(plan.answer),
+                Ok(()) => {
+                    record_metrics(&plan.answer);
+                    return Ok(plan.answer);
+                }
                 Err(StoreError::ConditionFailed { failed }) => {
                     for (index, current) in failed {
                         match &plan.meanings[index] {
@@ -367,6 +370,20 @@ pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<
     followup.reason = Some(trace.reason);
     followup.updated_at = now;
     followup.trace.push(trace.clone());
+}
+
+/// `decided` for every follow-up of the answer, plus `suppressed` / `needs_review`.
+fn record_metrics(answer: &Value) {
+    for followup in answer["followups"].as_array().into_iter().flatten() {
+        let channel = followup["channel"].as_str().unwrap_or("unknown");
+        let reason = followup["reason"].as_str().unwrap_or("none");
+        crate::metrics::count("decided", channel, reason);
+        match followup["status"].as_str() {
+            Some("suppressed") => crate::metrics::count("suppressed", channel, reason),
+            Some("needs_review") => crate::metrics::count("needs_review", channel, reason),
+            _ => {}
+        }
+    }
 }
 
 /// One follow-up as the webhook's answer lists it.

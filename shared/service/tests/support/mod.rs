@@ -49,12 +49,23 @@ pub struct RecordingSchedules(pub Mutex<Vec<Scheduled>>);
 
 #[async_trait::async_trait]
 impl Schedules for RecordingSchedules {
-    async fn schedule(&self, job: &Job, due_at: DateTime<Utc>, tz: &str) -> Result<(), ScheduleError> {
-        self.0.lock().unwrap().push(Scheduled::At(job.clone(), due_at, tz.into()));
+    async fn schedule(
+        &self,
+        job: &Job,
+        due_at: DateTime<Utc>,
+        tz: &str,
+    ) -> Result<(), ScheduleError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(Scheduled::At(job.clone(), due_at, tz.into()));
         Ok(())
     }
     async fn unschedule(&self, _: &str, followup_id: &str) -> Result<(), ScheduleError> {
-        self.0.lock().unwrap().push(Scheduled::Removed(followup_id.into()));
+        self.0
+            .lock()
+            .unwrap()
+            .push(Scheduled::Removed(followup_id.into()));
         Ok(())
     }
     async fn dispatch_now(&self, job: &Job) -> Result<(), ScheduleError> {
@@ -79,7 +90,9 @@ pub struct World {
 
 /// Tuesday 2030-01-15 15:00 UTC = 10:00 in New York: inside every window.
 pub fn tuesday_morning_in_new_york() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2030-01-15T15:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2030-01-15T15:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub fn account_json() -> Value {
@@ -118,7 +131,9 @@ impl World {
         let clock = Arc::new(TestClock(Mutex::new(tuesday_morning_in_new_york())));
         let table = {
             let clock = clock.clone();
-            EmbeddedTable::open(dir.path().join("t.redb")).unwrap().with_clock(move || clock.now().timestamp())
+            EmbeddedTable::open(dir.path().join("t.redb"))
+                .unwrap()
+                .with_clock(move || clock.now().timestamp())
         };
         let changes = table.subscribe();
         let table = Arc::new(table);
@@ -130,7 +145,12 @@ impl World {
             let clock = clock.clone();
             Arc::new(Outbox::new(None, Arc::new(move || clock.now())).unwrap())
         };
-        let executor = Arc::new(Executor::new(repo, Senders::all(outbox.clone()), SenderIdentity::default(), clock.clone()));
+        let executor = Arc::new(Executor::new(
+            repo,
+            Senders::all(outbox.clone()),
+            SenderIdentity::default(),
+            clock.clone(),
+        ));
         let schedules = Arc::new(RecordingSchedules::default());
         let dispatcher = Dispatcher::new(schedules.clone(), clock.clone());
         let world = World {
@@ -146,37 +166,63 @@ impl World {
             changes: tokio::sync::Mutex::new(changes),
             _dir: dir,
         };
-        world.configure(account_json(), agent_json(), campaign_json()).await;
+        world
+            .configure(account_json(), agent_json(), campaign_json())
+            .await;
         world
     }
 
     pub async fn configure(&self, account: Value, agent: Value, campaign: Value) {
         let e = &self.engine;
-        e.put_account_settings(&self.account, &account, None).await.unwrap();
-        e.put_agent_settings(&self.account, "agent-1", &agent, None).await.unwrap();
-        e.put_campaign_settings(&self.account, "camp-1", &campaign, None).await.unwrap();
+        e.put_account_settings(&self.account, &account, None)
+            .await
+            .unwrap();
+        e.put_agent_settings(&self.account, "agent-1", &agent, None)
+            .await
+            .unwrap();
+        e.put_campaign_settings(&self.account, "camp-1", &campaign, None)
+            .await
+            .unwrap();
     }
 
     /// Posts a signed delivery as the voice platform would.
-    pub async fn deliver(&self, webhook_id: &str, body: &Value) -> Result<Value, service::webhook::WebhookError> {
+    pub async fn deliver(
+        &self,
+        webhook_id: &str,
+        body: &Value,
+    ) -> Result<Value, service::webhook::WebhookError> {
         let body = body.to_string();
         let ts = self.clock.now().timestamp();
         let signature = self.secret.sign(webhook_id, ts, body.as_bytes());
         let ts = ts.to_string();
-        let headers = SignedHeaders { id: Some(webhook_id), timestamp: Some(&ts), signature: Some(&signature) };
-        self.engine.accept_call_completed("acme", headers, body.as_bytes()).await
+        let headers = SignedHeaders {
+            id: Some(webhook_id),
+            timestamp: Some(&ts),
+            signature: Some(&signature),
+        };
+        self.engine
+            .accept_call_completed("acme", headers, body.as_bytes())
+            .await
     }
 
     /// Every follow-up of the test contact, newest first.
     pub async fn followups_of(&self, contact: &str) -> Vec<FollowUp> {
-        self.engine.contact_followups(&self.account, contact, None, Some(100)).await.unwrap().items
+        self.engine
+            .contact_followups(&self.account, contact, None, Some(100))
+            .await
+            .unwrap()
+            .items
     }
 
     /// Feeds every pending change to the dispatcher, as the stream would.
     pub async fn dispatch_changes(&self) {
         let mut changes = self.changes.lock().await;
         while let Ok(change) = changes.try_recv() {
-            let record = service::dispatch::StreamChange { id: "1".into(), old: change.old.map(Ok), new: change.new.map(Ok) };
+            let record = service::dispatch::StreamChange {
+                id: "1".into(),
+                old: change.old.map(Ok),
+                new: change.new.map(Ok),
+            };
             assert_eq!(self.dispatcher.on_stream([record]).await, None);
         }
     }
@@ -186,7 +232,11 @@ impl World {
     }
 
     pub async fn item_count(&self, pk: &str) -> bool {
-        self.table.get(&store::Key::new(pk, "x")).await.unwrap().is_some()
+        self.table
+            .get(&store::Key::new(pk, "x"))
+            .await
+            .unwrap()
+            .is_some()
     }
 }
 
@@ -210,7 +260,10 @@ pub fn answered_call(call_id: &str, contact: &str, now: DateTime<Utc>) -> Value 
 /// `value` with the field at `pointer` set (created in its parent object if absent).
 pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
     let (parent, field) = pointer.rsplit_once('/').unwrap();
-    let parent = value.pointer_mut(parent).and_then(Value::as_object_mut).unwrap_or_else(|| panic!("no {parent}"));
+    let parent = value
+        .pointer_mut(parent)
+        .and_then(Value::as_object_mut)
+        .unwrap_or_else(|| panic!("no {parent}"));
     parent.insert(field.to_string(), new);
     value
 }
