@@ -261,6 +261,9 @@ def check_functions(template: dict[str, Any]) -> list[str]:
             problems.append(f"{name} runtime is {properties.get('Runtime')}")
         if properties.get("Architectures") != ["arm64"]:
             problems.append(f"{name} is not arm64")
+        build = function.get("Metadata", {})
+        if build.get("BuildMethod") != "rust-cargolambda" or not build.get("BuildProperties", {}).get("Binary"):
+            problems.append(f"{name} does not name its binary in Metadata.BuildProperties.Binary")
         logging = properties.get("LoggingConfig", {})
         if logging.get("LogFormat") != "JSON" or "LogGroup" not in logging:
             problems.append(f"{name} does not log JSON to its own log group")
