@@ -11,7 +11,26 @@ usage: followups-local [--port N] [--data-dir DIR] [--account ID] [--token TOKEN
   --data-dir DIR     where the store and the outbox live (FOLLOWUPS_DATA_DIR, default .local)
   --account ID       the local account (FOLLOWUPS_ACCOUNT, default acme)
   --token TOKEN      the API bearer token (FOLLOWUPS_TOKEN; default: made once, kept in DIR/token)
-  --advance DURATION start with the clock moved forward, e.g. 26h, 90m, 2d (FOLLOWUPS_ADVANCE)";
+  --advance DURATION start with the clock moved forward, e.g. 26h, 90m, 2d (FOLLOWUPS_ADVANCE)
+  --store KIND       embedded (default: a file in DIR) or dynamodb (FOLLOWUPS_STORE; table TABLE_NAME,
+                     default followups-local, created if missing; AWS_ENDPOINT_URL for moto)
+  --senders KIND     outbox (default: GET /v1/outbox shows what was sent) or aws (FOLLOWUPS_SENDERS:
+                     SNS and SESv2 through the AWS SDK; WhatsApp and calls too when their
+                     variables are set, see README; the rest stays in the outbox)";
+
+/// Where the records live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Embedded,
+    Dynamodb,
+}
+
+/// How follow-ups leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SenderKind {
+    Outbox,
+    Aws,
+}
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -20,6 +39,8 @@ pub struct Options {
     pub account: String,
     pub token: Option<String>,
     pub advance: Duration,
+    pub store: StoreKind,
+    pub senders: SenderKind,
 }
 
 impl Options {
@@ -31,7 +52,15 @@ impl Options {
             account: "acme".into(),
             token: env("FOLLOWUPS_TOKEN"),
             advance: Duration::zero(),
+            store: StoreKind::Embedded,
+            senders: SenderKind::Outbox,
         };
+        if let Some(store) = env("FOLLOWUPS_STORE") {
+            options.store = parse_store(&store)?;
+        }
+        if let Some(senders) = env("FOLLOWUPS_SENDERS") {
+            options.senders = parse_senders(&senders)?;
+        }
         if let Some(port) = env("FOLLOWUPS_PORT") {
             options.port = parse_port(&port)?;
         }
@@ -57,10 +86,28 @@ impl Options {
                 "--account" => options.account = value,
                 "--token" => options.token = Some(value),
                 "--advance" => options.advance = parse_duration(&value)?,
+                "--store" => options.store = parse_store(&value)?,
+                "--senders" => options.senders = parse_senders(&value)?,
                 other => return Err(format!("unknown flag {other}")),
             }
         }
         Ok(options)
+    }
+}
+
+fn parse_store(raw: &str) -> Result<StoreKind, String> {
+    match raw {
+        "embedded" => Ok(StoreKind::Embedded),
+        "dynamodb" => Ok(StoreKind::Dynamodb),
+        other => Err(format!("--store is embedded or dynamodb, not {other:?}")),
+    }
+}
+
+fn parse_senders(raw: &str) -> Result<SenderKind, String> {
+    match raw {
+        "outbox" => Ok(SenderKind::Outbox),
+        "aws" => Ok(SenderKind::Aws),
+        other => Err(format!("--senders is outbox or aws, not {other:?}")),
     }
 }
 

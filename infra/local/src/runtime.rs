@@ -13,13 +13,13 @@ use scheduling::{Job, LocalSchedules};
 use service::cache::Cache;
 use service::clock::{Clock, MovableClock};
 use service::dispatch::Dispatcher;
-use service::execute::{Executor, ExecutorInput, SenderIdentity, Senders};
+use service::execute::{Executor, ExecutorInput, Senders};
 use service::{Engine, Repository};
 use store::EmbeddedTable;
 use tokio::sync::mpsc;
 
 use crate::local_routes::{self, Local};
-use crate::options::Options;
+use crate::options::{Options, SenderKind, StoreKind};
 
 /// The address local email "comes from".
 const LOCAL_FROM_ADDRESS: &str = "followups@localhost";
@@ -35,21 +35,38 @@ pub async fn run(options: Options) -> Result<(), String> {
         move || clock.now()
     };
 
-    let table = EmbeddedTable::open(dir.join("followups.redb"))
-        .map_err(|e| {
-            format!(
-                "cannot open the store in {}: {e} (is another followups-local running?)",
-                dir.display()
-            )
-        })?
-        .with_clock({
-            let clock = clock.clone();
-            move || clock.now().timestamp()
-        });
-    // Subscribe before catching up, so no change falls between the two.
-    let changes = table.subscribe();
-    let table = Arc::new(table);
-    let repo = Arc::new(Repository::new(table.clone(), Cache::default()));
+    // The change feed: the embedded table's own, or the DynamoDB stream polled.
+    let (changes_tx, changes) = mpsc::unbounded_channel::<store::Change>();
+    let (table, embedded): (Arc<dyn store::Table>, Option<Arc<EmbeddedTable>>) = match options.store
+    {
+        StoreKind::Embedded => {
+            let table = EmbeddedTable::open(dir.join("followups.redb"))
+                .map_err(|e| {
+                    format!(
+                        "cannot open the store in {}: {e} (is another followups-local running?)",
+                        dir.display()
+                    )
+                })?
+                .with_clock({
+                    let clock = clock.clone();
+                    move || clock.now().timestamp()
+                });
+            // Subscribe before catching up, so no change falls between the two.
+            let mut feed = table.subscribe();
+            let tx = changes_tx.clone();
+            tokio::spawn(async move {
+                while let Some(change) = feed.recv().await {
+                    if tx.send(change).is_err() {
+                        break;
+                    }
+                }
+            });
+            let table = Arc::new(table);
+            (table.clone(), Some(table))
+        }
+        StoreKind::Dynamodb => (dynamodb_table(changes_tx.clone()).await?, None),
+    };
+    let repo = Arc::new(Repository::new(table, Cache::default()));
     let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
@@ -65,13 +82,17 @@ pub async fn run(options: Options) -> Result<(), String> {
         Outbox::new(Some(dir.join("outbox.jsonl")), Arc::new(now_fn.clone()))
             .map_err(|e| format!("cannot open the outbox: {e}"))?,
     );
-    let identity = SenderIdentity {
-        email_from_address: Some(LOCAL_FROM_ADDRESS.into()),
-        ..SenderIdentity::default()
+    let mut identity = service::config::sender_identity();
+    identity
+        .email_from_address
+        .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
+    let senders = match options.senders {
+        SenderKind::Outbox => Senders::all(outbox.clone()),
+        SenderKind::Aws => aws_senders(outbox.clone()).await?,
     };
     let executor = Arc::new(Executor::new(
         repo.clone(),
-        Senders::all(outbox.clone()),
+        senders,
         identity,
         clock.clone(),
     ));
@@ -87,7 +108,9 @@ pub async fn run(options: Options) -> Result<(), String> {
     let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
     tokio::spawn(run_due_jobs(due_rx, executor));
     tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
-    catch_up(&table, &dispatcher).await?;
+    if let Some(table) = &embedded {
+        catch_up(table, &dispatcher).await?;
+    }
 
     let tokens = LocalTokens(Arc::new(
         [(token.clone(), account.clone())].into_iter().collect(),
@@ -126,6 +149,61 @@ pub async fn run(options: Options) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// The DynamoDB table `TABLE_NAME` (created if missing) and its stream, polled every
+/// half second into `changes`. The stream is read from its start (24 h back): the
+/// in-process scheduler keeps nothing across restarts, and the dispatcher is idempotent.
+async fn dynamodb_table(
+    changes: mpsc::UnboundedSender<store::Change>,
+) -> Result<Arc<dyn store::Table>, String> {
+    let sdk = service::aws::load().await;
+    let name = service::config::env("TABLE_NAME").unwrap_or_else(|| "followups-local".into());
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    store::create_table(&client, &name)
+        .await
+        .map_err(|e| format!("cannot create or open the DynamoDB table {name}: {e}"))?;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&sdk);
+    let mut stream = store::DynamoStream::open(&client, streams, &name, true)
+        .await
+        .map_err(|e| format!("cannot read the stream of {name}: {e}"))?;
+    tokio::spawn(async move {
+        loop {
+            match stream.poll().await {
+                Ok(batch) => {
+                    for change in batch {
+                        if changes.send(change).is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "stream poll failed; retrying"),
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    });
+    tracing::info!(table = %name, "using DynamoDB");
+    Ok(Arc::new(store::DynamoTable::new(client, name)))
+}
+
+/// SNS and SESv2 through the SDK; WhatsApp and calls through their real senders when
+/// configured, else the outbox.
+async fn aws_senders(outbox: Arc<Outbox>) -> Result<Senders, String> {
+    let sdk = service::aws::load().await;
+    let real = |channel: &str| service::config::sender_for(channel, &sdk);
+    let or_outbox = |channel: &str| match real(channel) {
+        Ok(sender) => sender,
+        Err(e) => {
+            tracing::info!(channel, reason = %e, "not configured: using the outbox");
+            outbox.clone() as Arc<dyn channels::Sender>
+        }
+    };
+    Ok(Senders {
+        sms: Some(real("sms").map_err(|e| e.to_string())?),
+        email: Some(real("email").map_err(|e| e.to_string())?),
+        whatsapp: Some(or_outbox("whatsapp")),
+        call: Some(or_outbox("call")),
+    })
 }
 
 /// Executes every due job the in-process scheduler fires, concurrently.

@@ -77,30 +77,21 @@ pub fn event_bridge_schedules(
     ))
 }
 
-/// The executor of the channel named by `CHANNEL`, with only that channel's sender.
-pub async fn executor_for_channel(
+/// The real sender of one channel (`sms`, `email`, `whatsapp` or `call`), configured
+/// from the environment (see README, "Lambda functions").
+pub fn sender_for(
+    channel: &str,
     sdk: &SdkConfig,
-) -> Result<crate::execute::Executor, ConfigError> {
-    use crate::execute::{Executor, SenderIdentity, Senders};
-    let channel = required("CHANNEL")?;
+) -> Result<Arc<dyn channels::Sender>, ConfigError> {
     let ssm_secrets = || -> Arc<dyn channels::SecretSource> {
         Arc::new(channels::SsmSecrets::new(
             aws_sdk_ssm::Client::new(sdk),
             channels::DEFAULT_SECRET_TTL,
         ))
     };
-    let mut senders = Senders::default();
-    match channel.as_str() {
-        "sms" => {
-            senders.sms = Some(Arc::new(channels::SnsSms::new(&aws_sdk_sns::Client::new(
-                sdk,
-            ))))
-        }
-        "email" => {
-            senders.email = Some(Arc::new(channels::SesEmail::new(
-                &aws_sdk_sesv2::Client::new(sdk),
-            )))
-        }
+    Ok(match channel {
+        "sms" => Arc::new(channels::SnsSms::new(&aws_sdk_sns::Client::new(sdk))),
+        "email" => Arc::new(channels::SesEmail::new(&aws_sdk_sesv2::Client::new(sdk))),
         "whatsapp" => {
             let mut sender = channels::WhatsAppCloud::new(
                 required("WHATSAPP_PHONE_NUMBER_ID")?,
@@ -113,31 +104,49 @@ pub async fn executor_for_channel(
             if let Some(version) = env("WHATSAPP_API_VERSION") {
                 sender = sender.with_api_version(version);
             }
-            senders.whatsapp = Some(Arc::new(sender));
+            Arc::new(sender)
         }
-        "call" => {
-            senders.call = Some(Arc::new(channels::VoiceCall::new(
-                required("VOICE_API_URL")?,
-                ssm_secrets(),
-                required("VOICE_API_SECRET_PARAMETER")?,
-            )))
-        }
+        "call" => Arc::new(channels::VoiceCall::new(
+            required("VOICE_API_URL")?,
+            ssm_secrets(),
+            required("VOICE_API_SECRET_PARAMETER")?,
+        )),
         other => {
             return Err(ConfigError(format!(
                 "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
             )));
         }
-    }
-    let identity = SenderIdentity {
+    })
+}
+
+/// Channel identities from the environment.
+pub fn sender_identity() -> crate::execute::SenderIdentity {
+    crate::execute::SenderIdentity {
         email_from_address: env("SES_FROM_ADDRESS"),
         email_configuration_set: env("SES_CONFIGURATION_SET"),
         sms_sender_id: env("SMS_SENDER_ID"),
         sms_origination_number: env("SMS_ORIGINATION_NUMBER"),
-    };
+    }
+}
+
+/// The executor of the channel named by `CHANNEL`, with only that channel's sender.
+pub async fn executor_for_channel(
+    sdk: &SdkConfig,
+) -> Result<crate::execute::Executor, ConfigError> {
+    use crate::execute::{Executor, Senders};
+    let channel = required("CHANNEL")?;
+    let sender = Some(sender_for(&channel, sdk)?);
+    let mut senders = Senders::default();
+    match channel.as_str() {
+        "sms" => senders.sms = sender,
+        "email" => senders.email = sender,
+        "whatsapp" => senders.whatsapp = sender,
+        _ => senders.call = sender,
+    }
     Ok(Executor::new(
         dynamodb_repository(sdk)?,
         senders,
-        identity,
+        sender_identity(),
         Arc::new(crate::clock::SystemClock),
     ))
 }

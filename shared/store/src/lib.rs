@@ -9,12 +9,14 @@
 
 mod cursor;
 mod dynamo;
+mod dynamo_stream;
 mod embedded;
 mod rules;
 
 use std::sync::Arc;
 
 pub use dynamo::{DynamoTable, create_table, item_from_image, item_from_stream_image};
+pub use dynamo_stream::DynamoStream;
 pub use embedded::{Change, EmbeddedTable};
 
 /// A JSON object of top-level attributes.
