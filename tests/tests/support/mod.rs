@@ -4,7 +4,6 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -229,58 +228,19 @@ impl AwsWorld {
     /// mapping would deliver them.
     pub async fn stream(&self) -> Vec<StreamChange> {
         let streams = aws_sdk_dynamodbstreams::Client::new(&self.moto.sdk_config());
-        let arn = self
-            .ddb
-            .describe_table()
-            .table_name(&self.table)
-            .send()
+        let mut stream = store::DynamoStream::open(&self.ddb, streams, &self.table, true)
             .await
-            .unwrap()
-            .table
-            .unwrap()
-            .latest_stream_arn
             .unwrap();
-        let description = streams
-            .describe_stream()
-            .stream_arn(&arn)
-            .send()
-            .await
-            .unwrap()
-            .stream_description
-            .unwrap();
-        let mut changes = Vec::new();
-        for shard in description.shards.unwrap_or_default() {
-            let iterator = streams
-                .get_shard_iterator()
-                .stream_arn(&arn)
-                .shard_id(shard.shard_id.unwrap())
-                .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
-                .send()
-                .await
-                .unwrap()
-                .shard_iterator;
-            let records = streams
-                .get_records()
-                .set_shard_iterator(iterator)
-                .limit(1000)
-                .send()
-                .await
-                .unwrap();
-            for record in records.records.unwrap_or_default() {
-                let data = record.dynamodb.unwrap();
-                let image = |image: Option<
-                    HashMap<String, aws_sdk_dynamodbstreams::types::AttributeValue>,
-                >| {
-                    image.map(|i| store::item_from_stream_image(serde_dynamo::Item::from(i)))
-                };
-                changes.push(StreamChange {
-                    id: data.sequence_number.clone().unwrap_or_default(),
-                    old: image(data.old_image),
-                    new: image(data.new_image),
-                });
-            }
-        }
+        let changes = stream.poll().await.unwrap();
         changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, change)| StreamChange {
+                id: i.to_string(),
+                old: change.old.map(Ok),
+                new: change.new.map(Ok),
+            })
+            .collect()
     }
 
     /// The executor deployed for `channel`: SNS or SES on moto, the outbox for calls.
