@@ -42,6 +42,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -317,7 +318,9 @@ def engine_now(client: Client) -> datetime:
 
 
 def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """RFC 3339 from the API (nanoseconds are cut to the microseconds Python keeps)."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def rfc3339(at: datetime) -> str:
@@ -367,7 +370,7 @@ def followup_line(f: dict) -> str:
         f.get("reason") or "-",
         when(f.get("due_at"), f.get("time_zone")),
         f.get("destination") or "-",
-        excerpt(f"{content.get('contact_name', f['contact_id'])}: {about}", 48),
+        excerpt(content.get("contact_name", f["contact_id"]) + (f": {about}" if about else ""), 48),
     )
 
 
@@ -515,8 +518,9 @@ def is_redelivery(client: Client, answer: dict, now: datetime) -> bool:
     first = next(iter(answer.get("followups") or []), None)
     if first is None:
         return False
+    # `now` was read from the engine's clock before this run delivered anything.
     created = parse_time(client.get(f"/v1/followups/{first['id']}")["created_at"])
-    return created < now - timedelta(seconds=1)
+    return created < now
 
 
 def find(answer: dict, channel: str) -> dict | None:
