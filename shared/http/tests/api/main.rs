@@ -1,0 +1,11 @@
+//! The operator API and the signed webhook over HTTP, as the local runtime serves them:
+//! status codes, headers, problem+json bodies, tenancy and what is (not) stored. Every
+//! test runs twice, on the embedded table (`…::embedded::…`) and on DynamoDB in moto
+//! (`…::dynamo::…`); see `support::for_each_store!`.
+
+#[macro_use]
+mod support;
+
+mod settings;
+mod tenancy;
+mod validation;
