@@ -1,5 +1,6 @@
 //! Routes that exist only in the local runtime: the outbox and the movable clock.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -16,6 +17,25 @@ use service::clock::{Clock, MovableClock};
 pub struct Local {
     pub outbox: Arc<Outbox>,
     pub clock: Arc<MovableClock>,
+    /// Where the clock's offset is kept across restarts.
+    pub data_dir: PathBuf,
+}
+
+const OFFSET_FILE: &str = "clock-offset";
+
+/// The clock offset saved by an earlier run (seconds in `DIR/clock-offset`).
+pub fn saved_offset(dir: &Path) -> chrono::Duration {
+    std::fs::read_to_string(dir.join(OFFSET_FILE))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .map(chrono::Duration::seconds)
+        .unwrap_or_else(chrono::Duration::zero)
+}
+
+pub fn save_offset(dir: &Path, offset: chrono::Duration) {
+    if let Err(e) = std::fs::write(dir.join(OFFSET_FILE), offset.num_seconds().to_string()) {
+        tracing::warn!(error = %e, "cannot keep the clock offset");
+    }
 }
 
 pub fn router(local: Local) -> Router {
@@ -49,6 +69,7 @@ async fn advance(
         return Err(Problem::field("advance", "the clock only moves forward"));
     }
     local.clock.advance(by);
+    save_offset(&local.data_dir, local.clock.offset());
     Ok(Json(now(&local)))
 }
 

@@ -1,5 +1,6 @@
 //! Command-line flags, each with an environment variable for containers and scripts.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use chrono::Duration;
@@ -76,7 +77,8 @@ impl Options {
         let mut args = args;
         while let Some(flag) = args.next() {
             if flag == "-h" || flag == "--help" {
-                println!("{USAGE}");
+                // `--help | head` closes the pipe early: not an error.
+                let _ = writeln!(std::io::stdout(), "{USAGE}");
                 std::process::exit(0);
             }
             let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;

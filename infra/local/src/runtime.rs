@@ -28,8 +28,11 @@ pub async fn run(options: Options) -> Result<(), String> {
     let dir = &options.data_dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
 
+    // The clock never runs backwards across restarts: its offset is kept in DIR.
     let clock = Arc::new(MovableClock::new());
+    clock.advance(local_routes::saved_offset(dir));
     clock.advance(options.advance);
+    local_routes::save_offset(dir, clock.offset());
     let now_fn = {
         let clock = clock.clone();
         move || clock.now()
@@ -118,6 +121,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let local = Local {
         outbox,
         clock: clock.clone(),
+        data_dir: dir.to_path_buf(),
     };
     let app = http_api::api_router(engine.clone())
         .merge(local_routes::router(local))
