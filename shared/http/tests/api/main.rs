@@ -6,6 +6,9 @@
 #[macro_use]
 mod support;
 
+mod dnc;
+mod secrets;
 mod settings;
 mod tenancy;
 mod validation;
+mod webhook;

@@ -81,6 +81,41 @@ pub enum Store {
     Dynamo,
 }
 
+/// moto serves requests on threads and does not isolate transactions: its
+/// `TransactWriteItems` checks conditions without a lock and, when one fails, puts back
+/// a copy of the whole table taken when it started, undoing what other requests wrote
+/// meanwhile. DynamoDB serializes conflicting transactions; this wrapper does too, by
+/// letting one write at a time leave this process. Reads and decisions stay concurrent.
+struct OneWriteAtATime {
+    table: store::DynamoTable,
+    writing: tokio::sync::Mutex<()>,
+}
+
+impl OneWriteAtATime {
+    fn new(table: store::DynamoTable) -> Self {
+        Self {
+            table,
+            writing: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Table for OneWriteAtATime {
+    async fn get(&self, key: &store::Key) -> Result<Option<store::Item>, store::StoreError> {
+        self.table.get(key).await
+    }
+
+    async fn write(&self, writes: Vec<store::Write>) -> Result<(), store::StoreError> {
+        let _one_at_a_time = self.writing.lock().await;
+        self.table.write(writes).await
+    }
+
+    async fn query(&self, query: &store::Query) -> Result<store::Page, store::StoreError> {
+        self.table.query(query).await
+    }
+}
+
 pub struct World {
     pub app: Router,
     pub engine: Arc<Engine>,
@@ -118,7 +153,7 @@ impl World {
                     .await
                     .unwrap_or_else(|e| panic!("cannot create table {name} on moto: {e}"));
                 let table = store::DynamoTable::new(client, name).with_clock(now);
-                (Arc::new(table), None)
+                (Arc::new(OneWriteAtATime::new(table)), None)
             }
         };
         let repo = Arc::new(Repository::new(table, Cache::default()));
