@@ -19,8 +19,10 @@ for_each_store!(
     other_event_types_are_acknowledged_and_ignored,
 );
 
+type Headers = Vec<(String, String)>;
+
 /// The headers of a delivery signed with `secret` at `timestamp`.
-fn signed(secret: &Secret, id: &str, timestamp: i64, body: &str) -> Vec<(String, String)> {
+fn signed(secret: &Secret, id: &str, timestamp: i64, body: &str) -> Headers {
     vec![
         ("webhook-id".into(), id.into()),
         ("webhook-timestamp".into(), timestamp.to_string()),
@@ -186,7 +188,7 @@ async fn an_unsigned_badly_signed_or_stale_delivery_is_401_and_stores_nothing(wo
         good.iter().filter(|(n, _)| n != name).cloned().collect()
     };
     let tampered = body.replace("+14155552671", "+14155550000");
-    let cases: Vec<(&str, &str, Vec<(String, String)>, &str)> = vec![
+    let cases: Vec<(&str, &str, Headers, &str)> = vec![
         ("no headers", "acme", vec![], &body),
         ("no signature", "acme", without("webhook-signature"), &body),
         ("no id", "acme", without("webhook-id"), &body),
