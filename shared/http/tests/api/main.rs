@@ -7,8 +7,10 @@
 mod support;
 
 mod dnc;
+mod routes;
 mod secrets;
 mod settings;
 mod tenancy;
 mod validation;
+mod views;
 mod webhook;
