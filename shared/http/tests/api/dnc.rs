@@ -10,6 +10,9 @@ use crate::support::*;
 
 for_each_store!(
     a_phone_number_and_an_email_address_go_on_the_list_idempotently,
+    #[ignore = "bug: a repeated PUT answers with a new added_at that is not stored (service/src/operations.rs add_dnc)"]
+    putting_an_entry_again_answers_with_the_stored_entry,
+    an_email_domain_matches_however_it_was_typed,
     the_list_is_paginated_and_each_entry_is_visited_once,
     a_removed_entry_is_gone_and_removing_it_again_is_404,
     an_entry_that_is_neither_a_phone_number_nor_an_email_is_refused,
@@ -68,6 +71,55 @@ async fn a_phone_number_and_an_email_address_go_on_the_list_idempotently(world: 
         listed.iter().any(|e| e["value"] == "ana@example.com"),
         "{listed:?}"
     );
+}
+
+async fn putting_an_entry_again_answers_with_the_stored_entry(world: World) {
+    for path in ["/v1/dnc/%2B14155552671", "/v1/dnc/ana@example.com"] {
+        let first = world.put(path).send().await.expect(StatusCode::OK).json();
+        world.clock.advance(Duration::hours(1));
+        let again = world.put(path).send().await.expect(StatusCode::OK).json();
+        assert_eq!(again, first, "{path}: PUT is idempotent, its answer too");
+    }
+}
+
+async fn an_email_domain_matches_however_it_was_typed(world: World) {
+    let secret = world.configure_acme().await;
+    let entry = world
+        .put("/v1/dnc/ana@EXAMPLE.Com")
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(entry["value"], "ana@example.com");
+    // A raw `+` in a path is a plus (only a query string reads it as a space).
+    let entry = world
+        .put("/v1/dnc/+14155552671")
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(entry["value"], "+14155552671");
+    assert_eq!(entries(&world).await.len(), 2);
+    let body = answered_call("call-1", "contact-1", world.clock.now());
+    world
+        .deliver(&secret, "msg_1", &body)
+        .await
+        .expect(StatusCode::OK);
+    for channel in ["sms", "email"] {
+        let followup = world.one_followup("contact-1", channel).await;
+        assert_eq!(followup["reason"], "dnc", "{followup}");
+    }
+    world
+        .delete("/v1/dnc/ana@example.COM")
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    world
+        .delete("/v1/dnc/%2B14155552671")
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    assert!(entries(&world).await.is_empty());
 }
 
 async fn the_list_is_paginated_and_each_entry_is_visited_once(world: World) {

@@ -67,6 +67,11 @@ async fn a_secret_is_shown_once_and_never_listed_with_its_value(world: World) {
         );
     }
     assert!(!text.contains("whsec_"), "{text}");
+    let settings = world.get("/v1/settings").send().await.text();
+    assert!(
+        !settings.contains("whsec_") && !settings.contains(&first.id),
+        "{settings}"
+    );
     assert!(listed["items"][0].get("secret").is_none(), "{listed}");
 }
 

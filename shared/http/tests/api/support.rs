@@ -120,6 +120,9 @@ pub struct World {
     pub app: Router,
     pub engine: Arc<Engine>,
     pub clock: Arc<TestClock>,
+    /// Every channel's sender: what the executor sent.
+    pub outbox: Arc<channels::Outbox>,
+    pub executor: service::execute::Executor,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -157,7 +160,17 @@ impl World {
             }
         };
         let repo = Arc::new(Repository::new(table, Cache::default()));
-        let engine = Arc::new(Engine::new(repo, clock.clone()));
+        let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+        let outbox = {
+            let clock = clock.clone();
+            Arc::new(channels::Outbox::new(None, Arc::new(move || clock.now())).unwrap())
+        };
+        let executor = service::execute::Executor::new(
+            repo,
+            service::execute::Senders::all(outbox.clone()),
+            service::execute::SenderIdentity::default(),
+            clock.clone(),
+        );
         let tokens = LocalTokens(Arc::new(
             [
                 (ACME.to_string(), account("acme")),
@@ -180,6 +193,8 @@ impl World {
             app,
             engine,
             clock,
+            outbox,
+            executor,
             _dir: dir,
         }
     }
@@ -284,6 +299,16 @@ impl World {
             request = request.header(*name, *value);
         }
         self.send(request.body(body.into()).unwrap()).await
+    }
+
+    /// Runs the executor on a follow-up of acme, as its schedule would.
+    pub async fn execute(&self, followup: &Value) -> service::execute::Outcome {
+        let input = service::execute::ExecutorInput {
+            account_id: "acme".into(),
+            followup_id: followup["id"].as_str().unwrap().into(),
+            attempt: followup["attempt"].as_u64().unwrap() as u32,
+        };
+        self.executor.execute(&input).await.unwrap()
     }
 
     /// Every follow-up of a contact as `token` sees them, newest first.

@@ -15,6 +15,7 @@ for_each_store!(
     pages_of_one_visit_every_followup_of_the_campaign_view_once,
     the_contact_view_is_newest_first_and_shows_suppressions_with_their_reasons,
     one_followup_is_shown_with_its_trace_attempts_and_etag,
+    a_sent_followup_shows_its_attempt_and_can_no_longer_be_cancelled_or_sent,
     an_unknown_followup_is_404,
     a_scheduled_call_is_cancelled_once_then_409,
     a_needs_review_sms_is_sent_to_the_operators_number_once_then_409,
@@ -294,6 +295,66 @@ async fn one_followup_is_shown_with_its_trace_attempts_and_etag(world: World) {
         (Some("scheduled"), Some("requested"))
     );
     assert_eq!(followup["attempts"], json!([]), "not attempted yet");
+}
+
+async fn a_sent_followup_shows_its_attempt_and_can_no_longer_be_cancelled_or_sent(world: World) {
+    busy_campaign(&world).await;
+    let sms = world.one_followup("contact-1", "sms").await;
+    let path = format!("/v1/followups/{}", sms["id"].as_str().unwrap());
+    let outcome = world.execute(&sms).await;
+    assert!(
+        matches!(outcome, service::execute::Outcome::Sent { .. }),
+        "{outcome:?}"
+    );
+    assert_eq!(world.outbox.list().len(), 1);
+
+    let reply = world.get(&path).send().await.expect(StatusCode::OK);
+    let version: u64 = reply
+        .etag()
+        .unwrap()
+        .trim_matches('"')
+        .trim_start_matches('v')
+        .parse()
+        .unwrap();
+    assert!(version > 1, "{reply}");
+    let sent = reply.json();
+    assert_eq!(sent["status"], "sent");
+    let attempts = sent["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{sent}");
+    assert_eq!(attempts[0]["attempt"], 1);
+    assert_eq!(attempts[0]["status"], "sent");
+    assert_eq!(attempts[0]["at"], json!(world.clock.now()));
+    assert!(
+        attempts[0]["provider_id"]
+            .as_str()
+            .is_some_and(|p| !p.is_empty()),
+        "{sent}"
+    );
+    let statuses: Vec<_> = sent["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["status"].clone())
+        .collect();
+    assert_eq!(statuses.first(), Some(&json!("scheduled")));
+    assert_eq!(statuses.last(), Some(&json!("sent")), "{statuses:?}");
+
+    let reply = world.post(&format!("{path}/cancel")).send().await;
+    assert!(
+        reply.problem(StatusCode::CONFLICT)["detail"]
+            .as_str()
+            .unwrap()
+            .contains("sent"),
+        "{reply}"
+    );
+    world
+        .post(&format!("{path}/send"))
+        .json(&json!({"destination": "+14155550123"}))
+        .send()
+        .await
+        .problem(StatusCode::CONFLICT);
+    assert_eq!(world.get(&path).send().await.json(), sent, "unchanged");
+    assert_eq!(world.outbox.list().len(), 1, "nothing more was sent");
 }
 
 async fn an_unknown_followup_is_404(world: World) {
