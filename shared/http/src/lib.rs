@@ -113,9 +113,12 @@ pub fn webhook_router(engine: Arc<Engine>, max_body_bytes: usize) -> Router {
         .with_state(engine)
 }
 
-/// Adds the problem+json 404 for unknown paths (once, after merging routers).
+/// Adds the problem+json 404 for unknown paths and 405 for unknown methods (once,
+/// after merging routers).
 pub fn with_fallback(router: Router) -> Router {
-    router.fallback(routes::not_found)
+    router
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
 }
 
 /// `GET /v1/openapi.json`, public.

@@ -20,6 +20,10 @@ fn check_id(field: &str, raw: &str) -> Result<(), FieldError> {
             format!("must be at most {MAX_ID_LEN} characters"),
         ));
     }
+    // `.` and `..` would be path segments, not ids, once in a URL.
+    if raw.contains("..") || raw == "." {
+        return Err(FieldError::new(field, "must not be `.` or contain `..`"));
+    }
     if let Some(bad) = raw
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-')))

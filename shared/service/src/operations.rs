@@ -291,8 +291,7 @@ impl Engine {
             value,
             added_at: self.clock.now(),
         };
-        self.repo.add_dnc(account, &entry).await?;
-        Ok(entry)
+        self.repo.add_dnc(account, &entry).await
     }
 
     pub async fn remove_dnc(&self, account: &AccountId, raw: &str) -> Result<(), ServiceError> {

@@ -332,12 +332,16 @@ impl Repository {
 
     // ---- do-not-call ----
 
-    pub async fn add_dnc(&self, account: &AccountId, entry: &DncEntry) -> Result<(), ServiceError> {
+    /// Adds an entry; adding one that exists keeps (and returns) the first.
+    pub async fn add_dnc(
+        &self,
+        account: &AccountId,
+        entry: &DncEntry,
+    ) -> Result<DncEntry, ServiceError> {
         let mut attrs = Attrs::new();
         attrs.insert("value".into(), json!(entry.value.as_str()));
         attrs.insert("added_at".into(), json!(entry.added_at));
         let item = Item::new(records::dnc_key(account, &entry.value), attrs);
-        // Idempotent: adding an entry twice keeps the first date.
         match self
             .table
             .write(vec![Write::Put {
@@ -346,7 +350,13 @@ impl Repository {
             }])
             .await
         {
-            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Ok(()) => Ok(entry.clone()),
+            Err(StoreError::ConditionFailed { failed }) => Ok(failed
+                .into_iter()
+                .next()
+                .and_then(|(_, item)| item)
+                .and_then(|item| serde_json::from_value(Value::Object(item.attrs)).ok())
+                .unwrap_or_else(|| entry.clone())),
             Err(e) => Err(e.into()),
         }
     }

@@ -21,3 +21,10 @@ pub async fn openapi() -> impl IntoResponse {
 pub async fn not_found() -> Problem {
     Problem::new(StatusCode::NOT_FOUND, "no such route")
 }
+
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this route does not take that method",
+    )
+}

@@ -10,7 +10,6 @@ use crate::support::*;
 
 for_each_store!(
     a_phone_number_and_an_email_address_go_on_the_list_idempotently,
-    #[ignore = "bug: a repeated PUT answers with a new added_at that is not stored (service/src/operations.rs add_dnc)"]
     putting_an_entry_again_answers_with_the_stored_entry,
     an_email_domain_matches_however_it_was_typed,
     the_list_is_paginated_and_each_entry_is_visited_once,

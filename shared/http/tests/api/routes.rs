@@ -8,7 +8,6 @@ use crate::support::*;
 for_each_store!(
     the_openapi_document_is_served_without_credentials,
     an_unknown_route_is_a_404_problem,
-    #[ignore = "bug: with_fallback (shared/http/src/lib.rs) sets no method_not_allowed_fallback, so 405 has an empty body"]
     a_known_route_with_a_method_it_does_not_have_is_a_405_problem,
 );
 

@@ -70,7 +70,6 @@ for_each_store!(
     an_unknown_variable_in_an_email_is_refused,
     every_bad_field_of_a_request_is_listed,
     an_invalid_id_in_a_path_is_refused_naming_it,
-    #[ignore = "bug: policy/src/ids.rs check_id accepts `.` and `..` as ids (dots are allowed anywhere)"]
     a_dot_or_dot_dot_is_not_an_id,
     an_if_match_that_is_not_an_etag_of_this_api_is_refused,
     a_limit_outside_one_to_a_hundred_is_refused,
