@@ -12,6 +12,8 @@ usage: followups-local [--port N] [--data-dir DIR] [--account ID] [--token TOKEN
   --data-dir DIR     where the store and the outbox live (FOLLOWUPS_DATA_DIR, default .local)
   --account ID       the local account (FOLLOWUPS_ACCOUNT, default acme)
   --token TOKEN      the API bearer token (FOLLOWUPS_TOKEN; default: made once, kept in DIR/token)
+  --tenant TOKEN=ID  another account and its token, to try tenancy (repeatable;
+                     FOLLOWUPS_TENANTS=tok1=globex,tok2=initech)
   --advance DURATION start with the clock moved forward, e.g. 26h, 90m, 2d (FOLLOWUPS_ADVANCE)
   --store KIND       embedded (default: a file in DIR) or dynamodb (FOLLOWUPS_STORE; table TABLE_NAME,
                      default followups-local, created if missing; AWS_ENDPOINT_URL for moto)
@@ -39,6 +41,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub account: String,
     pub token: Option<String>,
+    /// More accounts, each with its bearer token.
+    pub tenants: Vec<(String, String)>,
     pub advance: Duration,
     pub store: StoreKind,
     pub senders: SenderKind,
@@ -52,10 +56,16 @@ impl Options {
             data_dir: PathBuf::from(".local"),
             account: "acme".into(),
             token: env("FOLLOWUPS_TOKEN"),
+            tenants: Vec::new(),
             advance: Duration::zero(),
             store: StoreKind::Embedded,
             senders: SenderKind::Outbox,
         };
+        if let Some(tenants) = env("FOLLOWUPS_TENANTS") {
+            for pair in tenants.split(',').filter(|p| !p.trim().is_empty()) {
+                options.tenants.push(parse_tenant(pair.trim())?);
+            }
+        }
         if let Some(store) = env("FOLLOWUPS_STORE") {
             options.store = parse_store(&store)?;
         }
@@ -87,6 +97,7 @@ impl Options {
                 "--data-dir" => options.data_dir = value.into(),
                 "--account" => options.account = value,
                 "--token" => options.token = Some(value),
+                "--tenant" => options.tenants.push(parse_tenant(&value)?),
                 "--advance" => options.advance = parse_duration(&value)?,
                 "--store" => options.store = parse_store(&value)?,
                 "--senders" => options.senders = parse_senders(&value)?,
@@ -94,6 +105,16 @@ impl Options {
             }
         }
         Ok(options)
+    }
+}
+
+/// `TOKEN=ACCOUNT`.
+fn parse_tenant(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((token, account)) if !token.is_empty() && !account.is_empty() => {
+            Ok((token.to_string(), account.to_string()))
+        }
+        _ => Err(format!("--tenant takes TOKEN=ACCOUNT, not {raw:?}")),
     }
 }
 
@@ -144,5 +165,19 @@ mod tests {
         assert_eq!(parse_duration("90m"), Ok(Duration::minutes(90)));
         assert_eq!(parse_duration("2d"), Ok(Duration::days(2)));
         assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn more_tenants_are_token_account_pairs() {
+        let args = ["--tenant", "tok2=globex", "--tenant", "tok3=initech"].map(String::from);
+        let options = Options::from_args(args.into_iter()).unwrap();
+        assert_eq!(
+            options.tenants,
+            vec![
+                ("tok2".into(), "globex".into()),
+                ("tok3".into(), "initech".into())
+            ]
+        );
+        assert!(parse_tenant("no-account").is_err());
     }
 }

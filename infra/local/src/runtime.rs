@@ -115,9 +115,12 @@ pub async fn run(options: Options) -> Result<(), String> {
         catch_up(table, &dispatcher).await?;
     }
 
-    let tokens = LocalTokens(Arc::new(
-        [(token.clone(), account.clone())].into_iter().collect(),
-    ));
+    let mut tenants = vec![(token.clone(), account.clone())];
+    for (other_token, other_account) in &options.tenants {
+        let other = AccountId::parse("tenant", other_account).map_err(|e| e.to_string())?;
+        tenants.push((other_token.clone(), other));
+    }
+    let tokens = LocalTokens(Arc::new(tenants.into_iter().collect()));
     let local = Local {
         outbox,
         clock: clock.clone(),
