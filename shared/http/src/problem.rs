@@ -30,7 +30,7 @@ impl Problem {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
         let title = status.canonical_reason().unwrap_or("Error").to_string();
         Self {
-            kind: format!("https://followups.dev/problems/{}", slug(&title)),
+            kind: format!("urn:followups:problem:{}", slug(&title)),
             title,
             status: status.as_u16(),
             detail: Some(detail.into()),
@@ -44,7 +44,7 @@ impl Problem {
             StatusCode::BAD_REQUEST,
             "the request has invalid fields; see `errors`",
         );
-        problem.kind = "https://followups.dev/problems/validation".into();
+        problem.kind = "urn:followups:problem:validation".into();
         problem.errors = errors;
         problem
     }
