@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Reproduces every figure of docs/performance.md. Loopback only; bounded in time.
+#
+#   bench/run_all.sh            # everything (builds first: ~5-15 min on 2 busy cores)
+#   SKIP_BUILD=1 bench/run_all.sh
+#
+# Builds from the committed HEAD (a `git archive` snapshot in $BENCH_SRC), so edits in
+# progress in the work tree never leak into the measured binaries.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+results="$repo/bench/results"
+mkdir -p "$results"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/work/target-release}"
+export BENCH_RELEASE_DIR="$CARGO_TARGET_DIR/release"
+src="${BENCH_SRC:-/tmp/followups-bench-src}"
+
+machine() {
+  echo "commit $(git -C "$repo" rev-parse HEAD)"
+  echo "nproc $(nproc)"
+  grep -m1 'model name' /proc/cpuinfo
+  free -h | head -2
+  echo "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
+  uptime
+}
+machine | tee "$results/machine.txt"
+
+if [ -z "${SKIP_BUILD:-}" ]; then
+  rm -rf "$src" && mkdir -p "$src"
+  git -C "$repo" archive HEAD | tar -x -C "$src"
+  (cd "$src" && cargo build --release -p api -p call-completed -p dispatcher -p executor)
+  # Separately: building followups-local in the same invocation would unify features
+  # into the function binaries.
+  (cd "$src" && cargo build --release -p followups-local)
+fi
+
+echo "== sizes";       bash "$repo/bench/sizes.sh" | tee "$results/sizes.md"
+echo "== cold start";  python3 "$repo/bench/coldstart.py" --runs "${COLD_RUNS:-30}" | tee "$results/coldstart.md"
+echo "== RSS, invocations, AWS requests (moto)"; python3 "$repo/bench/rss.py" --warm 20 | tee "$results/rss.md"
+echo "== cost model";  python3 "$repo/bench/cost_model.py" | tee "$results/cost.md"
+echo "== AWS requests asserted by the end-to-end test"
+(cd "$repo" && cargo test -p integration-tests --test end_to_end warm 2>&1 | tail -5) | tee "$results/e2e-warm.txt"
+echo "== decide (criterion)"
+bench_dir="$src"; [ -d "$bench_dir" ] || bench_dir="$repo"
+(cd "$bench_dir" && cargo bench -p policy --bench decide 2>&1 | grep -A3 'decide' ) | tee "$results/decide.txt"
+echo "== local runtime under load"
+python3 "$repo/bench/load.py" --rate "${LOAD_RATE:-1000}" --duration "${LOAD_SECONDS:-10}" | tee "$results/load.md"
+machine | tee -a "$results/machine.txt"

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Release binary sizes: x86-64 from the workspace release profile (opt-level s, lto,
+# codegen-units 1, strip) and, when infra/deploy/build.sh (cargo-lambda) has run,
+# the arm64 bootstraps under target/lambda/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RELEASE_DIR="${BENCH_RELEASE_DIR:-/work/target-release/release}"
+printf '| binary | x86-64 bytes | x86-64 MiB |\n|---|---|---|\n'
+for f in api call-completed dispatcher executor followups-local; do
+  if [ -f "$RELEASE_DIR/$f" ]; then
+    b=$(stat -c %s "$RELEASE_DIR/$f")
+    printf '| %s | %s | %.2f |\n' "$f" "$b" "$(echo "$b/1048576" | bc -l)"
+  fi
+done
+if ls target/lambda/*/bootstrap >/dev/null 2>&1; then
+  printf '\n| arm64 bootstrap (cargo-lambda) | bytes | MiB | built |\n|---|---|---|---|\n'
+  for f in target/lambda/*/bootstrap; do
+    b=$(stat -c %s "$f")
+    printf '| %s | %s | %.2f | %s |\n' "$f" "$b" "$(echo "$b/1048576" | bc -l)" "$(date -u -r "$f" +%FT%TZ)"
+    file -b "$f" | cut -c1-80 | sed 's/^/    /' >&2
+  done
+fi
