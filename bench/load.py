@@ -203,6 +203,8 @@ def main():
     parser.add_argument("--duration", type=float, default=10, help="seconds at the rate (max 120)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "load.json"))
+    parser.add_argument("--strace", metavar="FILE", help="count the server's syscalls during the webhook phase (strace -c -f)")
+    parser.add_argument("--skip-trivial", action="store_true", help="skip the trivial-route floor run")
     args = parser.parse_args()
     assert 0 < args.duration <= 120, "timestamps must stay within the 5-minute tolerance"
     n = int(args.rate * args.duration)
@@ -215,12 +217,20 @@ def main():
         port = int(port)
         warm = signed_requests(info, min(500, n), "warm")
         asyncio.run(run_load(host, port, warm, args.rate, args.connections))
-        report["trivial_route"] = asyncio.run(run_load(host, port, trivial_requests(info, n), args.rate, args.connections))
+        if not args.skip_trivial:
+            report["trivial_route"] = asyncio.run(run_load(host, port, trivial_requests(info, n), args.rate, args.connections))
         requests = signed_requests(info, n, "load")
+        tracer = None
+        if args.strace:
+            tracer = subprocess.Popen(["strace", "-c", "-w", "-f", "-o", args.strace, "-p", str(process.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(1)
         cpu0 = cpu_seconds(process.pid)
         t0 = time.time()
         report["webhooks"] = asyncio.run(run_load(host, port, requests, args.rate, args.connections))
         report["server_cpu_seconds_per_second"] = (cpu_seconds(process.pid) - cpu0) / (time.time() - t0)
+        if tracer:
+            tracer.send_signal(2)
+            tracer.wait(timeout=30)
         time.sleep(2)  # let the in-process dispatcher and executor drain
         with open(f"/proc/{process.pid}/status") as f:
             report["server_vm_hwm_kib"] = int(next(l for l in f if l.startswith("VmHWM")).split()[1])
@@ -233,7 +243,7 @@ def main():
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
-    print(json.dumps({k: report[k] for k in ("loadavg_before", "loadavg_after", "trivial_route", "webhooks", "server_cpu_seconds_per_second", "server_vm_hwm_kib", "outbox_lines")}, indent=1))
+    print(json.dumps({k: report.get(k) for k in ("loadavg_before", "loadavg_after", "trivial_route", "webhooks", "server_cpu_seconds_per_second", "server_vm_hwm_kib", "outbox_lines")}, indent=1))
 
 
 if __name__ == "__main__":
