@@ -132,8 +132,9 @@ def check_stream_mapping(template: dict[str, Any]) -> list[str]:
     properties = next(iter(mappings.values()))["Properties"]
     problems = []
     patterns = [json.loads(f["Pattern"]) for f in properties.get("FilterCriteria", {}).get("Filters", [])]
-    if patterns != [{"dynamodb": {"Keys": {"sk": {"S": ["FU"]}}}}]:
-        problems.append(f"stream filter is {patterns}, expected follow-up items only (sk = FU)")
+    # Every pattern (they are OR-ed) must keep to follow-up items.
+    if not patterns or any(p.get("dynamodb", {}).get("Keys") != {"sk": {"S": ["FU"]}} for p in patterns):
+        problems.append(f"stream filter is {patterns}, expected follow-up items only (sk = FU) in every pattern")
     if properties.get("BisectBatchOnFunctionError") is not True:
         problems.append("stream mapping does not bisect failing batches")
     if "ReportBatchItemFailures" not in properties.get("FunctionResponseTypes", []):

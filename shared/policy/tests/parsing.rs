@@ -257,3 +257,24 @@ fn validation_errors_serialize_as_a_list_of_fields_and_messages() {
     assert_eq!(value, json!([{"field": "type", "message": "is required"}]));
     assert!(errors.to_string().contains("type: is required"));
 }
+
+#[test]
+fn stored_numbers_are_read_back_by_shape_while_input_is_checked_against_the_plan() {
+    use policy::{Destination, PhoneNumber};
+    // +1 555 01xx is E.164-shaped but not a valid North American number.
+    assert!(PhoneNumber::parse("phone", "+15550100123").is_err());
+    let stored: Destination = serde_json::from_value(serde_json::json!("+15550100123")).unwrap();
+    assert_eq!(stored.as_str(), "+15550100123");
+    for bad in [
+        "15550100123",
+        "+0123456789",
+        "+12",
+        "+1555abc0123",
+        "+1234567890123456",
+    ] {
+        assert!(
+            serde_json::from_value::<PhoneNumber>(serde_json::json!(bad)).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -196,17 +196,20 @@ impl Repository {
         agent: &AgentId,
         campaign: &CampaignId,
     ) -> Result<Settings, ServiceError> {
-        let account_settings: AccountSettings = self
-            .cached_record(&records::account_settings_key(account))
-            .await?
-            .unwrap_or_default();
-        let mut settings = Settings::new(account.clone(), account_settings);
-        settings.agent = self
-            .cached_record(&records::agent_key(account, agent))
-            .await?;
-        settings.campaign = self
-            .cached_record(&records::campaign_key(account, campaign))
-            .await?;
+        // Three independent reads: one round trip's wait, not three, on a cold cache.
+        let keys = (
+            records::account_settings_key(account),
+            records::agent_key(account, agent),
+            records::campaign_key(account, campaign),
+        );
+        let (account_settings, agent, campaign) = tokio::join!(
+            self.cached_record::<AccountSettings>(&keys.0),
+            self.cached_record::<AgentSettings>(&keys.1),
+            self.cached_record::<CampaignSettings>(&keys.2),
+        );
+        let mut settings = Settings::new(account.clone(), account_settings?.unwrap_or_default());
+        settings.agent = agent?;
+        settings.campaign = campaign?;
         Ok(settings)
     }
 
