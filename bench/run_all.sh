@@ -36,6 +36,7 @@ fi
 echo "== sizes";       bash "$repo/bench/sizes.sh" | tee "$results/sizes.md"
 echo "== cold start";  python3 "$repo/bench/coldstart.py" --runs "${COLD_RUNS:-30}" | tee "$results/coldstart.md"
 echo "== RSS, invocations, AWS requests (moto)"; python3 "$repo/bench/rss.py" --warm 20 | tee "$results/rss.md"
+echo "== first invocation (phone-number metadata, F1)"; python3 "$repo/bench/first_invocation.py" --repeat 5 | tee "$results/first_invocation.md"
 echo "== cost model";  python3 "$repo/bench/cost_model.py" | tee "$results/cost.md"
 echo "== AWS requests asserted by the end-to-end test"
 (cd "$repo" && cargo test -p integration-tests --test end_to_end warm 2>&1 | tail -5) | tee "$results/e2e-warm.txt"
@@ -44,4 +45,15 @@ bench_dir="$src"; [ -d "$bench_dir" ] || bench_dir="$repo"
 (cd "$bench_dir" && cargo bench -p policy --bench decide 2>&1 | grep -A3 'decide' ) | tee "$results/decide.txt"
 echo "== local runtime under load"
 python3 "$repo/bench/load.py" --rate "${LOAD_RATE:-1000}" --duration "${LOAD_SECONDS:-10}" | tee "$results/load.md"
+echo "== local runtime: syscalls per webhook at 100/s (strace -c -w -f; slows the server)"
+python3 "$repo/bench/load.py" --rate 100 --duration 5 --skip-trivial --strace "$results/load-100-strace.txt" --out "$results/load-100-strace.json" >/dev/null
+head -12 "$results/load-100-strace.txt"
+if [ -n "${SIZE_BREAKDOWN:-}" ]; then
+  echo "== size breakdown (unstripped build of the same commit and profile)"
+  (cd "$src" && CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
+     CARGO_TARGET_DIR=/work/target-release-syms cargo build --release -p call-completed -p executor -p dispatcher)
+  for b in call-completed executor; do
+    python3 "$repo/bench/size_breakdown.py" "/work/target-release-syms/release/$b" | tee "$results/size-$b.md"
+  done
+fi
 machine | tee -a "$results/machine.txt"
