@@ -1,7 +1,8 @@
 //! Sends one due follow-up: `{account_id, followup_id, attempt}` from EventBridge
 //! Scheduler or the dispatcher. One binary, deployed once per channel (`CHANNEL`).
-//! A retryable failure fails the invocation so Lambda/Scheduler retry it; anything
-//! else is recorded on the follow-up and the invocation succeeds.
+//! A retryable failure, or a claim still held by another invocation, fails the
+//! invocation so Lambda/Scheduler retry it; anything else is recorded on the follow-up
+//! and the invocation succeeds.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
@@ -18,6 +19,8 @@ async fn main() -> Result<(), Error> {
         let input = event.payload;
         let span = tracing::info_span!("execute", account_id = %input.account_id, followup_id = %input.followup_id, attempt = input.attempt);
         match executor.execute(&input).instrument(span).await {
+            // Fail the invocation so Lambda retries it: the claim settles or goes stale.
+            Ok(service::execute::Outcome::InFlight { detail }) => Err(detail.into()),
             Ok(outcome) => {
                 tracing::info!(?outcome, "follow-up executed");
                 Ok::<Value, Error>(serde_json::to_value(outcome)?)

@@ -23,8 +23,11 @@ use crate::records::Versioned;
 use crate::repository::Repository;
 
 /// How long a claim may stay `sending` before a later invocation calls the outcome
-/// unknown. Longer than the executor's Lambda timeout, so a live claim is never taken.
-pub const CLAIM_TIMEOUT: Duration = Duration::minutes(5);
+/// unknown. A claim is taken after any wait for the due time, so it lives only as long as
+/// a send (each sender gives up within about 40 s: 10 s timeouts, 3 tries); and it is
+/// shorter than Lambda's two asynchronous retries (about 1 and 3 minutes after a failed
+/// invocation), so a claim whose process died is surfaced by the last retry at the latest.
+pub const CLAIM_TIMEOUT: Duration = Duration::seconds(90);
 /// How often a provider that keeps failing temporarily is tried again for one attempt
 /// before the follow-up is `failed`.
 pub const MAX_PROVIDER_TRIES: usize = 3;
@@ -107,6 +110,12 @@ pub enum Outcome {
     },
     /// Nothing to do: not waiting to be sent, another attempt, claimed by someone else.
     Skipped {
+        detail: String,
+    },
+    /// Another invocation holds a fresh claim: look again later (the Lambda adapter fails
+    /// the invocation so it is retried, and a claim that outlives [`CLAIM_TIMEOUT`] is
+    /// then reported `unknown`).
+    InFlight {
         detail: String,
     },
 }
@@ -202,16 +211,25 @@ impl Executor {
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
         let mut claimed = stored.value.clone();
+        // The claim carries a token of this invocation, so a claim that was applied but
+        // whose answer was lost is recognised as ours (and only ours) below.
+        let token = uuid::Uuid::new_v4().simple();
         claimed.record(
             now,
             Status::Sending,
             Reason::Requested,
-            "claimed by the executor",
+            format!("claimed by the executor (claim {token})"),
         );
         let claim_version = match self.repo.save_followup(&stored, &claimed).await {
             Ok(version) => version,
             Err(StoreError::ConditionFailed { .. }) => {
-                return Ok(skipped("another invocation claimed it first"));
+                // Either another invocation claimed it, or our own claim was applied and
+                // its answer lost (the SDK then retried it): only then is the stored
+                // follow-up exactly the one we wrote.
+                match self.repo.followup(&claimed.account_id, &claimed.id).await? {
+                    Some(current) if current.value == claimed => current.version,
+                    _ => return Ok(skipped("another invocation claimed it first")),
+                }
             }
             Err(e) => return Err(e.into()),
         };
@@ -330,7 +348,7 @@ impl Executor {
             Outcome::Failed { .. } => crate::metrics::count("failed", channel, reason),
             Outcome::Suppressed { .. } => crate::metrics::count("suppressed", channel, reason),
             Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
-            Outcome::Rescheduled { .. } | Outcome::Skipped { .. } => {}
+            Outcome::Rescheduled { .. } | Outcome::Skipped { .. } | Outcome::InFlight { .. } => {}
         }
         Ok(outcome)
     }
@@ -343,7 +361,12 @@ impl Executor {
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
         if now - stored.value.updated_at < CLAIM_TIMEOUT {
-            return Ok(skipped("another invocation is sending it"));
+            return Ok(Outcome::InFlight {
+                detail: format!(
+                    "claimed at {}; another invocation is sending it",
+                    stored.value.updated_at
+                ),
+            });
         }
         let detail = format!(
             "claimed at {} and never settled: the provider may or may not have it",
