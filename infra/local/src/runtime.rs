@@ -112,7 +112,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     tokio::spawn(run_due_jobs(due_rx, executor));
     tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
     if let Some(table) = &embedded {
-        catch_up(table, &dispatcher).await?;
+        catch_up(table, &dispatcher, schedules.as_ref()).await?;
     }
 
     let mut tenants = vec![(token.clone(), account.clone())];
@@ -256,7 +256,13 @@ async fn feed_dispatcher(
 
 /// After a restart: every follow-up still `scheduled` is scheduled again (the
 /// in-process scheduler keeps nothing across restarts; the store does).
-async fn catch_up(table: &EmbeddedTable, dispatcher: &Dispatcher) -> Result<(), String> {
+/// A follow-up left `sending` by a process that stopped mid-send goes back to its
+/// executor, which reports it `unknown` once its claim is stale (never resends it).
+async fn catch_up(
+    table: &EmbeddedTable,
+    dispatcher: &Dispatcher,
+    schedules: &dyn scheduling::Schedules,
+) -> Result<(), String> {
     let items = table
         .items_with_sort_key(service::records::FOLLOWUP_SK)
         .await
@@ -266,15 +272,27 @@ async fn catch_up(table: &EmbeddedTable, dispatcher: &Dispatcher) -> Result<(), 
         let Ok(followup) = service::records::followup_from_item(&item) else {
             continue;
         };
-        if followup.value.status == policy::Status::Scheduled {
-            pending += 1;
-            if let Err(e) = dispatcher.on_change(None, Some(&followup.value)).await {
-                tracing::error!(followup_id = %followup.value.id, error = %e, "cannot reschedule");
-            }
+        let result = match followup.value.status {
+            policy::Status::Scheduled => dispatcher
+                .on_change(None, Some(&followup.value))
+                .await
+                .map(|_| ()),
+            policy::Status::Sending => schedules
+                .dispatch_now(&service::dispatch::job(&followup.value))
+                .await
+                .map_err(Into::into),
+            _ => continue,
+        };
+        pending += 1;
+        if let Err(e) = result {
+            tracing::error!(followup_id = %followup.value.id, error = %e, "cannot pick it up again");
         }
     }
     if pending > 0 {
-        tracing::info!(pending, "scheduled follow-ups picked up from the store");
+        tracing::info!(
+            pending,
+            "scheduled and unsettled follow-ups picked up from the store"
+        );
     }
     Ok(())
 }
