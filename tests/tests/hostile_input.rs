@@ -1879,7 +1879,6 @@ async fn a_signed_redelivery_of_a_known_webhook_id_with_another_body_gets_the_fi
 }
 
 #[tokio::test]
-#[ignore = "bug: a method a route does not have gets axum's bare 405 (no body, no problem+json); see docs/security.md"]
 async fn a_method_a_route_does_not_have_is_a_405_problem() {
     let world = World::embedded().await;
     let answer = world
