@@ -71,40 +71,13 @@ impl Engine {
         let key = records::account_settings_key(account);
         // Version 0 is the unsaved defaults: `If-Match` on them means "not saved yet".
         let version = match if_match {
-            Some(0) => self.create_only(key, &settings).await?,
+            Some(0) => self.repo.create_record(key, &settings).await?,
             other => self.repo.put_record(key, &settings, other).await?,
         };
         Ok(Versioned {
             value: settings,
             version,
         })
-    }
-
-    async fn create_only<T: serde::Serialize>(
-        &self,
-        key: store::Key,
-        value: &T,
-    ) -> Result<u64, ServiceError> {
-        let item = records::data_item(key, value, 1)?;
-        match self
-            .repo
-            .table()
-            .write(vec![store::Write::Put {
-                item,
-                cond: store::Cond::NotExists,
-            }])
-            .await
-        {
-            Ok(()) => Ok(1),
-            Err(StoreError::ConditionFailed { failed }) => Err(ServiceError::VersionMismatch {
-                current: failed
-                    .first()
-                    .and_then(|(_, i)| i.as_ref())
-                    .map(records::version_of)
-                    .unwrap_or(1),
-            }),
-            Err(e) => Err(e.into()),
-        }
     }
 
     pub async fn agent_settings(

@@ -125,8 +125,6 @@ pub enum Expect {
     Absent,
     /// It must exist at this version.
     Version(u64),
-    /// Whatever it is (an unconditional put, for `PUT` without `If-Match`).
-    Anything,
 }
 
 impl Expect {
@@ -134,7 +132,6 @@ impl Expect {
         match self {
             Expect::Absent => Cond::NotExists,
             Expect::Version(v) => Cond::Equals(vec![("version".into(), json!(v))]),
-            Expect::Anything => Cond::Always,
         }
     }
 }

@@ -21,10 +21,6 @@ impl RequestCounter {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    pub fn total(&self) -> usize {
-        self.counts().values().sum()
-    }
-
     pub fn reset(&self) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
