@@ -30,8 +30,12 @@ pub async fn run(options: Options) -> Result<(), String> {
 
     // The clock never runs backwards across restarts: its offset is kept in DIR.
     let clock = Arc::new(MovableClock::new());
-    clock.advance(local_routes::saved_offset(dir));
-    clock.advance(options.advance);
+    clock
+        .try_advance(local_routes::saved_offset(dir)?)
+        .map_err(|e| format!("the saved clock offset: {e}"))?;
+    clock
+        .try_advance(options.advance)
+        .map_err(|e| format!("--advance {}h: {e}", options.advance.num_hours()))?;
     local_routes::save_offset(dir, clock.offset());
     let now_fn = {
         let clock = clock.clone();
