@@ -63,9 +63,9 @@ pub fn router(local: Local) -> Router {
         .with_state(local)
 }
 
-/// What was "sent", newest last.
-async fn outbox(State(local): State<Local>, _: Tenant) -> Json<Value> {
-    Json(json!({ "items": local.outbox.list() }))
+/// What was "sent" for the caller's account, newest last.
+async fn outbox(State(local): State<Local>, Tenant(account): Tenant) -> Json<Value> {
+    Json(json!({ "items": local.outbox.list_for(account.as_str()) }))
 }
 
 async fn clock(State(local): State<Local>, _: Tenant) -> Json<Value> {
