@@ -243,7 +243,11 @@ async fn run_due_jobs(
 
 /// One job, tried again like a Lambda invocation while it fails or its claim is in
 /// flight.
-async fn execute_with_retries(executor: Arc<Executor>, clock: Arc<dyn Clock>, input: ExecutorInput) {
+async fn execute_with_retries(
+    executor: Arc<Executor>,
+    clock: Arc<dyn Clock>,
+    input: ExecutorInput,
+) {
     let id = &input.followup_id;
     for delay in RETRY_DELAYS {
         match executor.execute(&input).await {
@@ -254,7 +258,9 @@ async fn execute_with_retries(executor: Arc<Executor>, clock: Arc<dyn Clock>, in
                 tracing::info!(followup_id = %id, ?outcome, "executed");
                 return;
             }
-            Err(e) => tracing::warn!(followup_id = %id, error = ?e, "execution failed; trying again later"),
+            Err(e) => {
+                tracing::warn!(followup_id = %id, error = ?e, "execution failed; trying again later")
+            }
         }
         let at = clock.now() + delay;
         while clock.now() < at {
@@ -264,7 +270,9 @@ async fn execute_with_retries(executor: Arc<Executor>, clock: Arc<dyn Clock>, in
     match executor.execute(&input).await {
         Ok(outcome) => tracing::info!(followup_id = %id, ?outcome, "executed"),
         // Where Lambda would park the event in the executors' failure queue.
-        Err(e) => tracing::error!(followup_id = %id, error = ?e, "execution failed; gave up after the retries"),
+        Err(e) => {
+            tracing::error!(followup_id = %id, error = ?e, "execution failed; gave up after the retries")
+        }
     }
 }
 

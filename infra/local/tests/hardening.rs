@@ -172,8 +172,10 @@ async fn follow_ups_left_sending_by_a_kill_end_sent_or_unknown_after_a_restart_a
             let contact = Contact::new(round, i);
             deliveries.spawn(async move { deliver(&http, &base, &secret, &contact, now).await });
         }
-        // kill -9 at a random instant of the burst and of the sends it sets off.
-        let kill_after = dice.below(400);
+        // kill -9 at a random instant of the burst and of the sends it sets off: once
+        // the first delivery is answered (sends are under way), after 0-250 ms.
+        deliveries.join_next().await;
+        let kill_after = dice.below(250);
         tokio::time::sleep(Duration::from_millis(kill_after)).await;
         local.child.kill().expect("SIGKILL");
         local.child.wait().expect("reaped");
@@ -185,7 +187,12 @@ async fn follow_ups_left_sending_by_a_kill_end_sent_or_unknown_after_a_restart_a
         let now = engine_now(&api).await;
         for contact in &burst {
             let status = deliver(&http, &local.base, &secret, contact, now).await;
-            assert_eq!(status, Some(StatusCode::OK), "redelivery for {}", contact.id);
+            assert_eq!(
+                status,
+                Some(StatusCode::OK),
+                "redelivery for {}",
+                contact.id
+            );
         }
         contacts.extend(burst);
         let after_restart = followups(&api, &contacts).await;
@@ -285,7 +292,8 @@ async fn an_advance_beyond_the_clocks_bound_is_a_400_naming_advance_and_changes_
         assert_eq!(problem["errors"][0]["field"], "advance", "{problem}");
     }
     // Within the bound, but beyond what is left of it.
-    api.post("/v1/local/clock", json!({"advance": "3000d"})).await;
+    api.post("/v1/local/clock", json!({"advance": "3000d"}))
+        .await;
     let (status, _, problem) = post_raw(
         &api,
         &api.token,

@@ -356,10 +356,7 @@ pub(crate) mod tests {
             ] {
                 let result = verify(&[secret()], headers("m", &ts, &sig), BODY, now);
                 assert!(
-                    matches!(
-                        result,
-                        Err(SignatureError::Stale | SignatureError::NoMatch)
-                    ),
+                    matches!(result, Err(SignatureError::Stale | SignatureError::NoMatch)),
                     "now {now}, timestamp {ts}: {result:?}"
                 );
             }

@@ -426,7 +426,10 @@ mod tests {
         engine.create_webhook_secret(&account, None).await.unwrap();
 
         let body = vec![b' '; 250 * 1024];
-        let bogus = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode([7u8; 32]));
+        let bogus = format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        );
         let signatures = vec![bogus.as_str(); 1_000].join(" ");
         let timestamp = chrono::Utc::now().timestamp().to_string();
         let headers = SignedHeaders {

@@ -194,7 +194,9 @@ impl Inner {
             let db = read_db(&self.db);
             match db.as_ref() {
                 Some(db) => work(db),
-                None => Err(StoreError::Unavailable("the store is being reopened".into())),
+                None => Err(StoreError::Unavailable(
+                    "the store is being reopened".into(),
+                )),
             }
         };
         if let Err(StoreError::Unavailable(reason)) = &result {
@@ -271,87 +273,85 @@ impl Inner {
         }
         Ok(())
     }
-
 }
 
 fn query_in(
-        db: &Database,
-        query: &Query,
-        position: Option<cursor::Position>,
-        now: i64,
-    ) -> Result<Page, StoreError> {
-        let size = rules::page_size(query);
-        let txn = db.begin_read().map_err(storage)?;
-        let items = txn.open_table(ITEMS).map_err(storage)?;
-        let table = match query.index {
-            Index::Primary => None,
-            Index::Gsi1 => Some(txn.open_table(GSI1).map_err(storage)?),
-            Index::Gsi2 => Some(txn.open_table(GSI2).map_err(storage)?),
-        };
+    db: &Database,
+    query: &Query,
+    position: Option<cursor::Position>,
+    now: i64,
+) -> Result<Page, StoreError> {
+    let size = rules::page_size(query);
+    let txn = db.begin_read().map_err(storage)?;
+    let items = txn.open_table(ITEMS).map_err(storage)?;
+    let table = match query.index {
+        Index::Primary => None,
+        Index::Gsi1 => Some(txn.open_table(GSI1).map_err(storage)?),
+        Index::Gsi2 => Some(txn.open_table(GSI2).map_err(storage)?),
+    };
 
-        let (mut lower, mut upper) = partition_range(query);
-        if let Some(position) = &position {
-            let mut at = encode_parts(&[&query.pk, &position.index_sk]);
-            if query.index != Index::Primary {
-                push_part(&mut at, &position.pk);
-                push_part(&mut at, &position.sk);
-            }
-            if query.newest_first {
-                upper = Bound::Excluded(at);
-            } else {
-                lower = Bound::Excluded(at);
-            }
+    let (mut lower, mut upper) = partition_range(query);
+    if let Some(position) = &position {
+        let mut at = encode_parts(&[&query.pk, &position.index_sk]);
+        if query.index != Index::Primary {
+            push_part(&mut at, &position.pk);
+            push_part(&mut at, &position.sk);
         }
-        if bounds_are_empty(&lower, &upper) {
-            return Ok(Page {
-                items: Vec::new(),
-                cursor: None,
-            });
-        }
-        let range = (as_slice(&lower), as_slice(&upper));
-        let entries = match &table {
-            None => items.range::<&[u8]>(range),
-            Some(index) => index.range::<&[u8]>(range),
-        }
-        .map_err(storage)?;
-        let entries: Box<dyn Iterator<Item = _>> = if query.newest_first {
-            Box::new(entries.rev())
+        if query.newest_first {
+            upper = Bound::Excluded(at);
         } else {
-            Box::new(entries)
-        };
-
-        // One item more than the page, to know whether a next page exists.
-        let mut found = Vec::with_capacity(size + 1);
-        for entry in entries {
-            let (_, value) = entry.map_err(storage)?;
-            let item = match table {
-                None => decode_item(value.value())?,
-                Some(_) => load(&items, value.value())?.ok_or_else(|| {
-                    StoreError::Corrupt("an index entry points to no item".into())
-                })?,
-            };
-            if rules::is_expired(&item.attrs, now) {
-                continue;
-            }
-            found.push(item);
-            if found.len() > size {
-                break;
-            }
+            lower = Bound::Excluded(at);
         }
-        let cursor = if found.len() > size {
-            found.truncate(size);
-            match found.last() {
-                Some(last) => Some(cursor::encode(query, last)?),
-                None => None,
-            }
-        } else {
-            None
-        };
-        Ok(Page {
-            items: found,
-            cursor,
-        })
     }
+    if bounds_are_empty(&lower, &upper) {
+        return Ok(Page {
+            items: Vec::new(),
+            cursor: None,
+        });
+    }
+    let range = (as_slice(&lower), as_slice(&upper));
+    let entries = match &table {
+        None => items.range::<&[u8]>(range),
+        Some(index) => index.range::<&[u8]>(range),
+    }
+    .map_err(storage)?;
+    let entries: Box<dyn Iterator<Item = _>> = if query.newest_first {
+        Box::new(entries.rev())
+    } else {
+        Box::new(entries)
+    };
+
+    // One item more than the page, to know whether a next page exists.
+    let mut found = Vec::with_capacity(size + 1);
+    for entry in entries {
+        let (_, value) = entry.map_err(storage)?;
+        let item = match table {
+            None => decode_item(value.value())?,
+            Some(_) => load(&items, value.value())?
+                .ok_or_else(|| StoreError::Corrupt("an index entry points to no item".into()))?,
+        };
+        if rules::is_expired(&item.attrs, now) {
+            continue;
+        }
+        found.push(item);
+        if found.len() > size {
+            break;
+        }
+    }
+    let cursor = if found.len() > size {
+        found.truncate(size);
+        match found.last() {
+            Some(last) => Some(cursor::encode(query, last)?),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(Page {
+        items: found,
+        cursor,
+    })
+}
 
 /// Opens an existing store file and makes sure its tables exist.
 fn open_file(path: &Path, backend: &Backend) -> Result<Database, StoreError> {
@@ -600,7 +600,8 @@ fn read_db(db: &RwLock<Option<Database>>) -> std::sync::RwLockReadGuard<'_, Opti
 }
 
 fn write_db(db: &RwLock<Option<Database>>) -> std::sync::RwLockWriteGuard<'_, Option<Database>> {
-    db.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+    db.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A poisoned lock only means another call panicked; the data it guards (a unit, a

@@ -238,8 +238,8 @@ impl redb::StorageBackend for FillableDisk {
 async fn a_transient_full_disk_fails_writes_and_the_table_recovers_without_a_restart() {
     let file = TempFile::new();
     let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let table = EmbeddedTable::open_with_backend(&file.0, FillableDisk::backend(&full))
-        .expect("open");
+    let table =
+        EmbeddedTable::open_with_backend(&file.0, FillableDisk::backend(&full)).expect("open");
     let before = item("acct#1", "fu#1", json!({"n": 1}));
     let during = item("acct#1", "fu#2", json!({"n": 2}));
     let after = item("acct#1", "fu#3", json!({"n": 3}));
@@ -298,7 +298,10 @@ async fn a_first_open_on_a_full_disk_names_the_cause_and_leaves_nothing_behind()
     // The next start, with space, simply creates the store.
     let table = EmbeddedTable::open(&path).expect("open once there is space");
     let kept = item("acct#1", "fu#1", json!({"n": 1}));
-    table.write(vec![put(&kept, Cond::NotExists)]).await.unwrap();
+    table
+        .write(vec![put(&kept, Cond::NotExists)])
+        .await
+        .unwrap();
     drop(table);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -311,7 +314,10 @@ async fn a_store_file_left_half_made_by_a_killed_start_does_not_block_the_next()
     std::fs::write(dir.join("followups.redb.partial"), b"redb\x1a\x0a\xa9\x0d").unwrap();
     let table = EmbeddedTable::open(&path).expect("open despite the leftover");
     let kept = item("acct#1", "fu#1", json!({"n": 1}));
-    table.write(vec![put(&kept, Cond::NotExists)]).await.unwrap();
+    table
+        .write(vec![put(&kept, Cond::NotExists)])
+        .await
+        .unwrap();
     let names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -326,7 +332,10 @@ async fn a_second_open_of_the_same_file_says_another_process_has_it() {
     let file = TempFile::new();
     let _open = EmbeddedTable::open(&file.0).expect("open");
     let second = EmbeddedTable::open(&file.0).err().expect("refused");
-    assert!(second.to_string().contains("open in another process"), "{second}");
+    assert!(
+        second.to_string().contains("open in another process"),
+        "{second}"
+    );
 }
 
 fn tempfile_dir() -> std::path::PathBuf {

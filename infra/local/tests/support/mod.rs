@@ -272,4 +272,3 @@ pub fn time(value: &Value) -> DateTime<Utc> {
         .unwrap_or_else(|| panic!("not a time: {value}"))
         .with_timezone(&Utc)
 }
-
