@@ -6,6 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
+// Each target uses half of the shared bodies.
+#[allow(dead_code)]
 #[path = "hardening.rs"]
 mod hardening;
 
