@@ -114,9 +114,7 @@ impl Decision {
             Self::Reschedule { notes, trace, .. }
             | Self::Complete { notes, trace, .. }
             | Self::Retry { notes, trace, .. }
-            | Self::Finish { notes, trace, .. } => {
-                notes.iter().chain([trace]).cloned().collect()
-            }
+            | Self::Finish { notes, trace, .. } => notes.iter().chain([trace]).cloned().collect(),
             Self::Noted { trace, .. } => vec![trace.clone()],
         }
     }
@@ -351,7 +349,8 @@ impl Ctx<'_> {
             }
         }
         if let Some(Decision::Retry { notes: kept, .. } | Decision::Finish { notes: kept, .. }) =
-            out.iter_mut().find(|d| matches!(d, Decision::Retry { .. } | Decision::Finish { .. }))
+            out.iter_mut()
+                .find(|d| matches!(d, Decision::Retry { .. } | Decision::Finish { .. }))
         {
             kept.extend(notes);
         }
@@ -502,7 +501,10 @@ impl Ctx<'_> {
         if let Err((reason, detail)) = self.sms_slots(sms) {
             return suppress(reason, detail);
         }
-        let in_review = self.history.awaiting_review.get(&self.guard(GuardKind::Sms));
+        let in_review = self
+            .history
+            .awaiting_review
+            .get(&self.guard(GuardKind::Sms));
         let Some(number) = analysis.sms_destination.as_ref().filter(|d| d.confirmed) else {
             if let Some(in_review) = in_review {
                 return suppress(

@@ -206,9 +206,21 @@ fn contact_zone(obj: &Obj<'_>) -> (Option<TimeZone>, Option<String>) {
         Some("") => (None, None),
         Some(raw) => match TimeZone::parse(&obj.path("timezone"), raw) {
             Ok(zone) => (Some(zone), None),
-            Err(_) => (None, Some(raw.chars().take(MAX_INVALID_ZONE_CHARS).collect())),
+            Err(_) => (
+                None,
+                Some(raw.chars().take(MAX_INVALID_ZONE_CHARS).collect()),
+            ),
         },
-        None => (None, Some(value.to_string().chars().take(MAX_INVALID_ZONE_CHARS).collect())),
+        None => (
+            None,
+            Some(
+                value
+                    .to_string()
+                    .chars()
+                    .take(MAX_INVALID_ZONE_CHARS)
+                    .collect(),
+            ),
+        ),
     }
 }
 

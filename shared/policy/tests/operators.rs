@@ -34,7 +34,11 @@ fn suppression(channel: Channel, reason: Reason) -> SuppressionKey {
 
 /// The SMS an earlier call left waiting for an operator to set its number.
 fn sms_in_review() -> FollowUp {
-    let unconfirmed = with(event_json(), "/analysis/sms_destination/confirmed", json!(false));
+    let unconfirmed = with(
+        event_json(),
+        "/analysis/sms_destination/confirmed",
+        json!(false),
+    );
     let decisions = decide_now(&settings(), unconfirmed);
     let sms = created(&decisions, Channel::Sms);
     assert_eq!(sms.status, Status::NeedsReview);
@@ -78,7 +82,10 @@ fn a_later_calls_confirmed_number_completes_the_sms_waiting_for_review() {
     });
     let (followup_id, destination, due_at, trace) = completed.expect("a completion");
     assert_eq!(followup_id.as_str(), "fu-review");
-    assert_eq!(destination, &Destination::parse("d", "+14155552671").unwrap());
+    assert_eq!(
+        destination,
+        &Destination::parse("d", "+14155552671").unwrap()
+    );
     assert_eq!(*due_at, now());
     assert_eq!(
         (trace.status, trace.reason),
@@ -87,9 +94,13 @@ fn a_later_calls_confirmed_number_completes_the_sms_waiting_for_review() {
     let preconditions = decisions.preconditions();
     assert!(preconditions.contains(&Precondition::NotOnDnc(destination.clone())));
     assert!(
-        !preconditions
-            .iter()
-            .any(|p| matches!(p, Precondition::NotYetSent { kind: GuardKind::Sms, .. })),
+        !preconditions.iter().any(|p| matches!(
+            p,
+            Precondition::NotYetSent {
+                kind: GuardKind::Sms,
+                ..
+            }
+        )),
         "the guard stays with the SMS in review: {preconditions:#?}"
     );
 }
@@ -168,7 +179,12 @@ fn every_decided_reason_fits_its_channel_and_is_the_latest_trace_entrys() {
                     let trace = decision.trace();
                     let last = trace.last().expect("every decision records a step");
                     if let Decision::Create(new) = decision {
-                        assert!(new.reason.fits(new.channel), "{:?} on {}", new.reason, new.channel);
+                        assert!(
+                            new.reason.fits(new.channel),
+                            "{:?} on {}",
+                            new.reason,
+                            new.channel
+                        );
                         assert_eq!(last.reason, new.reason);
                         checked += 1;
                     }
@@ -188,7 +204,11 @@ fn reasons_of_one_channel_do_not_describe_another() {
         (Reason::MissedCall, Channel::MissedCallEmail, Channel::Email),
         (Reason::Reviewed, Channel::Sms, Channel::Email),
         (Reason::Answered, Channel::Call, Channel::Whatsapp),
-        (Reason::AskForEmailOff, Channel::Email, Channel::MissedCallEmail),
+        (
+            Reason::AskForEmailOff,
+            Channel::Email,
+            Channel::MissedCallEmail,
+        ),
     ] {
         assert!(reason.fits(fits), "{reason} on {fits}");
         assert!(!reason.fits(does_not_fit), "{reason} on {does_not_fit}");
@@ -270,7 +290,13 @@ fn a_follow_up_calls_completion_keeps_repeated_suppressions_in_its_own_trace() {
         json!("no_answer"),
     );
     let decisions = decide(&settings(), &event(body), &history, now());
-    assert_eq!(decisions.created().filter(|f| f.status == Status::Suppressed).count(), 0);
+    assert_eq!(
+        decisions
+            .created()
+            .filter(|f| f.status == Status::Suppressed)
+            .count(),
+        0
+    );
     let retry = decisions
         .iter()
         .find(|d| matches!(d, Decision::Retry { .. }))

@@ -417,6 +417,10 @@ impl Executor {
                                 .into(),
                     })?;
                 Outbound::Email {
+                    kind: match followup.channel {
+                        Channel::MissedCallEmail => channels::EmailKind::MissedCallEmail,
+                        _ => channels::EmailKind::Email,
+                    },
                     from_name: email.from_name.unwrap_or_default(),
                     from_address,
                     to,

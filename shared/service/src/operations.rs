@@ -13,10 +13,10 @@ use store::StoreError;
 
 use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
-use crate::webhook::apply;
 use crate::records::{self, Versioned};
 use crate::repository::{DncEntry, Listing, StoredSecret};
 use crate::signature::WebhookSecret;
+use crate::webhook::apply;
 use crate::{Engine, new_followup_id};
 
 /// Largest page a list returns.

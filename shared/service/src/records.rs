@@ -214,12 +214,13 @@ pub fn followup_item(followup: &FollowUp, version: u64) -> Result<Item, ServiceE
 /// A stored follow-up. Its `reason` is its latest own trace entry's, also for items
 /// written when a send-time move did not update it.
 pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceError> {
-    let mut value: FollowUp = serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
-        ServiceError::Internal(format!(
-            "stored follow-up {:?} is unreadable: {e}",
-            item.key
-        ))
-    })?;
+    let mut value: FollowUp =
+        serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
+            ServiceError::Internal(format!(
+                "stored follow-up {:?} is unreadable: {e}",
+                item.key
+            ))
+        })?;
     if let Some(last) = value.trace.iter().rev().find(|t| t.channel.is_none()) {
         value.reason = Some(last.reason);
     }
