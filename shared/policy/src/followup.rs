@@ -288,16 +288,14 @@ impl Reason {
             | Self::NoOffer
             | Self::MessageTooLong => channel == Sms,
             Self::AskForEmailOff => channel == Email,
-            Self::NoSenderName | Self::NoMeetingLink => {
-                matches!(channel, Sms | Email | MissedCallEmail)
-            }
+            Self::NoSenderName => matches!(channel, Sms | Email | MissedCallEmail),
             Self::AlreadySent => channel.guard_kind().is_some(),
             Self::Requested
             | Self::Rescheduled
             | Self::Superseded
             | Self::OutsideHorizon
             | Self::NoAllowedWindow => channel.is_requested(),
-            Self::NoTemplate => matches!(channel, Sms | Whatsapp),
+            Self::NoTemplate => channel != Call,
             Self::Answered | Self::RetriesExhausted | Self::CallDeclined | Self::InvalidNumber => {
                 channel == Call
             }
@@ -307,6 +305,7 @@ impl Reason {
             | Self::Dnc
             | Self::OutsideWindow
             | Self::NoDestination
+            | Self::NoMeetingLink
             | Self::Cancelled
             | Self::WrongChannel
             | Self::NotPending

@@ -313,8 +313,12 @@ impl Plan {
             };
             plan.answer.followups.push(decided);
         }
+        // Destinations that differ only in case share one entry: check it once.
+        let mut checked = std::collections::BTreeSet::new();
         for precondition in decisions.preconditions() {
-            if let Precondition::NotOnDnc(destination) = precondition {
+            if let Precondition::NotOnDnc(destination) = precondition
+                && checked.insert(destination.dnc_match_key())
+            {
                 plan.push(
                     Write::Check {
                         key: records::dnc_key(account, &destination),
