@@ -15,6 +15,7 @@ for_each_store!(
     a_later_calls_confirmed_number_completes_the_sms_in_review,
     an_sms_held_for_quiet_hours_then_cancelled_leaves_the_once,
     a_guard_left_by_an_sms_cancelled_before_the_fix_is_taken_over,
+    an_sms_suppressed_at_send_time_leaves_the_once,
     an_email_on_the_list_matches_whatever_its_case,
     an_email_stored_before_the_fix_with_upper_case_letters_still_matches,
     blank_campaign_overrides_fall_back_to_the_account_defaults,
@@ -187,6 +188,41 @@ async fn a_guard_left_by_an_sms_cancelled_before_the_fix_is_taken_over(world: Wo
     world.deliver(&secret, "msg_3", &third).await.ok();
     let sms = sms_of(&world, "contact-1").await;
     assert_eq!(sms[0]["reason"], "already_sent", "{sms:#?}");
+}
+
+async fn an_sms_suppressed_at_send_time_leaves_the_once(world: World) {
+    let secret = world.configure_acme().await;
+    let first = answered_call("call-1", "contact-1", world.clock.now());
+    world.deliver(&secret, "msg_1", &first).await.ok();
+    let sms = world.one_followup("contact-1", "sms").await;
+    world
+        .put("/v1/dnc/%2B14155552671")
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    let outcome = world.execute(&sms).await;
+    assert!(
+        matches!(outcome, service::execute::Outcome::Suppressed { .. }),
+        "{outcome:?}"
+    );
+    world
+        .delete("/v1/dnc/%2B14155552671")
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT);
+
+    let later = set(first, "/call/id", json!("call-2"));
+    world.deliver(&secret, "msg_2", &later).await.ok();
+    let sms = sms_of(&world, "contact-1").await;
+    assert_eq!(sms.len(), 2, "{sms:#?}");
+    assert_eq!(
+        (&sms[0]["status"], &sms[0]["reason"]),
+        (&json!("scheduled"), &json!("consented"))
+    );
+    assert_eq!(
+        (&sms[1]["status"], &sms[1]["reason"]),
+        (&json!("suppressed"), &json!("dnc"))
+    );
 }
 
 async fn email_reason(world: &World, contact: &str) -> Value {
