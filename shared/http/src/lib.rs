@@ -32,6 +32,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/campaigns/{campaign_id}/followup-settings"),
     ("PUT", "/v1/campaigns/{campaign_id}/followup-settings"),
     ("DELETE", "/v1/campaigns/{campaign_id}/followup-settings"),
+    (
+        "POST",
+        "/v1/campaigns/{campaign_id}/followup-settings/preview",
+    ),
     ("GET", "/v1/dnc"),
     ("PUT", "/v1/dnc/{phone_or_email}"),
     ("DELETE", "/v1/dnc/{phone_or_email}"),
@@ -74,6 +78,10 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
             get(settings::get_campaign)
                 .put(settings::put_campaign)
                 .delete(settings::delete_campaign),
+        )
+        .route(
+            "/v1/campaigns/{campaign_id}/followup-settings/preview",
+            post(settings::preview_campaign),
         )
         .route("/v1/dnc", get(dnc::list))
         .route(

@@ -3,10 +3,11 @@
 //! a `needs_review` SMS by hand, and preview what a call would get. Every input is
 //! parsed by the policy's types first; an invalid one stores nothing.
 
+use policy::render::{MessagesPreview, PreviewRequest};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, Channel,
     ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Precondition,
-    Reason, Status, ValidationErrors, WebhookEvent,
+    Reason, Settings, Status, ValidationErrors, WebhookEvent,
 };
 use serde_json::{Value, json};
 use store::StoreError;
@@ -170,6 +171,44 @@ impl Engine {
         self.repo
             .delete_record(records::campaign_key(account, &campaign), if_match)
             .await
+    }
+
+    /// The campaign's SMS, email and missed-call email rendered for a sample contact by
+    /// the policy's renderers, with the settings in the request (unsaved) or else the
+    /// saved ones, and the account defaults. Changes nothing.
+    pub async fn preview_messages(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+        body: &Value,
+    ) -> Result<MessagesPreview, ServiceError> {
+        let campaign = parse(CampaignId::parse("campaign_id", campaign));
+        let request = PreviewRequest::from_json(body);
+        let (campaign, request) = both(campaign, request)?;
+        let campaign_settings = match request.settings {
+            Some(settings) => settings,
+            None => {
+                self.campaign_settings(account, campaign.as_str())
+                    .await?
+                    .value
+            }
+        };
+        let account_settings = self.account_settings(account).await?.value;
+        let mut settings = Settings::new(account.clone(), account_settings);
+        if let Some(agent) = &campaign_settings.agent_id {
+            settings.agent = self
+                .repo
+                .agent_settings(account, agent)
+                .await?
+                .map(|v| v.value);
+        }
+        settings.campaign = Some(campaign_settings);
+        Ok(policy::render::preview_messages(
+            &settings,
+            &campaign,
+            &request.sample,
+            self.clock.now(),
+        ))
     }
 
     // ---- webhook secrets ----

@@ -159,3 +159,16 @@ pub async fn delete_secret(
     engine.delete_webhook_secret(&account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The campaign's messages rendered for a sample contact (settings from the body, or
+/// the saved ones); changes nothing.
+pub async fn preview_campaign(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(campaign): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<policy::render::MessagesPreview>, Problem> {
+    Ok(Json(
+        engine.preview_messages(&account, &campaign, &body).await?,
+    ))
+}
