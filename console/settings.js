@@ -66,7 +66,7 @@ function settingsForm(label, children, onSave) {
 async function save(path, state, body) {
   const { body: saved, etag } = await api("PUT", path, { body, ifMatch: state.etag });
   state.etag = etag;
-  announce(`Saved (version ${etag ?? "?"}).`);
+  announce(`Saved (version ${(etag ?? "?").replaceAll('"', "")}).`);
   return saved;
 }
 
@@ -244,14 +244,14 @@ function campaignBody(f) {
       enabled: f.emailEnabled.control.checked,
       ask_for_email: f.emailAsk.control.checked,
       from_name: blankToNull(v(f.emailFrom)),
-      subject: v(f.emailSubject),
-      body: v(f.emailBody),
+      subject: blankToNull(v(f.emailSubject)),
+      body: blankToNull(v(f.emailBody)),
       meeting_link: blankToNull(v(f.emailLink)),
     },
     missed_call_email: {
       enabled: f.missedEnabled.control.checked,
-      subject: v(f.missedSubject),
-      body: v(f.missedBody),
+      subject: blankToNull(v(f.missedSubject)),
+      body: blankToNull(v(f.missedBody)),
     },
   };
 }

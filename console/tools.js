@@ -191,6 +191,8 @@ function invalid(control, list, errors) {
   control.focus();
 }
 
+const DECISION_WORDS = { create: "New follow-up", reschedule: "Move a pending one", retry: "Retry the call", finish: "Close the call" };
+
 function decisionsTable(preview) {
   if (preview.ignored) return [h("p", {}, `Event type ${preview.ignored} is acknowledged and ignored.`)];
   if (!preview.decisions.length) return [h("p", { class: "empty" }, "Nothing would be decided for this call.")];
@@ -198,7 +200,7 @@ function decisionsTable(preview) {
     h("table", { class: "list decisions" },
       h("thead", {}, h("tr", {}, ["Decision", "Channel", "Status", "Why", "Due (contact's time · yours)", "Trace"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, preview.decisions.map((d) => h("tr", {},
-        h("td", {}, d.decision),
+        h("td", {}, DECISION_WORDS[d.decision] || d.decision),
         h("td", {}, channelWords(d.channel ?? "")),
         h("td", {}, d.status ? statusBadge(d.status) : ""),
         h("td", {}, reasonCell(d.reason)),
