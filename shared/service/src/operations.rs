@@ -36,6 +36,26 @@ pub fn page_size(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
 }
 
+/// An agent's or a campaign's settings in a list.
+#[derive(Debug, serde::Serialize)]
+pub struct SettingsOf<T> {
+    pub id: String,
+    pub settings: T,
+}
+
+impl<T> SettingsOf<T> {
+    fn listing(page: Listing<(String, T)>) -> Listing<Self> {
+        Listing {
+            items: page
+                .items
+                .into_iter()
+                .map(|(id, settings)| Self { id, settings })
+                .collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
+}
+
 /// A newly created secret: the only time its text is shown.
 #[derive(Debug, serde::Serialize)]
 pub struct CreatedSecret {
@@ -209,6 +229,34 @@ impl Engine {
             &request.sample,
             self.clock.now(),
         ))
+    }
+
+    /// The agents that have follow-up settings, by id.
+    pub async fn agents(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<SettingsOf<AgentSettings>>, ServiceError> {
+        let page = self
+            .repo
+            .settings_page(account, records::AGENT_PREFIX, cursor, page_size(limit))
+            .await?;
+        Ok(SettingsOf::listing(page))
+    }
+
+    /// The campaigns that have follow-up settings, by id.
+    pub async fn campaigns(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<SettingsOf<CampaignSettings>>, ServiceError> {
+        let page = self
+            .repo
+            .settings_page(account, records::CAMPAIGN_PREFIX, cursor, page_size(limit))
+            .await?;
+        Ok(SettingsOf::listing(page))
     }
 
     // ---- webhook secrets ----

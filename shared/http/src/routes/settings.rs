@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use service::Engine;
+use service::operations::SettingsOf;
 use service::records::Versioned;
+use service::{Engine, Listing};
 
 use crate::auth::Tenant;
-use crate::extract::{IfMatch, JsonBody, RawBody, etag};
+use crate::extract::{IfMatch, JsonBody, PageQuery, RawBody, etag};
 use crate::problem::Problem;
 
 type Engine_ = State<Arc<Engine>>;
@@ -171,4 +172,24 @@ pub async fn preview_campaign(
     Ok(Json(
         engine.preview_messages(&account, &campaign, &body).await?,
     ))
+}
+
+/// The agents with follow-up settings.
+pub async fn list_agents(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    page: PageQuery,
+) -> Result<Json<Listing<SettingsOf<policy::AgentSettings>>>, Problem> {
+    let limit = page.limit()?;
+    Ok(Json(engine.agents(&account, page.cursor, limit).await?))
+}
+
+/// The campaigns with follow-up settings.
+pub async fn list_campaigns(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    page: PageQuery,
+) -> Result<Json<Listing<SettingsOf<policy::CampaignSettings>>>, Problem> {
+    let limit = page.limit()?;
+    Ok(Json(engine.campaigns(&account, page.cursor, limit).await?))
 }

@@ -7,6 +7,7 @@
 mod support;
 
 mod dnc;
+mod lists;
 mod previews;
 mod routes;
 mod secrets;
