@@ -92,17 +92,34 @@ function goForm(label, path, hint, target) {
   return form;
 }
 
-function homePage() {
+async function homePage() {
+  const [agents, campaigns] = await Promise.all([
+    api("GET", "/v1/agents?limit=100"), api("GET", "/v1/campaigns?limit=100")]);
+  const on = (flag, text) => (flag ? text : null);
+  const agentItems = agents.body.items.map(({ id, settings: s }) => h("li", {},
+    h("a", { href: `#/agents/${seg(id)}` }, id), " ",
+    h("span", { class: "muted" }, [on(s.calls?.enabled, "calls"), on(s.whatsapp?.enabled, "WhatsApp")].filter(Boolean).join(", ") || "nothing enabled")));
+  const campaignItems = campaigns.body.items.map(({ id, settings: s }) => h("li", {},
+    h("a", { href: `#/campaigns/${seg(id)}` }, id), " ",
+    h("span", { class: "muted" }, [on(s.sms?.enabled, "SMS"), on(s.email?.enabled, "email"),
+      on(s.missed_call_email?.enabled, "missed-call email")].filter(Boolean).join(", ") || "nothing enabled"), " · ",
+    h("a", { href: `#/campaigns/${seg(id)}/settings`, "aria-label": `Settings of campaign ${id}` }, "settings")));
+  const more = (page) => (page.body.next_cursor ? h("p", { class: "muted" }, "…and more: open one by id below.") : null);
   return [
     pageTitle("Follow-ups console"),
     h("p", { class: "lede" }, "Configure follow-ups per agent and per campaign, watch them go out, and act on them."),
     h("div", { class: "cards" },
-      h("section", { class: "card" }, h("h2", {}, "Agents"),
-        goForm("Agent id", "agent_id", "Calls and WhatsApp: hours, days, retries, instructions.", (id) => `#/agents/${id}`)),
-      h("section", { class: "card" }, h("h2", {}, "Campaigns"),
+      h("section", { class: "card", "aria-labelledby": "agents-title" }, h("h2", { id: "agents-title" }, "Agents"),
+        agentItems.length ? h("ul", { class: "plain" }, agentItems) : h("p", { class: "empty" }, "No agent has follow-up settings yet."),
+        more(agents),
+        goForm("Agent id", "agent_id", "Open or set up an agent: calls and WhatsApp, hours, days, retries.", (id) => `#/agents/${id}`)),
+      h("section", { class: "card", "aria-labelledby": "campaigns-title" }, h("h2", { id: "campaigns-title" }, "Campaigns"),
+        campaignItems.length ? h("ul", { class: "plain" }, campaignItems) : h("p", { class: "empty" }, "No campaign has follow-up settings yet."),
+        more(campaigns),
         goForm("Campaign id", "campaign_id", "Its follow-ups, and its SMS and email settings.", (id) => `#/campaigns/${id}`)),
-      h("section", { class: "card" }, h("h2", {}, "Contacts"),
-        goForm("Contact id", "contact_id", "A contact's inbox: calls and their follow-ups.", (id) => `#/contacts/${id}`))),
+      h("section", { class: "card", "aria-labelledby": "contacts-title" }, h("h2", { id: "contacts-title" }, "Contacts"),
+        goForm("Contact id", "contact_id", "A contact's inbox: calls and their follow-ups. Contacts are also linked from a campaign's follow-ups.",
+          (id) => `#/contacts/${id}`))),
   ];
 }
 

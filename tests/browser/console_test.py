@@ -167,6 +167,7 @@ class Console:
         page.get_by_role("button", name="Sign in").click()
         expect(page.locator("h1")).to_have_text("Follow-ups console")
         expect(page.get_by_role("link", name="Outbox")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("No campaign has follow-up settings yet.")
         stored = page.evaluate("() => JSON.stringify({...localStorage})")
         assert self.local.token not in stored, "the token must not be in localStorage"
         assert self.local.token not in page.url
@@ -243,6 +244,11 @@ class Console:
         self.saved()
         expect(sms).to_contain_text("this is Acme Team.")
         self.shot("06-campaign-settings-preview")
+        page.get_by_role("link", name="Start").click()
+        expect(page.get_by_role("link", name=CAMPAIGN, exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name=AGENT, exact=True)).to_be_visible()
+        expect(page.locator("main")).to_contain_text("SMS, email")
+        self.shot("06b-start-with-lists")
 
     def error_beside_in(self, group, label, text):
         control = group.get_by_label(label, exact=True)
