@@ -69,3 +69,55 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
         body,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every module and stylesheet the console loads is served (a new file must be
+    /// added to `ASSETS`, or the browser gets a 404).
+    #[test]
+    fn every_file_the_console_loads_is_served() {
+        let served: Vec<&str> = ASSETS.iter().map(|(path, _, _)| *path).collect();
+        let references = ASSETS.iter().flat_map(|(_, _, body)| {
+            body.split(['"', '\''])
+                .filter(|s| {
+                    let file = s.trim_start_matches("./");
+                    (file.ends_with(".js") || file.ends_with(".css"))
+                        && !file.contains([' ', '/', '$'])
+                })
+                .map(|s| s.trim_start_matches("./").to_owned())
+                .collect::<Vec<_>>()
+        });
+        let mut checked = 0;
+        for reference in references {
+            assert!(
+                served.contains(&format!("/{reference}").as_str()),
+                "{reference} is loaded by the console but not served"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 8, "only {checked} references found");
+        let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../console"))
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().into_string().unwrap());
+        for file in files {
+            assert!(
+                served.contains(&format!("/{file}").as_str()),
+                "console/{file} is not served"
+            );
+        }
+    }
+
+    /// The policy forbids inline script: the page must not carry any.
+    #[test]
+    fn the_page_has_no_inline_script_or_handler() {
+        let html = include_str!("../../../console/index.html");
+        let handler = html
+            .split_whitespace()
+            .any(|word| word.starts_with("on") && word.contains('='));
+        assert!(!handler, "inline event handler in index.html");
+        assert!(!html.contains("<script>"), "inline script in index.html");
+        assert!(!html.contains("style="), "inline style in index.html");
+    }
+}
