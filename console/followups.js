@@ -4,57 +4,47 @@
 import { api, ApiError, seg } from "./api.js";
 import {
   h, field, showErrors, clearErrors, announce, errorText, pageTitle, link, statusBadge, reasonCell,
-  reasonWords, channelWords, dueCell, formatTime, STATUS_WORDS, CHANNEL_WORDS,
+  reasonWords, channelWords, dueCell, formatTime, STATUS_WORDS, CHANNEL_WORDS, pagedList,
 } from "./ui.js";
 
 const PAGE_SIZE = 25;
 
 const followupLink = (f) => link(`#/followups/${seg(f.id)}`, channelWords(f.channel), { "aria-label": `${channelWords(f.channel)} follow-up ${f.id}` });
 
-/** The campaign view: filters, a page of follow-ups, previous/next. */
+/** The campaign view: filters (in the address), a page of follow-ups, previous/next. */
 export async function campaignPage(campaignId, query) {
   const status = query.get("status") || "";
   const channel = query.get("channel") || "";
-  const cursors = (query.get("pages") || "").split(",").filter(Boolean);
-  const params = new URLSearchParams({ limit: String(PAGE_SIZE) });
-  if (status) params.set("status", status);
-  if (channel) params.set("channel", channel);
-  if (cursors.length) params.set("cursor", cursors[cursors.length - 1]);
-  const { body } = await api("GET", `/v1/campaigns/${seg(campaignId)}/followups?${params}`);
-
-  const base = `#/campaigns/${seg(campaignId)}`;
-  const href = (next) => {
-    const q = new URLSearchParams();
-    if (status) q.set("status", status);
-    if (channel) q.set("channel", channel);
-    if (next.length) q.set("pages", next.join(","));
-    return `${base}${q.size ? `?${q}` : ""}`;
+  const limit = query.get("limit") || String(PAGE_SIZE);
+  const load = async (cursor) => {
+    const params = new URLSearchParams({ limit });
+    if (status) params.set("status", status);
+    if (channel) params.set("channel", channel);
+    if (cursor) params.set("cursor", cursor);
+    return (await api("GET", `/v1/campaigns/${seg(campaignId)}/followups?${params}`)).body;
   };
+  const base = `#/campaigns/${seg(campaignId)}`;
   const statusField = field({ label: "Status", path: "status", type: "select", value: status,
     options: [["", "Any status"], ...Object.entries(STATUS_WORDS)] });
   const channelField = field({ label: "Channel", path: "channel", type: "select", value: channel,
     options: [["", "Any channel"], ...Object.entries(CHANNEL_WORDS)] });
+  const limitField = field({ label: "Per page", path: "limit", type: "select", value: limit,
+    options: ["5", "10", "25", "50", "100"].map((n) => [n, n]) });
   const filters = h("form", { class: "filters row", role: "search", "aria-label": "Filter follow-ups" },
-    statusField, channelField, h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply filters")));
+    statusField, channelField, limitField, h("div", { class: "actions" }, h("button", { type: "submit" }, "Apply filters")));
   filters.addEventListener("submit", (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
     if (statusField.control.value) q.set("status", statusField.control.value);
     if (channelField.control.value) q.set("channel", channelField.control.value);
+    if (limitField.control.value !== String(PAGE_SIZE)) q.set("limit", limitField.control.value);
     location.hash = `${base}${q.size ? `?${q}` : ""}`;
   });
-
-  const pager = h("nav", { class: "pager", "aria-label": "Pages" },
-    cursors.length ? link(href(cursors.slice(0, -1)), "← Previous page") : null,
-    h("span", { class: "muted" }, `Page ${cursors.length + 1}`),
-    body.next_cursor ? link(href([...cursors, body.next_cursor]), "Next page →") : null);
-
   return [
     pageTitle(`Campaign ${campaignId}: follow-ups`),
     h("p", { class: "lede" }, link(`#/campaigns/${seg(campaignId)}/settings`, "Follow-up settings of this campaign")),
     filters,
-    followupTable(body.items, { showContact: true }),
-    pager,
+    await pagedList(load, (items) => followupTable(items, { showContact: true }), "Pages of follow-ups"),
   ];
 }
 

@@ -300,7 +300,8 @@ export async function campaignSettingsPage(campaignId) {
     h("div", { class: "form-errors", role: "alert", hidden: true }),
     h("details", {}, h("summary", {}, "Sample contact"), sample.name, sample.summary, sample.zone, sample.at, sample.location));
   sampleForm.addEventListener("submit", (e) => e.preventDefault());
-  const output = h("div", { class: "preview-output", "aria-live": "polite" }, h("p", { class: "muted" }, "Rendering…"));
+  // Not a live region: it changes on every keystroke; it sits right after the form.
+  const output = h("div", { class: "preview-output" }, h("p", { class: "muted" }, "Rendering…"));
   const refresh = previewer(campaignId, () => campaignBody(f), () => sampleBody(sample), form, sampleForm, output);
   form.addEventListener("input", refresh);
   form.addEventListener("change", refresh);

@@ -4,7 +4,7 @@
 import { api, ApiError, seg } from "./api.js";
 import {
   h, field, showErrors, clearErrors, announce, errorText, pageTitle, link, statusBadge, reasonCell,
-  channelWords, dueCell, formatTime,
+  channelWords, dueCell, formatTime, pagedList,
 } from "./ui.js";
 
 function formWith(label, children, submitText, onSubmit) {
@@ -28,11 +28,7 @@ const rerender = () => window.dispatchEvent(new HashChangeEvent("hashchange"));
 
 // ---- do-not-call ----
 
-export async function dncPage(query) {
-  const cursors = (query.get("pages") || "").split(",").filter(Boolean);
-  const params = new URLSearchParams({ limit: "50" });
-  if (cursors.length) params.set("cursor", cursors[cursors.length - 1]);
-  const { body } = await api("GET", `/v1/dnc?${params}`);
+export async function dncPage() {
   const value = field({ label: "Phone number (E.164) or email address", path: "phone_or_email", attrs: { autocomplete: "off" },
     hint: "Nothing is sent to it from now on; follow-ups already scheduled are suppressed when they come due." });
   const add = formWith("Add to the do-not-call list", [value], "Add", async () => {
@@ -40,7 +36,17 @@ export async function dncPage(query) {
     announce("Added to the do-not-call list.");
     rerender();
   });
-  const rows = body.items.map((entry) => {
+  const load = async (cursor) => {
+    const params = new URLSearchParams({ limit: "50" });
+    if (cursor) params.set("cursor", cursor);
+    return (await api("GET", `/v1/dnc?${params}`)).body;
+  };
+  return [pageTitle("Do-not-call list"), add, await pagedList(load, dncTable, "Pages of the do-not-call list")];
+}
+
+function dncTable(items) {
+  if (!items.length) return h("p", { class: "empty" }, "The list is empty.");
+  const rows = items.map((entry) => {
     const remove = h("button", { type: "button", class: "danger small", "aria-label": `Remove ${entry.value}` }, "Remove");
     remove.addEventListener("click", async () => {
       if (!confirm(`Remove ${entry.value} from the do-not-call list?`)) return;
@@ -55,17 +61,9 @@ export async function dncPage(query) {
     return h("tr", {}, h("td", {}, entry.value), h("td", {}, entry.source ?? ""),
       h("td", {}, formatTime(entry.added_at)), h("td", {}, remove));
   });
-  const pageHref = (list) => `#/dnc${list.length ? `?pages=${list.join(",")}` : ""}`;
-  return [
-    pageTitle("Do-not-call list"),
-    add,
-    rows.length ? h("table", { class: "list" },
-      h("thead", {}, h("tr", {}, ["Number or address", "Source", "Added", ""].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, rows)) : h("p", { class: "empty" }, "The list is empty."),
-    h("nav", { class: "pager", "aria-label": "Pages" },
-      cursors.length ? link(pageHref(cursors.slice(0, -1)), "← Previous page") : null,
-      body.next_cursor ? link(pageHref([...cursors, body.next_cursor]), "Next page →") : null),
-  ];
+  return h("table", { class: "list" },
+    h("thead", {}, h("tr", {}, ["Number or address", "Source", "Added", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, rows));
 }
 
 // ---- webhook secrets ----

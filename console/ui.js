@@ -262,3 +262,32 @@ export function link(href, text, attrs = {}) {
 
 /** `value` when non-blank after trimming, else null (the API's "unset"). */
 export const blankToNull = (value) => (value === undefined || value === null || String(value).trim() === "" ? null : String(value).trim());
+
+/**
+ * A list shown a page at a time. The API's cursors encode the position of the last item
+ * (for the do-not-call list, a number or an address), so they stay in memory, never in
+ * the address bar. `load(cursor)` returns the page's body; `render(items)` its element.
+ */
+export async function pagedList(load, render, label = "Pages") {
+  const region = h("div", { class: "paged" });
+  const cursors = [null];
+  const showPage = async (index, focus) => {
+    let body;
+    try {
+      body = await load(cursors[index]);
+    } catch (e) {
+      announce(errorText(e), "error");
+      return;
+    }
+    cursors.length = index + 1;
+    if (body.next_cursor) cursors.push(body.next_cursor);
+    const where = h("span", { class: "muted", tabindex: "-1" }, `Page ${index + 1}`);
+    region.replaceChildren(render(body.items), h("nav", { class: "pager", "aria-label": label },
+      index > 0 ? h("button", { type: "button", onclick: () => showPage(index - 1, true) }, "← Previous page") : null,
+      where,
+      body.next_cursor ? h("button", { type: "button", onclick: () => showPage(index + 1, true) }, "Next page →") : null));
+    if (focus) where.focus();
+  };
+  await showPage(0, false);
+  return region;
+}
