@@ -37,6 +37,9 @@ from pathlib import Path
 
 from playwright.sync_api import expect, sync_playwright
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from oidc_provider import CLIENT_ID, ConsoleHost, Provider  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -132,6 +135,11 @@ class Console:
         self.page, self.local, self.out = page, local, out
 
     def shot(self, name):
+        """Saves the page, after checking every control on it can be named by a screen reader."""
+        unlabelled = self.page.evaluate("""() => [...document.querySelectorAll("input, select, textarea, button")]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
+            .map((c) => c.outerHTML.slice(0, 120))""")
+        assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
         self.page.screenshot(path=str(self.out / f"{name}.png"), full_page=True)
 
     def go(self, hash_path):
@@ -381,9 +389,34 @@ class Console:
         expect(body).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#event-error")).to_contain_text("call.outcome")
 
+    def oidc_sign_in(self):
+        """The AWS sign-in: code with PKCE against a stand-in provider, in a fresh tab."""
+        provider = Provider(access_token=self.local.token)
+        host = ConsoleHost(ROOT / "console", {"auth": {
+            "kind": "oidc", "issuer": provider.issuer, "client_id": CLIENT_ID,
+            "scope": "openid", "token": "access_token"}}, self.local.url)
+        try:
+            page = self.page.context.browser.new_context().new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(host.url + "/")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.locator("h1")).to_have_text("Follow-ups console")
+            expect(page.get_by_role("link", name=CAMPAIGN, exact=True)).to_be_visible()
+            assert "code=" not in page.url and "state=" not in page.url, page.url
+            storage = page.evaluate("() => JSON.stringify({...sessionStorage, ...localStorage})")
+            assert "oidc-pending" not in storage, storage
+            assert [kind for kind, _ in provider.seen] == ["authorize", "token"], provider.seen
+            assert not provider.problems, provider.problems
+            page.screenshot(path=str(self.out / "17-oidc-signed-in.png"), full_page=True)
+            page.context.close()
+        finally:
+            host.stop()
+            provider.stop()
+
 
 SCENARIOS = ["sign_in", "account_settings", "agent_settings", "campaign_settings", "webhooks", "campaign_view",
-             "inbox", "cancel", "send_needs_review", "dnc", "secrets", "decision_preview"]
+             "inbox", "cancel", "send_needs_review", "dnc", "secrets", "decision_preview",
+             "oidc_sign_in"]
 
 
 def main():
