@@ -437,6 +437,9 @@ def main():
                 page.set_default_timeout(WAIT_MS)
                 errors = []
                 page.on("pageerror", lambda e: errors.append(str(e)))
+                # The local runtime serves a strict Content-Security-Policy: nothing may break it.
+                page.on("console", lambda m: errors.append(m.text)
+                        if m.type == "error" and "Content Security Policy" in m.text else None)
                 console = Console(page, local, out)
                 for name in SCENARIOS:
                     try:
