@@ -13,25 +13,20 @@ for_each_store!(
 
 async fn agents_and_campaigns_with_settings_are_listed_by_id_a_page_at_a_time(world: World) {
     for id in ["agent-b", "agent-a", "agent-c"] {
-        world
-            .put(&format!("/v1/agents/{id}/followup-settings"))
-            .json(&agent_json())
-            .send()
-            .await
-            .expect(StatusCode::OK);
+        saved(
+            &world,
+            &format!("/v1/agents/{id}/followup-settings"),
+            &agent_json(),
+        )
+        .await;
     }
-    world
-        .put("/v1/campaigns/camp-1/followup-settings")
-        .json(&campaign_json())
-        .send()
-        .await
-        .expect(StatusCode::OK);
-    world
-        .put("/v1/settings")
-        .json(&account_json())
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    saved(
+        &world,
+        "/v1/campaigns/camp-1/followup-settings",
+        &campaign_json(),
+    )
+    .await;
+    saved(&world, "/v1/settings", &account_json()).await;
 
     let first = world
         .get("/v1/agents?limit=2")
@@ -85,12 +80,12 @@ async fn agents_and_campaigns_with_settings_are_listed_by_id_a_page_at_a_time(wo
 }
 
 async fn the_lists_hold_only_the_callers_account(world: World) {
-    world
-        .put("/v1/campaigns/camp-1/followup-settings")
-        .json(&campaign_json())
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    saved(
+        &world,
+        "/v1/campaigns/camp-1/followup-settings",
+        &campaign_json(),
+    )
+    .await;
     let other = world
         .get("/v1/campaigns")
         .by(GLOBEX)

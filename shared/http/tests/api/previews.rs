@@ -19,12 +19,7 @@ for_each_store!(
 const PATH: &str = "/v1/campaigns/camp-1/followup-settings/preview";
 
 async fn with_account(world: &World) {
-    world
-        .put("/v1/settings")
-        .json(&account_json())
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    saved(world, "/v1/settings", &account_json()).await;
 }
 
 async fn preview(world: &World, body: Value) -> Value {
@@ -129,12 +124,12 @@ async fn without_settings_in_the_body_the_saved_ones_are_previewed(world: World)
         .send()
         .await
         .problem(StatusCode::NOT_FOUND);
-    world
-        .put("/v1/campaigns/camp-1/followup-settings")
-        .json(&campaign_json())
-        .send()
-        .await
-        .expect(StatusCode::OK);
+    saved(
+        &world,
+        "/v1/campaigns/camp-1/followup-settings",
+        &campaign_json(),
+    )
+    .await;
     let saved = preview(&world, json!({"sample": {"contact_name": "Ana"}})).await;
     assert_eq!(saved["email"]["rendered"]["subject"], "Great talking, Ana");
     assert_eq!(saved["email"]["rendered"]["from_name_source"], "campaign");
