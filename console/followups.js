@@ -109,7 +109,16 @@ function callEntry({ callId, followups, at }) {
     h("ul", { class: "followups" }, followups.map((f) => h("li", { class: `followup status-${f.status}`, "data-followup": f.id },
       h("div", { class: "line" }, followupLink(f), " ", statusBadge(f.status)),
       whyLines(f),
-      f.status === "suppressed" ? null : h("p", { class: "muted" }, "Due ", dueCell(f.due_at, f.time_zone))))));
+      whenLine(f)))));
+}
+
+/** When it went out (its last attempt), else when it is due; nothing for a suppression. */
+function whenLine(f) {
+  if (f.status === "suppressed") return null;
+  const last = f.attempts?.[f.attempts.length - 1];
+  return last
+    ? h("p", { class: "muted" }, `${f.channel === "call" ? "Placed" : "Sent"} `, dueCell(last.at, f.time_zone))
+    : h("p", { class: "muted" }, "Due ", dueCell(f.due_at, f.time_zone));
 }
 
 /** Why it was decided (the first step of its trace) and, when different, what happened last. */
