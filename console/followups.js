@@ -58,7 +58,7 @@ function followupTable(items, { showContact }) {
     h("tbody", {}, items.map((f) => h("tr", { "data-followup": f.id, "data-channel": f.channel },
       h("td", {}, followupLink(f)),
       h("td", {}, statusBadge(f.status)),
-      h("td", {}, reasonCell(f.reason)),
+      h("td", { class: "why-cell" }, whyLines(f)),
       showContact ? h("td", {}, link(`#/contacts/${seg(f.contact_id)}`, f.content?.contact_name || f.contact_id)) : null,
       h("td", {}, dueCell(f.due_at, f.time_zone)),
       h("td", {}, f.destination ?? h("span", { class: "muted" }, "—"))))));
@@ -127,7 +127,7 @@ function whyLines(f) {
   return [
     h("p", { class: "why" }, h("span", { class: "muted" }, "Why: "), reasonWords(decided), " ", h("code", {}, decided || "")),
     decided !== f.reason
-      ? h("p", { class: "why" }, h("span", { class: "muted" }, "Then: "), reasonWords(f.reason), " ", h("code", {}, f.reason || ""))
+      ? h("p", { class: "why" }, h("span", { class: "muted" }, "Then: "), reasonWords(f.reason, f.status), " ", h("code", {}, f.reason || ""))
       : null,
   ];
 }
@@ -138,7 +138,7 @@ export async function followupPage(id) {
   const facts = [
     ["Channel", channelWords(f.channel)],
     ["Status", statusBadge(f.status)],
-    ["Why", reasonCell(f.reason)],
+    ["Why", reasonCell(f.reason, f.status)],
     ["Due", dueCell(f.due_at, f.time_zone)],
     ["Destination", f.destination ?? "— (not confirmed)"],
     ["Contact", link(`#/contacts/${seg(f.contact_id)}`, f.content?.contact_name ? `${f.content.contact_name} (${f.contact_id})` : f.contact_id)],
@@ -157,7 +157,7 @@ export async function followupPage(id) {
     h("section", { "aria-labelledby": "trace-title" }, h("h2", { id: "trace-title" }, "Decision trace"),
       h("ol", { class: "trace" }, f.trace.map((t) => h("li", {},
         h("time", { datetime: t.at }, formatTime(t.at)), " ", statusBadge(t.status), " ",
-        h("strong", {}, reasonWords(t.reason)), " ", h("code", {}, t.reason),
+        h("strong", {}, reasonWords(t.reason, t.status)), " ", h("code", {}, t.reason),
         t.detail ? h("p", { class: "detail" }, t.detail) : null)))),
     h("section", { "aria-labelledby": "attempts-title" }, h("h2", { id: "attempts-title" }, "Delivery attempts"),
       f.attempts.length ? h("table", { class: "list" },

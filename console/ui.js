@@ -192,7 +192,11 @@ export const REASON_WORDS = {
   opted_out: "The recipient opted out",
 };
 
-export const reasonWords = (code) => (code ? REASON_WORDS[code] || code.replaceAll("_", " ") : "");
+export const reasonWords = (code, status) => {
+  // The executor records its claim with the reason `requested` whatever the channel.
+  if (status === "sending") return "Being sent: claimed by the sender";
+  return code ? REASON_WORDS[code] || code.replaceAll("_", " ") : "";
+};
 export const statusWords = (code) => STATUS_WORDS[code] || code;
 export const channelWords = (code) => CHANNEL_WORDS[code] || code;
 
@@ -201,8 +205,8 @@ export function statusBadge(status) {
   return h("span", { class: `badge badge-${status}` }, statusWords(status));
 }
 
-export function reasonCell(code) {
-  return h("span", { class: "reason" }, reasonWords(code), " ", h("code", {}, code || ""));
+export function reasonCell(code, status) {
+  return h("span", { class: "reason" }, reasonWords(code, status), " ", h("code", {}, code || ""));
 }
 
 // ---- time ----
