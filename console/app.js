@@ -69,9 +69,14 @@ async function route() {
   }
 }
 
+let firstRender = true;
+
+/** Shows a page; after a navigation, focus goes to its title (on the first load it
+ * stays at the top, so the first Tab reaches the skip link). */
 function show(content) {
   main.replaceChildren(...[content].flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
-  document.getElementById("page-title")?.focus();
+  if (!firstRender) document.getElementById("page-title")?.focus();
+  firstRender = false;
 }
 
 // ---- start page: go to an agent, a campaign or a contact by id ----

@@ -180,6 +180,17 @@ class Console:
         assert self.local.token not in stored, "the token must not be in localStorage"
         assert self.local.token not in page.url
         self.shot("02-start")
+        # Keyboard: after a navigation the page title has focus; on a fresh load the
+        # first Tab reaches the skip link, which moves focus to the content.
+        expect(page.locator("#page-title")).to_be_focused()
+        page.reload()
+        expect(page.locator("h1")).to_have_text("Follow-ups console")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("main")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).not_to_be_focused()
 
     def account_settings(self):
         page = self.page
@@ -246,6 +257,8 @@ class Console:
         sms_group.get_by_label("Meeting link").fill("http://insecure.example.com")
         page.get_by_role("button", name="Save changes").click()
         self.error_beside_in(sms_group, "Meeting link", "https")
+        # The live preview validates too, and says why it stopped.
+        expect(page.locator(".preview-output")).to_contain_text("waits for the fields marked in red")
         self.shot("05-campaign-settings-error")
         sms_group.get_by_label("Meeting link").fill("")
         page.get_by_role("button", name="Save changes").click()
