@@ -168,14 +168,16 @@ function agentBody(f) {
 
 export async function agentPage(agentId) {
   const path = `/v1/agents/${seg(agentId)}/followup-settings`;
-  const state = await load(path);
+  const [state, account] = await Promise.all([load(path), load("/v1/settings")]);
+  const quiet = account.doc?.quiet_hours;
   const f = agentFields(state.doc || {});
   const days = h("fieldset", { class: "days", "data-field": "allowed_days" },
     h("legend", {}, "Allowed days for follow-ups"), h("div", { class: "row wrap" }, f.days),
     h("p", { class: "field-error", hidden: true }));
   const form = settingsForm(`Follow-up settings of agent ${agentId}`, [
     h("fieldset", {}, h("legend", {}, "Allowed schedule"),
-      h("p", { class: "hint" }, "Follow-up calls and messages happen only inside these hours, in the contact's time zone."),
+      h("p", { class: "hint" }, "Follow-up calls and messages happen only inside these hours, in the contact's time zone",
+        quiet ? `, and never outside the account's quiet hours (${quiet.start}–${quiet.end}).` : "."),
       h("div", { class: "row" }, f.start, f.end), f.zone),
     days,
     h("fieldset", {}, h("legend", {}, "Follow-up calls"), f.callsEnabled, f.callsWhen, f.callsInstructions,
@@ -184,9 +186,10 @@ export async function agentPage(agentId) {
       h("div", { class: "row" }, f.waTemplate, f.waLanguage), f.waParameters),
   ], async () => {
     state.doc = await save(path, state, agentBody(f));
+    document.querySelector(".unsaved")?.remove();
   });
   return [pageTitle(`Agent ${agentId}: follow-ups`),
-    h("p", { class: "lede" }, state.doc ? "" : "No follow-up settings yet for this agent: fill them in and save."),
+    state.doc ? null : h("p", { class: "lede unsaved" }, "No follow-up settings yet for this agent: fill them in and save."),
     form];
 }
 
@@ -293,6 +296,7 @@ export async function campaignSettingsPage(campaignId) {
     h("fieldset", {}, h("legend", {}, "Missed-call email"), f.missedEnabled, f.missedSubject, f.missedBody),
   ], async () => {
     state.doc = await save(path, state, campaignBody(f));
+    document.querySelector(".unsaved")?.remove();
     refresh();
   });
   const sample = sampleFields();
@@ -309,7 +313,7 @@ export async function campaignSettingsPage(campaignId) {
   refresh();
   return [pageTitle(`Campaign ${campaignId}: follow-up settings`),
     h("p", { class: "lede" }, link(`#/campaigns/${seg(campaignId)}`, "See this campaign's follow-ups"),
-      state.doc ? "" : " · No settings yet for this campaign: fill them in and save."),
+      state.doc ? "" : h("span", { class: "unsaved" }, " · No settings yet for this campaign: fill them in and save.")),
     h("div", { class: "split" },
       form,
       h("aside", { class: "preview", "aria-labelledby": "preview-title" },
