@@ -25,12 +25,17 @@ for_each_store!(
     repeated_completions_of_a_follow_up_call_store_each_suppression_once,
 );
 
-fn unconfirmed(call_id: &str, contact: &str, world: &World) -> Value {
-    set(
-        answered_call(call_id, contact, world.clock.now()),
+/// contact-1's SMS after a call that confirmed no number: waiting for review.
+async fn sms_in_review(world: &World, secret: &Secret) -> Value {
+    let call = set(
+        answered_call("call-1", "contact-1", world.clock.now()),
         "/analysis/sms_destination/confirmed",
         json!(false),
-    )
+    );
+    world.deliver(secret, "msg_1", &call).await.ok();
+    let sms = world.one_followup("contact-1", "sms").await;
+    assert_eq!(sms["status"], "needs_review");
+    sms
 }
 
 async fn sms_of(world: &World, contact: &str) -> Vec<Value> {
@@ -53,16 +58,7 @@ async fn cancel(world: &World, followup: &Value) {
 
 async fn a_cancelled_sms_in_review_leaves_the_contacts_once_to_a_later_call(world: World) {
     let secret = world.configure_acme().await;
-    world
-        .deliver(
-            &secret,
-            "msg_1",
-            &unconfirmed("call-1", "contact-1", &world),
-        )
-        .await
-        .ok();
-    let in_review = world.one_followup("contact-1", "sms").await;
-    assert_eq!(in_review["status"], "needs_review");
+    let in_review = sms_in_review(&world, &secret).await;
     cancel(&world, &in_review).await;
 
     world.clock.advance(Duration::minutes(10));
@@ -79,15 +75,7 @@ async fn a_cancelled_sms_in_review_leaves_the_contacts_once_to_a_later_call(worl
 
 async fn a_later_calls_confirmed_number_completes_the_sms_in_review(world: World) {
     let secret = world.configure_acme().await;
-    world
-        .deliver(
-            &secret,
-            "msg_1",
-            &unconfirmed("call-1", "contact-1", &world),
-        )
-        .await
-        .ok();
-    let in_review = world.one_followup("contact-1", "sms").await;
+    let in_review = sms_in_review(&world, &secret).await;
 
     world.clock.advance(Duration::minutes(10));
     let later = answered_call("call-2", "contact-1", world.clock.now());
@@ -140,15 +128,7 @@ async fn an_sms_held_for_quiet_hours_then_cancelled_leaves_the_once(world: World
 
 async fn a_guard_left_by_an_sms_cancelled_before_the_fix_is_taken_over(world: World) {
     let secret = world.configure_acme().await;
-    world
-        .deliver(
-            &secret,
-            "msg_1",
-            &unconfirmed("call-1", "contact-1", &world),
-        )
-        .await
-        .ok();
-    let in_review = world.one_followup("contact-1", "sms").await;
+    let in_review = sms_in_review(&world, &secret).await;
     // As the engine stored a cancel before guards were released: the follow-up is
     // cancelled, its guard is left in place.
     let id = policy::FollowUpId::parse("id", in_review["id"].as_str().unwrap()).unwrap();
