@@ -16,7 +16,7 @@ pub struct OutboxEntry {
     /// for lines written before the outbox recorded it: those are nobody's to see).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
-    /// `sms`, `email`, `whatsapp` or `call`.
+    /// `sms`, `email`, `missed_call_email`, `whatsapp` or `call`.
     pub channel: String,
     /// The phone number or email address.
     pub destination: String,

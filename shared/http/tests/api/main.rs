@@ -7,6 +7,9 @@
 mod support;
 
 mod dnc;
+mod lists;
+mod operators;
+mod previews;
 mod routes;
 mod secrets;
 mod settings;
