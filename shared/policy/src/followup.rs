@@ -250,8 +250,9 @@ reasons! {
     ProviderError => "provider_error",
     /// The process died while the provider call was in flight.
     OutcomeUnknown => "outcome_unknown",
-    /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
-    /// reply), whatever our do-not-call list says.
+    /// The recipient opted out: with the provider itself (SNS's opt-out list), or by a
+    /// STOP reply, a WhatsApp opt-out or an unsubscribe link (the pending follow-ups
+    /// of the number or address are cancelled with this reason).
     OptedOut => "opted_out",
 }
 
@@ -379,6 +380,23 @@ impl FollowUp {
             contact_id: self.contact_id.clone(),
             channel: self.channel,
         })
+    }
+
+    /// Waiting to go out (`scheduled` or `needs_review`): what an opt-out cancels.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, Status::Scheduled | Status::NeedsReview)
+    }
+
+    /// The contact opted out (`source` says how): an open follow-up is cancelled with
+    /// reason `opted_out`. Returns whether it changed; one already on its way or done
+    /// stays as it is (the send-time re-check still stops it if it has not left yet).
+    pub fn cancel_for_opt_out(&mut self, source: crate::DncSource, now: DateTime<Utc>) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        let detail = format!("the contact opted out ({})", source.as_str());
+        self.record(now, Status::Cancelled, Reason::OptedOut, detail);
+        true
     }
 
     /// Moves to `status` for `reason` and records the step in the trace.

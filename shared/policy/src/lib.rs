@@ -18,6 +18,7 @@ pub mod event;
 pub mod followup;
 pub mod history;
 pub mod ids;
+pub mod optout;
 pub mod recheck;
 pub mod render;
 pub mod settings;
@@ -37,6 +38,7 @@ pub use followup::{
 };
 pub use history::{GuardKey, History, PendingKey, Precondition};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+pub use optout::{DncSource, confirmation_due, confirmation_text, is_opt_out};
 pub use recheck::{SendCheck, recheck};
 pub use render::{
     CallRequest, EmailMessage, Encoding, SmsMessage, WhatsAppTemplate, call_request, render_email,

@@ -14,6 +14,7 @@ pub mod error;
 pub mod execute;
 pub mod metrics;
 pub mod operations;
+pub mod optout;
 pub mod records;
 pub mod repository;
 pub mod signature;
@@ -23,6 +24,7 @@ pub mod webhook;
 use std::sync::Arc;
 
 pub use error::ServiceError;
+pub use optout::OptedOut;
 pub use repository::{DncEntry, Listing, Repository, StoredSecret};
 
 use clock::Clock;

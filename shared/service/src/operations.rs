@@ -263,6 +263,7 @@ impl Engine {
         let entry = DncEntry {
             value,
             added_at: self.clock.now(),
+            source: policy::DncSource::Operator,
         };
         self.repo.add_dnc(account, &entry).await
     }

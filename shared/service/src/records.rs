@@ -9,6 +9,8 @@
 //! | campaign settings | `A#{account}` | `CAMPAIGN#{campaign}` | |
 //! | webhook secret | `A#{account}` | `SECRET#{id}` | |
 //! | do-not-call entry | `A#{account}` | `DNC#{phone or email}` | |
+//! | opt-out confirmation sent | `A#{account}` | `OPTOUT_CONFIRMED#{phone}#{opted out at}` | (expires) |
+//! | open follow-up of a destination | `A#{account}#OPEN#{phone or email}` | `{follow-up id}` | |
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
@@ -64,6 +66,40 @@ pub fn dnc_key(account: &AccountId, destination: &Destination) -> Key {
         account_pk(account),
         format!("{DNC_PREFIX}{}", destination.as_str()),
     )
+}
+
+/// Marks the one confirmation text of an opt-out as sent (claimed before sending, so
+/// a redelivered reply does not send a second one).
+pub fn optout_confirmation_key(
+    account: &AccountId,
+    destination: &Destination,
+    opted_out_at: DateTime<Utc>,
+) -> Key {
+    Key::new(
+        account_pk(account),
+        format!(
+            "OPTOUT_CONFIRMED#{}#{}",
+            destination.as_str(),
+            sortable(opted_out_at)
+        ),
+    )
+}
+
+/// The partition listing a destination's open follow-ups (`scheduled` or
+/// `needs_review` with that destination), so an opt-out finds them without a scan.
+pub fn open_pk(account: &AccountId, destination: &Destination) -> String {
+    format!("A#{account}#OPEN#{}", destination.as_str())
+}
+
+fn open_key(followup: &FollowUp) -> Option<Key> {
+    let destination = followup
+        .destination
+        .as_ref()
+        .filter(|_| followup.is_open())?;
+    Some(Key::new(
+        open_pk(&followup.account_id, destination),
+        followup.id.as_str(),
+    ))
 }
 
 pub fn followup_key(account: &AccountId, id: &FollowUpId) -> Key {
@@ -212,8 +248,8 @@ pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceErr
     })
 }
 
-/// The writes that store `new` (at `version`, replacing what `expect` says) and keep
-/// its pending slot true: a call or WhatsApp follow-up holds its slot exactly while it
+/// The writes that store `new` (at `version`, replacing what `expect` says, first) and
+/// keep its pending slot and its open-follow-up lookup true: a call or WhatsApp follow-up holds its slot exactly while it
 /// is `scheduled`, so a new request finds it there and reschedules it.
 pub fn followup_writes(
     old: Option<&FollowUp>,
@@ -243,7 +279,42 @@ pub fn followup_writes(
             });
         }
     }
+    writes.extend(open_lookup_writes(old, new));
     Ok(writes)
+}
+
+/// Keeps the open-follow-up lookup true: an item while `new` is open with a
+/// destination, none otherwise. Unconditional: the follow-up's own write guards them.
+fn open_lookup_writes(old: Option<&FollowUp>, new: &FollowUp) -> Vec<Write> {
+    let before = old.and_then(open_key);
+    let after = open_key(new);
+    if before == after {
+        return Vec::new();
+    }
+    let mut writes = Vec::new();
+    if let Some(key) = before {
+        writes.push(Write::Delete {
+            key,
+            cond: Cond::Always,
+        });
+    }
+    if let Some(key) = after {
+        let mut attrs = Attrs::new();
+        attrs.insert("followup_id".into(), json!(new.id.as_str()));
+        writes.push(Write::Put {
+            item: Item::new(key, attrs),
+            cond: Cond::Always,
+        });
+    }
+    writes
+}
+
+/// Whether `write` is the pending-slot write of `followup` (the other writes
+/// [`followup_writes`] returns besides the follow-up's own are lookups).
+pub fn is_pending_write(write: &Write, followup: &FollowUp) -> bool {
+    followup
+        .pending_key()
+        .is_some_and(|slot| write.key() == &pending_key(&followup.account_id, &slot))
 }
 
 /// The follow-up id a pending slot points at.

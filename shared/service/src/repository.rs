@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, FollowUp, FollowUpId, Settings,
+    Destination, DncSource, FollowUp, FollowUpId, Settings,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -41,11 +41,14 @@ impl std::fmt::Debug for StoredSecret {
     }
 }
 
-/// One do-not-call entry.
+/// One do-not-call entry: it applies to every channel of its number or address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DncEntry {
     pub value: Destination,
     pub added_at: DateTime<Utc>,
+    /// How it got there; entries stored before sources existed read as `operator`.
+    #[serde(default)]
+    pub source: DncSource,
 }
 
 /// One page of a list.
@@ -371,6 +374,7 @@ impl Repository {
         let mut attrs = Attrs::new();
         attrs.insert("value".into(), json!(entry.value.as_str()));
         attrs.insert("added_at".into(), json!(entry.added_at));
+        attrs.insert("source".into(), json!(entry.source));
         let item = Item::new(records::dnc_key(account, &entry.value), attrs);
         match self
             .table
@@ -422,6 +426,59 @@ impl Repository {
             .get(&records::dnc_key(account, value))
             .await?
             .is_some())
+    }
+
+    /// Claims the one confirmation text of an opt-out: true for the first caller only.
+    /// The claim outlives the five minutes in which a confirmation may go out.
+    pub async fn claim_optout_confirmation(
+        &self,
+        account: &AccountId,
+        entry: &DncEntry,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let mut attrs = Attrs::new();
+        attrs.insert("claimed_at".into(), json!(now));
+        attrs.insert(store::EXPIRES_AT.into(), json!(now.timestamp() + 24 * 3600));
+        let key = records::optout_confirmation_key(account, &entry.value, entry.added_at);
+        let put = Write::Put {
+            item: Item::new(key, attrs),
+            cond: Cond::NotExists,
+        };
+        match self.table.write(vec![put]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives a claim back after the confirmation could not be sent, so a retry sends it.
+    pub async fn release_optout_confirmation(
+        &self,
+        account: &AccountId,
+        entry: &DncEntry,
+    ) -> Result<(), ServiceError> {
+        let key = records::optout_confirmation_key(account, &entry.value, entry.added_at);
+        self.table
+            .write(vec![Write::Delete {
+                key,
+                cond: Cond::Always,
+            }])
+            .await
+            .map_err(Into::into)
+    }
+
+    /// The ids of the destination's open follow-ups (`scheduled`, `needs_review`).
+    pub async fn open_followups_of(
+        &self,
+        account: &AccountId,
+        destination: &Destination,
+    ) -> Result<Vec<FollowUpId>, ServiceError> {
+        let query = Query::new(Index::Primary, records::open_pk(account, destination));
+        let items = store::query_all_pages(self.table.as_ref(), &query).await?;
+        Ok(items
+            .iter()
+            .filter_map(records::pending_followup_id)
+            .collect())
     }
 
     pub async fn dnc_page(

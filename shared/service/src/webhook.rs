@@ -34,6 +34,21 @@ enum Meaning {
     Pending(PendingKey),
     Dnc(Destination),
     Existing(FollowUpId),
+    /// An open-follow-up lookup: unconditional, it never fails.
+    Lookup,
+}
+
+/// What each of a follow-up's writes stands for: the follow-up itself first, then its
+/// pending slot and lookups.
+fn meanings_of(writes: &[Write], followup: &FollowUp, first: Meaning) -> Vec<Meaning> {
+    let mut meanings = vec![first];
+    for write in writes.iter().skip(1) {
+        meanings.push(match followup.pending_key() {
+            Some(slot) if records::is_pending_write(write, followup) => Meaning::Pending(slot),
+            _ => Meaning::Lookup,
+        });
+    }
+    meanings
 }
 
 /// Why a delivery was not accepted.
@@ -166,7 +181,7 @@ impl Engine {
                                     }
                                 }
                             }
-                            Meaning::NewFollowUp => {}
+                            Meaning::NewFollowUp | Meaning::Lookup => {}
                         }
                     }
                 }
@@ -250,13 +265,7 @@ impl Plan {
                         .kind_guard()
                         .filter(|_| followup.status != policy::Status::Suppressed);
                     let writes = records::followup_writes(None, &followup, 1, Expect::Absent)?;
-                    let mut meanings = vec![Meaning::NewFollowUp];
-                    meanings.extend(
-                        followup
-                            .pending_key()
-                            .filter(|_| writes.len() > 1)
-                            .map(Meaning::Pending),
-                    );
+                    let meanings = meanings_of(&writes, &followup, Meaning::NewFollowUp);
                     plan.push_all(writes, meanings);
                     if let Some(guard) = guard {
                         plan.push(
@@ -285,12 +294,8 @@ impl Plan {
                         old.version + 1,
                         Expect::Version(old.version),
                     )?;
-                    let mut meanings = vec![Meaning::Existing(followup_id.clone())];
-                    meanings.extend(
-                        new.pending_key()
-                            .filter(|_| writes.len() > 1)
-                            .map(Meaning::Pending),
-                    );
+                    let meanings =
+                        meanings_of(&writes, &new, Meaning::Existing(followup_id.clone()));
                     plan.push_all(writes, meanings);
                     summary.push(followup_summary(&new));
                 }
