@@ -213,6 +213,8 @@ reasons! {
     NoConsent => "no_consent",
     /// The destination is on the account's do-not-call list.
     Dnc => "dnc",
+    /// The address bounced permanently: no more email goes to it.
+    Undeliverable => "undeliverable",
     /// This kind was already sent to the contact in this campaign.
     AlreadySent => "already_sent",
     ChannelDisabled => "channel_disabled",

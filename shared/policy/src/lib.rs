@@ -39,7 +39,7 @@ pub use followup::{
 pub use history::{GuardKey, History, PendingKey, Precondition};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
 pub use optout::{DncSource, confirmation_due, confirmation_text, is_opt_out};
-pub use recheck::{SendCheck, recheck};
+pub use recheck::{Blocks, SendCheck, recheck, recheck_with};
 pub use render::{
     CallRequest, EmailMessage, Encoding, SmsMessage, WhatsAppTemplate, call_request, render_email,
     render_sms, whatsapp_template,

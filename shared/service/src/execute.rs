@@ -171,11 +171,14 @@ impl Executor {
             .repo
             .settings_for_call(&account, &stored.value.agent_id, &stored.value.campaign_id)
             .await?;
-        let on_dnc = match &stored.value.destination {
-            Some(destination) => self.repo.is_on_dnc(&account, destination).await?,
-            None => false,
+        let blocks = match &stored.value.destination {
+            Some(destination) => policy::Blocks {
+                on_dnc: self.repo.is_on_dnc(&account, destination).await?,
+                undeliverable: self.repo.is_undeliverable(&account, destination).await?,
+            },
+            None => policy::Blocks::default(),
         };
-        match policy::recheck(&stored.value, &settings, on_dnc, now) {
+        match policy::recheck_with(&stored.value, &settings, blocks, now) {
             SendCheck::Skip(status) => Ok(skipped(format!("the follow-up is {status}"))),
             // Invoked before its time (and beyond the wait): its schedule still stands.
             SendCheck::Reschedule(due_at) if due_at == stored.value.due_at => Ok(skipped(format!(

@@ -12,6 +12,7 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
+pub mod inbound;
 pub mod metrics;
 pub mod operations;
 pub mod optout;

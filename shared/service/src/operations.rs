@@ -68,12 +68,11 @@ impl Engine {
         if_match: Option<u64>,
     ) -> Result<Versioned<AccountSettings>, ServiceError> {
         let settings = AccountSettings::from_json(body)?;
-        let key = records::account_settings_key(account);
         // Version 0 is the unsaved defaults: `If-Match` on them means "not saved yet".
-        let version = match if_match {
-            Some(0) => self.repo.create_record(key, &settings).await?,
-            other => self.repo.put_record(key, &settings, other).await?,
-        };
+        let version = self
+            .repo
+            .put_account_settings(account, &settings, if_match)
+            .await?;
         Ok(Versioned {
             value: settings,
             version,

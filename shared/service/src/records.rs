@@ -9,20 +9,26 @@
 //! | campaign settings | `A#{account}` | `CAMPAIGN#{campaign}` | |
 //! | webhook secret | `A#{account}` | `SECRET#{id}` | |
 //! | do-not-call entry | `A#{account}` | `DNC#{phone or email}` | |
-//! | opt-out confirmation sent | `A#{account}` | `OPTOUT_CONFIRMED#{phone}#{opted out at}` | (expires) |
+//! | opt-out confirmation sent | `A#{account}#OPTOUT#{phone}` | `CONFIRMED#{opted out at}` | (expires) |
+//! | undeliverable address (hard bounce) | `A#{account}` | `UNDELIVERABLE#{email}` | |
+//! | origination number's account | `ORIGINATION#{phone}` | `ORIGINATION` | |
 //! | open follow-up of a destination | `A#{account}#OPEN#{phone or email}` | `{follow-up id}` | |
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
 //! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
 //!
+//! The origination-number item is the one key that does not start with an account: it
+//! says which account an SMS reply sent to that number belongs to (one account per
+//! number, enforced when account settings are saved).
+//!
 //! Follow-ups get a partition each so a busy campaign never makes a hot partition; the
 //! settings of an account share one, read through a cache.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use policy::{
-    AccountId, AgentId, CampaignId, ContactId, Destination, FollowUp, FollowUpId, GuardKey,
-    PendingKey, Status,
+    AccountId, AgentId, CampaignId, ContactId, Destination, EmailAddress, FollowUp, FollowUpId,
+    GuardKey, PendingKey, PhoneNumber, Status,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -53,6 +59,16 @@ pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
     Key::new(account_pk(account), format!("CAMPAIGN#{campaign}"))
 }
 
+/// An address that bounced permanently: no more email goes to it.
+pub fn undeliverable_key(account: &AccountId, address: &EmailAddress) -> Key {
+    Key::new(account_pk(account), format!("UNDELIVERABLE#{address}"))
+}
+
+/// Which account owns an origination number (attribute `account_id`).
+pub fn origination_key(number: &PhoneNumber) -> Key {
+    Key::new(format!("ORIGINATION#{number}"), "ORIGINATION")
+}
+
 pub const SECRET_PREFIX: &str = "SECRET#";
 
 pub fn secret_key(account: &AccountId, id: &str) -> Key {
@@ -76,12 +92,8 @@ pub fn optout_confirmation_key(
     opted_out_at: DateTime<Utc>,
 ) -> Key {
     Key::new(
-        account_pk(account),
-        format!(
-            "OPTOUT_CONFIRMED#{}#{}",
-            destination.as_str(),
-            sortable(opted_out_at)
-        ),
+        format!("A#{account}#OPTOUT#{}", destination.as_str()),
+        format!("CONFIRMED#{}", sortable(opted_out_at)),
     )
 }
 

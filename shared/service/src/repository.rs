@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, DncSource, FollowUp, FollowUpId, Settings,
+    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, PhoneNumber, Settings,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -251,6 +251,119 @@ impl Repository {
             .await
     }
 
+    /// Saves the account's settings and keeps its origination number's item true (the
+    /// number → account lookup SMS replies are attributed by), in one transaction.
+    /// `if_match`: `Some(0)` creates, `Some(v)` replaces version `v`, `None` replaces
+    /// whatever is there. 409 when another account owns the number.
+    pub async fn put_account_settings(
+        &self,
+        account: &AccountId,
+        settings: &AccountSettings,
+        if_match: Option<u64>,
+    ) -> Result<u64, ServiceError> {
+        let key = records::account_settings_key(account);
+        loop {
+            let current = self.account_settings(account).await?;
+            let expect = match (if_match, &current) {
+                (Some(0), _) | (None, None) => Expect::Absent,
+                (Some(v), _) => Expect::Version(v),
+                (None, Some(current)) => Expect::Version(current.version),
+            };
+            let version = match expect {
+                Expect::Version(v) => v + 1,
+                Expect::Absent => 1,
+            };
+            let mut writes = vec![Write::Put {
+                item: records::data_item(key.clone(), settings, version)?,
+                cond: expect.cond(),
+            }];
+            let old_number = current.and_then(|c| c.value.sms_origination_number);
+            writes.extend(
+                self.origination_writes(account, old_number, &settings.sms_origination_number)
+                    .await?,
+            );
+            match self.table.write(writes).await {
+                Ok(()) => {
+                    self.cache.forget(&cache_key(&key));
+                    return Ok(version);
+                }
+                Err(StoreError::ConditionFailed { failed }) => {
+                    let Some((0, stored)) = failed.into_iter().find(|(i, _)| *i == 0) else {
+                        return Err(ServiceError::Conflict(
+                            "sms_origination_number belongs to another account".into(),
+                        ));
+                    };
+                    match (if_match, stored) {
+                        (Some(0), Some(item)) | (Some(_), Some(item)) => {
+                            return Err(ServiceError::VersionMismatch {
+                                current: records::version_of(&item),
+                            });
+                        }
+                        (Some(_), None) => return Err(ServiceError::NotFound("record")),
+                        // A concurrent writer got there first: read again and retry.
+                        (None, _) => continue,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The writes that move the origination-number item from `old` to `new`.
+    async fn origination_writes(
+        &self,
+        account: &AccountId,
+        old: Option<PhoneNumber>,
+        new: &Option<PhoneNumber>,
+    ) -> Result<Vec<Write>, ServiceError> {
+        let owned_by_us = Cond::Equals(vec![("account_id".into(), json!(account.as_str()))]);
+        let mut writes = Vec::new();
+        if let Some(number) = new {
+            match self.origination_owner(number).await? {
+                Some(owner) if &owner != account => {
+                    return Err(ServiceError::Conflict(format!(
+                        "sms_origination_number {number} belongs to another account"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let mut attrs = Attrs::new();
+                    attrs.insert("account_id".into(), json!(account.as_str()));
+                    writes.push(Write::Put {
+                        item: Item::new(records::origination_key(number), attrs),
+                        cond: Cond::NotExists,
+                    });
+                }
+            }
+        }
+        if let Some(old) = old.filter(|old| Some(old) != new.as_ref()) {
+            writes.push(Write::Delete {
+                key: records::origination_key(&old),
+                cond: owned_by_us,
+            });
+        }
+        Ok(writes)
+    }
+
+    /// The account an origination number belongs to, if any.
+    pub async fn origination_owner(
+        &self,
+        number: &PhoneNumber,
+    ) -> Result<Option<AccountId>, ServiceError> {
+        let Some(item) = self.table.get(&records::origination_key(number)).await? else {
+            return Ok(None);
+        };
+        let owner = item
+            .attrs
+            .get("account_id")
+            .and_then(Value::as_str)
+            .and_then(|raw| AccountId::parse("account_id", raw).ok())
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("origination item {number} is unreadable"))
+            })?;
+        Ok(Some(owner))
+    }
+
     pub async fn agent_settings(
         &self,
         account: &AccountId,
@@ -465,6 +578,41 @@ impl Repository {
             }])
             .await
             .map_err(Into::into)
+    }
+
+    /// Marks an address undeliverable (a permanent bounce); the first mark stays.
+    pub async fn mark_undeliverable(
+        &self,
+        account: &AccountId,
+        address: &EmailAddress,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let mut attrs = Attrs::new();
+        attrs.insert("value".into(), json!(address.as_str()));
+        attrs.insert("bounced_at".into(), json!(at));
+        let put = Write::Put {
+            item: Item::new(records::undeliverable_key(account, address), attrs),
+            cond: Cond::NotExists,
+        };
+        match self.table.write(vec![put]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn is_undeliverable(
+        &self,
+        account: &AccountId,
+        destination: &Destination,
+    ) -> Result<bool, ServiceError> {
+        let Some(address) = destination.email() else {
+            return Ok(false);
+        };
+        Ok(self
+            .table
+            .get(&records::undeliverable_key(account, address))
+            .await?
+            .is_some())
     }
 
     /// The ids of the destination's open follow-ups (`scheduled`, `needs_review`).
