@@ -326,6 +326,9 @@ pub struct Attempt {
     pub provider_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the provider reported afterwards (WhatsApp: sent, delivered, read, failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<crate::delivery::Delivery>,
 }
 
 /// A stored follow-up.

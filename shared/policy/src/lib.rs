@@ -14,6 +14,7 @@ mod error;
 mod json;
 
 pub mod decide;
+pub mod delivery;
 pub mod event;
 pub mod followup;
 pub mod history;
@@ -27,6 +28,7 @@ pub mod values;
 pub mod window;
 
 pub use decide::{DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, decide};
+pub use delivery::{Delivery, DeliveryState, parse_callback_data, whatsapp_callback_data};
 pub use error::{Error, FieldError, ValidationErrors};
 pub use event::{
     Analysis, AppointmentRequest, CALL_COMPLETED, Call, CallCompleted, Contact, EmailDestination,

@@ -190,3 +190,80 @@ mod cancellation {
         }
     }
 }
+
+mod deliveries {
+    use super::*;
+    use policy::{
+        Attempt, Delivery, DeliveryState, FollowUp, FollowUpId, Status, parse_callback_data,
+        whatsapp_callback_data,
+    };
+    use serde_json::json;
+
+    fn sent_whatsapp() -> FollowUp {
+        let mut f: FollowUp = serde_json::from_value(json!({
+            "id": "fu_1", "account_id": "acme", "campaign_id": "c1", "agent_id": "a1",
+            "contact_id": "k1", "call_id": "call_1", "channel": "whatsapp", "status": "sent",
+            "due_at": "2026-03-02T15:00:00Z", "time_zone": "UTC", "attempt": 1,
+            "destination": "+14155552671",
+            "created_at": "2026-03-02T15:00:00Z", "updated_at": "2026-03-02T15:00:00Z"
+        }))
+        .unwrap();
+        f.attempts.push(Attempt {
+            attempt: 1,
+            at: at("2026-03-02T15:00:00Z"),
+            status: Status::Sent,
+            provider_id: Some("wamid.A".into()),
+            error: None,
+            deliveries: Vec::new(),
+        });
+        f
+    }
+
+    fn delivery(state: DeliveryState, code: Option<i64>) -> Delivery {
+        Delivery {
+            state,
+            at: at("2026-03-02T15:00:05Z"),
+            error_code: code,
+            error: code.map(|_| "Re-engagement message".into()),
+        }
+    }
+
+    #[test]
+    fn a_status_is_recorded_once_on_the_attempt_whose_message_it_names() {
+        let table = [
+            // (attempt, provider id, recorded)
+            (1, "wamid.A", true),
+            (2, "wamid.A", false),
+            (1, "wamid.B", false),
+        ];
+        for (attempt, provider_id, recorded) in table {
+            let mut f = sent_whatsapp();
+            let d = delivery(DeliveryState::Failed, Some(131047));
+            assert_eq!(f.record_delivery(attempt, provider_id, d.clone()), recorded);
+            if recorded {
+                assert_eq!(f.attempts[0].deliveries, vec![d.clone()]);
+                assert!(
+                    !f.record_delivery(attempt, provider_id, d),
+                    "a redelivery changes nothing"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn callback_data_names_the_follow_up_and_attempt() {
+        let id = FollowUpId::parse("id", "fu_0191e3a0b1c27d3e").unwrap();
+        let data = whatsapp_callback_data(&id, 2);
+        assert_eq!(parse_callback_data(&data), Some((id, 2)));
+        for bad in ["", "fu_1", "fu_1:x", ":1", "fu 1:1", "fu_1:-1"] {
+            assert_eq!(parse_callback_data(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn meta_states_are_parsed_and_others_ignored() {
+        assert_eq!(DeliveryState::parse("read"), Some(DeliveryState::Read));
+        assert_eq!(DeliveryState::parse("failed"), Some(DeliveryState::Failed));
+        assert_eq!(DeliveryState::parse("deleted"), None);
+    }
+}

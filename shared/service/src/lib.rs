@@ -13,6 +13,7 @@ pub mod dispatch;
 pub mod error;
 pub mod execute;
 pub mod inbound;
+pub mod meta_webhook;
 pub mod metrics;
 pub mod operations;
 pub mod optout;
@@ -20,6 +21,7 @@ pub mod records;
 pub mod repository;
 pub mod signature;
 pub mod telemetry;
+pub mod unsubscribe;
 pub mod webhook;
 
 use std::sync::Arc;

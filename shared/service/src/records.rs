@@ -11,6 +11,8 @@
 //! | do-not-call entry | `A#{account}` | `DNC#{phone or email}` | |
 //! | opt-out confirmation sent | `A#{account}#OPTOUT#{phone}` | `CONFIRMED#{opted out at}` | (expires) |
 //! | undeliverable address (hard bounce) | `A#{account}` | `UNDELIVERABLE#{email}` | |
+//! | Meta webhook credentials | `A#{account}` | `META_WEBHOOK` | |
+//! | unsubscribe token key | `A#{account}` | `UNSUBSCRIBE_KEY` | |
 //! | origination number's account | `ORIGINATION#{phone}` | `ORIGINATION` | |
 //! | open follow-up of a destination | `A#{account}#OPEN#{phone or email}` | `{follow-up id}` | |
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
@@ -62,6 +64,16 @@ pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
 /// An address that bounced permanently: no more email goes to it.
 pub fn undeliverable_key(account: &AccountId, address: &EmailAddress) -> Key {
     Key::new(account_pk(account), format!("UNDELIVERABLE#{address}"))
+}
+
+/// The account's Meta (WhatsApp) webhook credentials: app secret and verify token.
+pub fn meta_webhook_key(account: &AccountId) -> Key {
+    Key::new(account_pk(account), "META_WEBHOOK")
+}
+
+/// The account's random key for unsubscribe tokens (attribute `key`, base64).
+pub fn unsubscribe_key(account: &AccountId) -> Key {
+    Key::new(account_pk(account), "UNSUBSCRIBE_KEY")
 }
 
 /// Which account owns an origination number (attribute `account_id`).

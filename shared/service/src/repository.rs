@@ -345,6 +345,59 @@ impl Repository {
         Ok(writes)
     }
 
+    /// The account's Meta webhook credentials (read fresh: a secret just set works).
+    pub async fn meta_webhook(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<crate::meta_webhook::MetaWebhookConfig>, ServiceError> {
+        Ok(self
+            .get_record(&records::meta_webhook_key(account))
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// The account's unsubscribe-token key; with `create`, made on first use (a
+    /// concurrent creator's key wins, so every token verifies).
+    pub async fn unsubscribe_key(
+        &self,
+        account: &AccountId,
+        create: bool,
+    ) -> Result<Option<Vec<u8>>, ServiceError> {
+        use base64::Engine as _;
+        let codec = base64::engine::general_purpose::STANDARD;
+        let key = records::unsubscribe_key(account);
+        for _ in 0..2 {
+            if let Some(item) = self.table.get(&key).await? {
+                let stored = item.attrs.get("key").and_then(Value::as_str).unwrap_or("");
+                return codec.decode(stored).map(Some).map_err(|_| {
+                    ServiceError::Internal(format!(
+                        "the unsubscribe key of {account} is unreadable"
+                    ))
+                });
+            }
+            if !create {
+                return Ok(None);
+            }
+            let mut bytes = vec![0u8; crate::unsubscribe::KEY_BYTES];
+            getrandom::fill(&mut bytes)
+                .map_err(|_| ServiceError::Internal("no randomness for a key".into()))?;
+            let mut attrs = Attrs::new();
+            attrs.insert("key".into(), json!(codec.encode(&bytes)));
+            let put = Write::Put {
+                item: Item::new(key.clone(), attrs),
+                cond: Cond::NotExists,
+            };
+            match self.table.write(vec![put]).await {
+                Ok(()) => return Ok(Some(bytes)),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Internal(
+            "the unsubscribe key could not be read".into(),
+        ))
+    }
+
     /// The account an origination number belongs to, if any.
     pub async fn origination_owner(
         &self,
