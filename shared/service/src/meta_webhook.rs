@@ -212,6 +212,17 @@ impl Engine {
         verify_signature(&config.app_secret, signature, body)?;
         let account = AccountId::parse("account_id", account_raw)
             .map_err(|_| MetaError::Unauthorized("unknown account"))?;
+        Ok(self.handle_meta_delivery(&account, body).await?)
+    }
+
+    /// A delivery already verified as Meta's for `account` (the local runtime's
+    /// simulated replies come in here too).
+    pub async fn handle_meta_delivery(
+        &self,
+        account: &AccountId,
+        body: &[u8],
+    ) -> Result<Value, ServiceError> {
+        let account = account.clone();
         let delivered: Delivered = serde_json::from_slice(body).map_err(|e| {
             ServiceError::Invalid(policy::ValidationErrors::single("body", e.to_string()))
         })?;
