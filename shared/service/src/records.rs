@@ -14,7 +14,7 @@
 //! | Meta webhook credentials | `A#{account}` | `META_WEBHOOK` | |
 //! | unsubscribe token key | `A#{account}` | `UNSUBSCRIBE_KEY` | |
 //! | origination number's account | `ORIGINATION#{phone}` | `ORIGINATION` | |
-//! | open follow-up of a destination | `A#{account}#OPEN#{phone or email}` | `{follow-up id}` | |
+//! | open follow-up of a destination | `A#{account}#OPEN#{phone or email}` | `{follow-up id}` | (expires) |
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
@@ -307,30 +307,34 @@ pub fn followup_writes(
     Ok(writes)
 }
 
-/// Keeps the open-follow-up lookup true: an item while `new` is open with a
-/// destination, none otherwise. Unconditional: the follow-up's own write guards them.
+/// How long after its due time an open-follow-up lookup is kept (the table's TTL).
+pub const OPEN_LOOKUP_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+
+/// The open-follow-up lookup a write of `new` needs: one each time it becomes open, or
+/// stays open with another destination or due time. A lookup is never deleted (so the
+/// executor's claim and outcome stay single writes): one that outlived its follow-up's
+/// open life is skipped by the opt-out, which reads the follow-up, and expires
+/// [`OPEN_LOOKUP_GRACE_SECONDS`] after the due time it was written for.
 fn open_lookup_writes(old: Option<&FollowUp>, new: &FollowUp) -> Vec<Write> {
-    let before = old.and_then(open_key);
-    let after = open_key(new);
-    if before == after {
+    let Some(key) = open_key(new) else {
+        return Vec::new();
+    };
+    let unchanged = old.is_some_and(|old| {
+        old.is_open() && old.destination == new.destination && old.due_at == new.due_at
+    });
+    if unchanged {
         return Vec::new();
     }
-    let mut writes = Vec::new();
-    if let Some(key) = before {
-        writes.push(Write::Delete {
-            key,
-            cond: Cond::Always,
-        });
-    }
-    if let Some(key) = after {
-        let mut attrs = Attrs::new();
-        attrs.insert("followup_id".into(), json!(new.id.as_str()));
-        writes.push(Write::Put {
-            item: Item::new(key, attrs),
-            cond: Cond::Always,
-        });
-    }
-    writes
+    let mut attrs = Attrs::new();
+    attrs.insert("followup_id".into(), json!(new.id.as_str()));
+    attrs.insert(
+        store::EXPIRES_AT.into(),
+        json!(new.due_at.timestamp() + OPEN_LOOKUP_GRACE_SECONDS),
+    );
+    vec![Write::Put {
+        item: Item::new(key, attrs),
+        cond: Cond::Always,
+    }]
 }
 
 /// Whether `write` is the pending-slot write of `followup` (the other writes

@@ -294,7 +294,7 @@ impl Repository {
                         ));
                     };
                     match (if_match, stored) {
-                        (Some(0), Some(item)) | (Some(_), Some(item)) => {
+                        (Some(_), Some(item)) => {
                             return Err(ServiceError::VersionMismatch {
                                 current: records::version_of(&item),
                             });
