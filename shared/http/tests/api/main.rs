@@ -7,6 +7,8 @@
 mod support;
 
 mod dnc;
+mod lists;
+mod previews;
 mod routes;
 mod secrets;
 mod settings;
