@@ -317,6 +317,14 @@ impl World {
         self.executor.execute(&input).await.unwrap()
     }
 
+    /// Acme's do-not-call entries (first page of 25).
+    pub async fn dnc_entries(&self) -> Vec<Value> {
+        self.get("/v1/dnc").send().await.ok().json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
     /// Every follow-up of a contact as `token` sees them, newest first.
     pub async fn followups_of(&self, token: &str, contact: &str) -> Vec<Value> {
         let reply = self

@@ -44,13 +44,6 @@ fn token_of(headers: &[(String, String)]) -> String {
     url.rsplit('/').next().unwrap().to_string()
 }
 
-async fn dnc(world: &World) -> Vec<Value> {
-    world.get("/v1/dnc").send().await.ok().json()["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 async fn every_follow_up_email_carries_one_click_unsubscribe_headers(world: World) {
     let headers = sent_email_headers(&world).await;
     let names: Vec<&str> = headers.iter().map(|(n, _)| n.as_str()).collect();
@@ -91,7 +84,10 @@ async fn the_get_only_shows_a_page_and_the_post_unsubscribes_and_cancels_pending
             page.text()
         );
     }
-    assert!(dnc(&world).await.is_empty(), "a GET changes nothing");
+    assert!(
+        world.dnc_entries().await.is_empty(),
+        "a GET changes nothing"
+    );
     assert_eq!(
         world.one_followup("contact-2", "email").await["status"],
         "scheduled"
@@ -106,7 +102,7 @@ async fn the_get_only_shows_a_page_and_the_post_unsubscribes_and_cancels_pending
         .await
         .ok();
     assert!(done.text().contains("no more messages"));
-    let entries = dnc(&world).await;
+    let entries = world.dnc_entries().await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["value"], "ana@example.com");
     assert_eq!(entries[0]["source"], "unsubscribe");
@@ -121,7 +117,7 @@ async fn the_get_only_shows_a_page_and_the_post_unsubscribes_and_cancels_pending
     );
     // Clicking again is fine and changes nothing.
     world.post(&path).anonymous().send().await.ok();
-    assert_eq!(dnc(&world).await, entries);
+    assert_eq!(world.dnc_entries().await, entries);
 }
 
 async fn tampered_or_foreign_tokens_are_refused_and_change_nothing(world: World) {
@@ -155,5 +151,5 @@ async fn tampered_or_foreign_tokens_are_refused_and_change_nothing(world: World)
             reply.problem(StatusCode::NOT_FOUND);
         }
     }
-    assert!(dnc(&world).await.is_empty());
+    assert!(world.dnc_entries().await.is_empty());
 }

@@ -74,13 +74,6 @@ async fn post_signed(world: &World, body: &Value, secret: &str) -> Reply {
         .await
 }
 
-async fn dnc(world: &World) -> Vec<Value> {
-    world.get("/v1/dnc").send().await.ok().json()["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 async fn the_credentials_are_write_only_and_validated(world: World) {
     let before = world.get("/v1/settings/whatsapp-webhook").send().await.ok();
     assert_eq!(before.json(), json!({"configured": false}));
@@ -152,7 +145,7 @@ async fn a_signed_stop_puts_the_number_on_the_list_and_cancels_its_follow_ups(wo
         .await
         .ok();
     assert_eq!(answer.json()["opted_out"], 1);
-    let entries = dnc(&world).await;
+    let entries = world.dnc_entries().await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["value"], "+14155552671");
     assert_eq!(entries[0]["source"], "whatsapp_reply");
@@ -166,7 +159,7 @@ async fn a_signed_stop_puts_the_number_on_the_list_and_cancels_its_follow_ups(wo
         .await
         .ok();
     assert_eq!(answer.json()["opted_out"], 0);
-    assert_eq!(dnc(&world).await.len(), 1);
+    assert_eq!(world.dnc_entries().await.len(), 1);
 }
 
 async fn unsigned_or_wrongly_signed_deliveries_are_refused_and_change_nothing(world: World) {
@@ -207,7 +200,7 @@ async fn unsigned_or_wrongly_signed_deliveries_are_refused_and_change_nothing(wo
         .send()
         .await;
     foreign.problem(StatusCode::UNAUTHORIZED);
-    assert!(dnc(&world).await.is_empty());
+    assert!(world.dnc_entries().await.is_empty());
     // The body signed, then changed by one byte.
     let changed = raw.replace("STOP", "STOp");
     let reply = world
@@ -218,7 +211,7 @@ async fn unsigned_or_wrongly_signed_deliveries_are_refused_and_change_nothing(wo
         .send()
         .await;
     reply.problem(StatusCode::UNAUTHORIZED);
-    assert!(dnc(&world).await.is_empty());
+    assert!(world.dnc_entries().await.is_empty());
 }
 
 async fn meta_marketing_opt_out_puts_the_number_on_the_list(world: World) {
@@ -236,7 +229,8 @@ async fn meta_marketing_opt_out_puts_the_number_on_the_list(world: World) {
                              "button": {"payload": "Stop promotions", "text": "Stop promotions"}}]}),
     );
     post_signed(&world, &button, APP_SECRET).await.ok();
-    let mut values: Vec<String> = dnc(&world)
+    let mut values: Vec<String> = world
+        .dnc_entries()
         .await
         .iter()
         .map(|e| {
