@@ -31,7 +31,8 @@ fn reply(from: &str, body: &str) -> SnsEvent {
 #[tokio::test]
 async fn a_stop_reply_cancels_the_numbers_follow_ups_and_one_confirmation_goes_through_sns() {
     let world = AwsWorld::new().await;
-    let account = json!({"default_sender_name": "Ana at Acme", "default_time_zone": "America/New_York",
+    let account = json!({"default_sender_name": "Ana at Acme", "default_meeting_link": "https://cal.example.com/acme",
+        "default_time_zone": "America/New_York",
         "quiet_hours": {"start": "00:00", "end": "24:00"}, "email_from_address": world.from_address,
         "sms_origination_number": OUR_NUMBER, "sms_opt_out_confirmation": true});
     world
