@@ -164,6 +164,7 @@ impl Sender for SesEmail {
             configuration_set,
             tags,
             headers,
+            ..
         } = message
         else {
             return Err(SendError::wrong_channel("email", message));

@@ -38,7 +38,7 @@ pub use followup::{
     Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,
     TraceEntry,
 };
-pub use history::{GuardKey, History, PendingKey, Precondition};
+pub use history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
 pub use optout::{DncSource, confirmation_due, confirmation_text, is_opt_out};
 pub use recheck::{Blocks, SendCheck, recheck, recheck_with};

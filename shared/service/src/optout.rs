@@ -71,7 +71,13 @@ impl Engine {
             let Some(stored) = self.repo.followup(account, id).await? else {
                 return Ok(false);
             };
-            if stored.value.destination.as_ref() != Some(destination) {
+            let same = stored
+                .value
+                .destination
+                .as_ref()
+                .map(Destination::dnc_match_key)
+                == Some(destination.dnc_match_key());
+            if !same {
                 return Ok(false);
             }
             let mut cancelled = stored.value.clone();

@@ -8,7 +8,8 @@
 //! | agent settings | `A#{account}` | `AGENT#{agent}` | |
 //! | campaign settings | `A#{account}` | `CAMPAIGN#{campaign}` | |
 //! | webhook secret | `A#{account}` | `SECRET#{id}` | |
-//! | do-not-call entry | `A#{account}` | `DNC#{phone or email}` | |
+//! | do-not-call entry | `A#{account}` | `DNC#{phone, or email lower-cased}` | |
+//! | data migration done | `A#{account}` | `MIGRATION#{name}` | |
 //! | opt-out confirmation sent | `A#{account}#OPTOUT#{phone}` | `CONFIRMED#{opted out at}` | (expires) |
 //! | undeliverable address (hard bounce) | `A#{account}` | `UNDELIVERABLE#{email}` | |
 //! | Meta webhook credentials | `A#{account}` | `META_WEBHOOK` | |
@@ -18,6 +19,7 @@
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
+//! | suppression stored | `A#{account}#SUPPRESSED#{campaign}#{contact}#{channel}#{reason}` | `SUPPRESSED` | |
 //! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
 //!
 //! The origination-number item is the one key that does not start with an account: it
@@ -30,7 +32,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use policy::{
     AccountId, AgentId, CampaignId, ContactId, Destination, EmailAddress, FollowUp, FollowUpId,
-    GuardKey, PendingKey, PhoneNumber, Status,
+    GuardKey, PendingKey, PhoneNumber, Status, SuppressionKey,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -67,7 +69,10 @@ pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
 
 /// An address that bounced permanently: no more email goes to it.
 pub fn undeliverable_key(account: &AccountId, address: &EmailAddress) -> Key {
-    Key::new(account_pk(account), format!("UNDELIVERABLE#{address}"))
+    Key::new(
+        account_pk(account),
+        format!("UNDELIVERABLE#{}", address.as_str().to_ascii_lowercase()),
+    )
 }
 
 /// The account's Meta (WhatsApp) webhook credentials: app secret and verify token.
@@ -93,10 +98,13 @@ pub fn secret_key(account: &AccountId, id: &str) -> Key {
 
 pub const DNC_PREFIX: &str = "DNC#";
 
+/// Keyed by [`Destination::dnc_match_key`], so an address matches however it is cased.
+/// Entries stored before that (keyed as typed) are re-keyed once per account: see
+/// [`DNC_KEYS_MIGRATION`].
 pub fn dnc_key(account: &AccountId, destination: &Destination) -> Key {
     Key::new(
         account_pk(account),
-        format!("{DNC_PREFIX}{}", destination.as_str()),
+        format!("{DNC_PREFIX}{}", destination.dnc_match_key()),
     )
 }
 
@@ -108,7 +116,7 @@ pub fn optout_confirmation_key(
     opted_out_at: DateTime<Utc>,
 ) -> Key {
     Key::new(
-        format!("A#{account}#OPTOUT#{}", destination.as_str()),
+        format!("A#{account}#OPTOUT#{}", destination.dnc_match_key()),
         format!("CONFIRMED#{}", sortable(opted_out_at)),
     )
 }
@@ -116,7 +124,7 @@ pub fn optout_confirmation_key(
 /// The partition listing a destination's open follow-ups (`scheduled` or
 /// `needs_review` with that destination), so an opt-out finds them without a scan.
 pub fn open_pk(account: &AccountId, destination: &Destination) -> String {
-    format!("A#{account}#OPEN#{}", destination.as_str())
+    format!("A#{account}#OPEN#{}", destination.dnc_match_key())
 }
 
 fn open_key(followup: &FollowUp) -> Option<Key> {
@@ -128,6 +136,13 @@ fn open_key(followup: &FollowUp) -> Option<Key> {
         open_pk(&followup.account_id, destination),
         followup.id.as_str(),
     ))
+}
+
+/// The migration that re-keys do-not-call addresses stored with upper-case letters.
+pub const DNC_KEYS_MIGRATION: &str = "dnc_email_case";
+
+pub fn migration_key(account: &AccountId, name: &str) -> Key {
+    Key::new(account_pk(account), format!("MIGRATION#{name}"))
 }
 
 pub fn followup_key(account: &AccountId, id: &FollowUpId) -> Key {
@@ -263,13 +278,19 @@ pub fn followup_item(followup: &FollowUp, version: u64) -> Result<Item, ServiceE
     Ok(Item::new(followup_key(account, &followup.id), attrs))
 }
 
+/// A stored follow-up. Its `reason` is its latest own trace entry's, also for items
+/// written when a send-time move did not update it.
 pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceError> {
-    let value = serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
-        ServiceError::Internal(format!(
-            "stored follow-up {:?} is unreadable: {e}",
-            item.key
-        ))
-    })?;
+    let mut value: FollowUp =
+        serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
+            ServiceError::Internal(format!(
+                "stored follow-up {:?} is unreadable: {e}",
+                item.key
+            ))
+        })?;
+    if let Some(last) = value.trace.iter().rev().find(|t| t.channel.is_none()) {
+        value.reason = Some(last.reason);
+    }
     Ok(Versioned {
         value,
         version: version_of(item),
@@ -289,6 +310,17 @@ pub fn followup_writes(
         item: followup_item(new, version)?,
         cond: expect.cond(),
     }];
+    if let (Some(old), Some(guard)) = (old, new.kind_guard())
+        && old.status.holds_guard()
+        && !new.status.holds_guard()
+    {
+        // Not sent after all (cancelled, suppressed at send time, failed): the contact's
+        // once is released for a later call.
+        writes.push(Write::Delete {
+            key: guard_key(&new.account_id, &guard),
+            cond: Cond::Equals(vec![("followup_id".into(), json!(new.id.as_str()))]),
+        });
+    }
     let was_pending = old.is_some_and(|o| o.status == Status::Scheduled);
     let is_pending = new.status == Status::Scheduled;
     if let Some(slot) = new.pending_key() {
@@ -349,7 +381,7 @@ pub fn is_pending_write(write: &Write, followup: &FollowUp) -> bool {
         .is_some_and(|slot| write.key() == &pending_key(&followup.account_id, &slot))
 }
 
-/// The follow-up id a pending slot points at.
+/// The follow-up id a pending slot, guard or suppression record points at.
 pub fn pending_followup_id(item: &Item) -> Option<FollowUpId> {
     item.attrs
         .get("followup_id")
@@ -358,9 +390,31 @@ pub fn pending_followup_id(item: &Item) -> Option<FollowUpId> {
 }
 
 pub fn guard_item(account: &AccountId, guard: &GuardKey, followup: &FollowUpId) -> Item {
+    Item::new(guard_key(account, guard), followup_pointer(followup))
+}
+
+pub fn suppression_key(account: &AccountId, key: &SuppressionKey) -> Key {
+    Key::new(
+        format!(
+            "A#{account}#SUPPRESSED#{}#{}#{}#{}",
+            key.campaign_id,
+            key.contact_id,
+            key.channel.as_str(),
+            key.reason.as_str()
+        ),
+        "SUPPRESSED",
+    )
+}
+
+/// The record that a suppression is stored, pointing at the follow-up that stores it.
+pub fn suppression_item(account: &AccountId, key: &SuppressionKey, followup: &FollowUpId) -> Item {
+    Item::new(suppression_key(account, key), followup_pointer(followup))
+}
+
+fn followup_pointer(followup: &FollowUpId) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("followup_id".into(), json!(followup.as_str()));
-    Item::new(guard_key(account, guard), attrs)
+    attrs
 }
 
 pub fn webhook_item(

@@ -8,6 +8,7 @@ mod support;
 
 mod dnc;
 mod lists;
+mod operators;
 mod previews;
 mod routes;
 mod secrets;

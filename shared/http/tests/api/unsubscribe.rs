@@ -3,7 +3,6 @@
 //! and cancels its pending emails; a tampered or foreign token changes nothing.
 
 use axum::http::StatusCode;
-use serde_json::Value;
 
 use crate::support::*;
 
