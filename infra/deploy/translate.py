@@ -46,6 +46,10 @@ EXPECTED_ROUTES = {
     "ANY /v1/{proxy+}": "JWT",
     "GET /v1/openapi.json": "NONE",
     "POST /v1/webhooks/{account_id}/call-completed": "NONE",
+    "GET /v1/inbound/{account_id}/whatsapp": "NONE",
+    "POST /v1/inbound/{account_id}/whatsapp": "NONE",
+    "GET /v1/unsubscribe/{token}": "NONE",
+    "POST /v1/unsubscribe/{token}": "NONE",
 }
 
 # The only actions that may be granted on Resource "*": they have no resource ARN.

@@ -84,14 +84,26 @@ pub async fn run(options: Options) -> Result<(), String> {
         Outbox::new(Some(dir.join("outbox.jsonl")), Arc::new(now_fn.clone()))
             .map_err(|e| format!("cannot open the outbox: {e}"))?,
     );
+    // Bound before the executor: emails' unsubscribe links point at this address.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
     let mut identity = service::config::sender_identity();
     identity
         .email_from_address
         .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
+    identity
+        .public_base_url
+        .get_or_insert_with(|| format!("http://{address}"));
     let senders = match options.senders {
         SenderKind::Outbox => Senders::all(outbox.clone()),
         SenderKind::Aws => aws_senders(outbox.clone()).await?,
     };
+    let inbound = Arc::new(service::inbound::Inbound::new(
+        engine.clone(),
+        senders.sms.clone(),
+    ));
     let executor = Arc::new(Executor::new(
         repo.clone(),
         senders,
@@ -124,6 +136,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         outbox,
         clock: clock.clone(),
         data_dir: dir.to_path_buf(),
+        inbound,
+        engine: engine.clone(),
     };
     let app = http_api::api_router(engine.clone())
         .merge(local_routes::router(local))
@@ -137,10 +151,6 @@ pub async fn run(options: Options) -> Result<(), String> {
         .merge(crate::console::router());
     let app = http_api::with_fallback(app);
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
     banner(
         &address.to_string(),
         &account,

@@ -25,6 +25,9 @@ pub enum Outbound {
         configuration_set: Option<String>,
         /// Carried to SES as message tags, e.g. `followup_id`, `account_id`.
         tags: Vec<(String, String)>,
+        /// Extra headers (`List-Unsubscribe`, `List-Unsubscribe-Post`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
     },
     #[serde(rename = "whatsapp")]
     WhatsApp {
@@ -34,6 +37,10 @@ pub enum Outbound {
         language: String,
         /// The template's body parameters, in order.
         parameters: Vec<String>,
+        /// Echoed by Meta in the message's status webhooks (`biz_opaque_callback_data`):
+        /// which follow-up and attempt a status belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callback_data: Option<String>,
     },
     Call {
         /// E.164.

@@ -23,6 +23,8 @@ pub use routes::OPENAPI;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/settings"),
     ("PUT", "/v1/settings"),
+    ("GET", "/v1/settings/whatsapp-webhook"),
+    ("PUT", "/v1/settings/whatsapp-webhook"),
     ("GET", "/v1/webhook-secrets"),
     ("POST", "/v1/webhook-secrets"),
     ("DELETE", "/v1/webhook-secrets/{secret_id}"),
@@ -48,6 +50,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/followups/{followup_id}/send"),
     ("POST", "/v1/decisions/preview"),
     ("POST", "/v1/webhooks/{account_id}/call-completed"),
+    ("GET", "/v1/inbound/{account_id}/whatsapp"),
+    ("POST", "/v1/inbound/{account_id}/whatsapp"),
+    ("GET", "/v1/unsubscribe/{token}"),
+    ("POST", "/v1/unsubscribe/{token}"),
     ("GET", "/v1/openapi.json"),
 ];
 
@@ -55,11 +61,15 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// document. Wrap it with [`auth::tenant_from_jwt_claim`] or
 /// [`auth::tenant_from_bearer`].
 pub fn api_router(engine: Arc<Engine>) -> Router {
-    use routes::{decisions, dnc, followups, settings};
+    use routes::{decisions, dnc, followups, inbound, settings};
     Router::new()
         .route(
             "/v1/settings",
             get(settings::get_account).put(settings::put_account),
+        )
+        .route(
+            "/v1/settings/whatsapp-webhook",
+            get(inbound::get_credentials).put(inbound::put_credentials),
         )
         .route(
             "/v1/webhook-secrets",
@@ -112,12 +122,22 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
         .with_state(engine)
 }
 
-/// The signed webhook alone (the `call-completed` function serves this).
+/// The public routes, each authenticated by its own signature or token rather than a
+/// JWT: the signed `call.completed` webhook, Meta's WhatsApp webhook and the emails'
+/// unsubscribe links (the `call-completed` function serves these).
 pub fn webhook_router(engine: Arc<Engine>, max_body_bytes: usize) -> Router {
     Router::new()
         .route(
             "/v1/webhooks/{account_id}/call-completed",
             post(routes::webhook::call_completed),
+        )
+        .route(
+            "/v1/inbound/{account_id}/whatsapp",
+            get(routes::inbound::whatsapp_verify).post(routes::inbound::whatsapp_event),
+        )
+        .route(
+            "/v1/unsubscribe/{token}",
+            get(routes::inbound::unsubscribe_page).post(routes::inbound::unsubscribe),
         )
         .layer(DefaultBodyLimit::max(
             max_body_bytes.min(extract::MAX_BODY_BYTES),

@@ -188,6 +188,10 @@ fn the_webhook_and_the_document_are_public_and_the_rest_is_not() {
     );
     let public = [
         ("POST", "/v1/webhooks/{account_id}/call-completed"),
+        ("GET", "/v1/inbound/{account_id}/whatsapp"),
+        ("POST", "/v1/inbound/{account_id}/whatsapp"),
+        ("GET", "/v1/unsubscribe/{token}"),
+        ("POST", "/v1/unsubscribe/{token}"),
         ("GET", "/v1/openapi.json"),
     ];
     for (method, path, operation) in operations(&doc) {

@@ -223,6 +223,8 @@ reasons! {
     NoConsent => "no_consent",
     /// The destination is on the account's do-not-call list.
     Dnc => "dnc",
+    /// The address bounced permanently: no more email goes to it.
+    Undeliverable => "undeliverable",
     /// This kind was already sent to the contact in this campaign.
     AlreadySent => "already_sent",
     ChannelDisabled => "channel_disabled",
@@ -260,8 +262,9 @@ reasons! {
     ProviderError => "provider_error",
     /// The process died while the provider call was in flight.
     OutcomeUnknown => "outcome_unknown",
-    /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
-    /// reply), whatever our do-not-call list says.
+    /// The recipient opted out: with the provider itself (SNS's opt-out list), or by a
+    /// STOP reply, a WhatsApp opt-out or an unsubscribe link (the pending follow-ups
+    /// of the number or address are cancelled with this reason).
     OptedOut => "opted_out",
     /// The follow-up came due and the executor claimed it to send it (any channel).
     Due => "due",
@@ -288,6 +291,7 @@ impl Reason {
             | Self::NoOffer
             | Self::MessageTooLong => channel == Sms,
             Self::AskForEmailOff => channel == Email,
+            Self::Undeliverable => matches!(channel, Email | MissedCallEmail),
             Self::NoSenderName => matches!(channel, Sms | Email | MissedCallEmail),
             Self::AlreadySent => channel.guard_kind().is_some(),
             Self::Requested
@@ -399,6 +403,9 @@ pub struct Attempt {
     pub provider_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the provider reported afterwards (WhatsApp: sent, delivered, read, failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<crate::delivery::Delivery>,
 }
 
 /// A stored follow-up.
@@ -455,6 +462,23 @@ impl FollowUp {
             contact_id: self.contact_id.clone(),
             channel: self.channel,
         })
+    }
+
+    /// Waiting to go out (`scheduled` or `needs_review`): what an opt-out cancels.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, Status::Scheduled | Status::NeedsReview)
+    }
+
+    /// The contact opted out (`source` says how): an open follow-up is cancelled with
+    /// reason `opted_out`. Returns whether it changed; one already on its way or done
+    /// stays as it is (the send-time re-check still stops it if it has not left yet).
+    pub fn cancel_for_opt_out(&mut self, source: crate::DncSource, now: DateTime<Utc>) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        let detail = format!("the contact opted out ({})", source.as_str());
+        self.record(now, Status::Cancelled, Reason::OptedOut, detail);
+        true
     }
 
     /// Moves to `status` for `reason` and records the step in the trace.

@@ -14,10 +14,12 @@ mod error;
 mod json;
 
 pub mod decide;
+pub mod delivery;
 pub mod event;
 pub mod followup;
 pub mod history;
 pub mod ids;
+pub mod optout;
 pub mod recheck;
 pub mod render;
 pub mod settings;
@@ -26,6 +28,7 @@ pub mod values;
 pub mod window;
 
 pub use decide::{DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, decide};
+pub use delivery::{Delivery, DeliveryState, parse_callback_data, whatsapp_callback_data};
 pub use error::{Error, FieldError, ValidationErrors};
 pub use event::{
     Analysis, AppointmentRequest, CALL_COMPLETED, Call, CallCompleted, Contact, EmailDestination,
@@ -37,7 +40,8 @@ pub use followup::{
 };
 pub use history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
-pub use recheck::{SendCheck, recheck};
+pub use optout::{DncSource, confirmation_due, confirmation_text, is_opt_out};
+pub use recheck::{Blocks, SendCheck, recheck, recheck_with};
 pub use render::{
     CallRequest, EmailMessage, Encoding, SmsMessage, WhatsAppTemplate, call_request, render_email,
     render_sms, whatsapp_template,

@@ -40,6 +40,35 @@ pub fn recheck(
     on_dnc: bool,
     now: DateTime<Utc>,
 ) -> SendCheck {
+    recheck_with(
+        followup,
+        settings,
+        Blocks {
+            on_dnc,
+            undeliverable: false,
+        },
+        now,
+    )
+}
+
+/// What stands against a destination at send time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Blocks {
+    /// On the account's do-not-call list (every channel).
+    pub on_dnc: bool,
+    /// The address bounced permanently (emails only).
+    pub undeliverable: bool,
+}
+
+/// [`recheck`] with every block: an undeliverable address gets no email, suppressed
+/// with reason `undeliverable` right after the do-not-call check.
+pub fn recheck_with(
+    followup: &FollowUp,
+    settings: &Settings,
+    blocks: Blocks,
+    now: DateTime<Utc>,
+) -> SendCheck {
+    let on_dnc = blocks.on_dnc;
     // `sending` is accepted so the check can run after the executor's claim too.
     if !matches!(followup.status, Status::Scheduled | Status::Sending) {
         return SendCheck::Skip(followup.status);
@@ -49,6 +78,10 @@ pub fn recheck(
     }
     if on_dnc {
         return SendCheck::Suppress(Reason::Dnc);
+    }
+    let is_email = matches!(followup.channel, Channel::Email | Channel::MissedCallEmail);
+    if blocks.undeliverable && is_email {
+        return SendCheck::Suppress(Reason::Undeliverable);
     }
     if followup.destination.is_none() {
         return SendCheck::Suppress(Reason::NoDestination);

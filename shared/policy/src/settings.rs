@@ -72,9 +72,14 @@ pub struct AccountSettings {
     /// it, and SMS are only sent inside it (see `decide`).
     pub quiet_hours: AllowedHours,
     pub sms_sender_id: Option<SmsSenderId>,
+    /// Also the number SMS replies come back to: a reply sent to it belongs to this
+    /// account (an origination number belongs to one account only).
     pub sms_origination_number: Option<PhoneNumber>,
     pub email_from_address: Option<EmailAddress>,
     pub email_configuration_set: Option<ConfigurationSet>,
+    /// Whether an SMS opt-out gets the one confirmation text the FCC allows. Off by
+    /// default: with End User Messaging's own opt-out handling, AWS answers STOP itself.
+    pub sms_opt_out_confirmation: bool,
 }
 
 impl AccountSettings {
@@ -97,6 +102,7 @@ impl Default for AccountSettings {
             sms_origination_number: None,
             email_from_address: None,
             email_configuration_set: None,
+            sms_opt_out_confirmation: false,
         }
     }
 }
@@ -115,6 +121,7 @@ impl FromJson for AccountSettings {
                 "sms_origination_number",
                 "email_from_address",
                 "email_configuration_set",
+                "sms_opt_out_confirmation",
             ],
             true,
             errors,
@@ -128,6 +135,7 @@ impl FromJson for AccountSettings {
             sms_origination_number: obj.optional_setting("sms_origination_number", errors),
             email_from_address: obj.optional_setting("email_from_address", errors),
             email_configuration_set: obj.optional_setting("email_configuration_set", errors),
+            sms_opt_out_confirmation: obj.or_default("sms_opt_out_confirmation", false, errors),
         })
     }
 }

@@ -1199,6 +1199,7 @@ fn a_stored_follow_up_round_trips_through_json() {
         status: Status::Placed,
         provider_id: Some("prov-1".into()),
         error: None,
+        deliveries: Vec::new(),
     });
     let json = serde_json::to_value(&call).unwrap();
     assert_eq!(json["channel"], "call");

@@ -126,6 +126,7 @@ pub fn sender_identity() -> crate::execute::SenderIdentity {
         email_configuration_set: env("SES_CONFIGURATION_SET"),
         sms_sender_id: env("SMS_SENDER_ID"),
         sms_origination_number: env("SMS_ORIGINATION_NUMBER"),
+        public_base_url: env("PUBLIC_BASE_URL"),
     }
 }
 

@@ -55,6 +55,9 @@ pub struct SenderIdentity {
     pub email_configuration_set: Option<String>,
     pub sms_sender_id: Option<String>,
     pub sms_origination_number: Option<String>,
+    /// Where the API is reachable from the internet (`PUBLIC_BASE_URL`): emails'
+    /// unsubscribe links point there.
+    pub public_base_url: Option<String>,
 }
 
 /// The senders this executor may use: a Lambda deployment has only its channel's.
@@ -171,11 +174,14 @@ impl Executor {
             .repo
             .settings_for_call(&account, &stored.value.agent_id, &stored.value.campaign_id)
             .await?;
-        let on_dnc = match &stored.value.destination {
-            Some(destination) => self.repo.is_on_dnc(&account, destination).await?,
-            None => false,
+        let blocks = match &stored.value.destination {
+            Some(destination) => policy::Blocks {
+                on_dnc: self.repo.is_on_dnc(&account, destination).await?,
+                undeliverable: self.repo.is_undeliverable(&account, destination).await?,
+            },
+            None => policy::Blocks::default(),
         };
-        match policy::recheck(&stored.value, &settings, on_dnc, now) {
+        match policy::recheck_with(&stored.value, &settings, blocks, now) {
             SendCheck::Skip(status) => Ok(skipped(format!("the follow-up is {status}"))),
             // Invoked before its time (and beyond the wait): its schedule still stands.
             SendCheck::Reschedule(due_at) if due_at == stored.value.due_at => Ok(skipped(format!(
@@ -199,7 +205,11 @@ impl Executor {
                 self.save(&stored, &suppressed).await?;
                 Ok(Outcome::Suppressed { reason })
             }
-            SendCheck::Send => self.claim_and_send(stored, &settings, now).await,
+            SendCheck::Send => {
+                // Before the claim: a store error here leaves nothing `sending`.
+                let headers = self.unsubscribe_headers(&stored.value).await?;
+                self.claim_and_send(stored, &settings, headers, now).await
+            }
         }
     }
 
@@ -207,6 +217,7 @@ impl Executor {
         &self,
         stored: Versioned<FollowUp>,
         settings: &Settings,
+        email_headers: Vec<(String, String)>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
         let mut claimed = stored.value.clone();
@@ -239,7 +250,7 @@ impl Executor {
         let mut done = claimed.value.clone();
         let attempt = done.attempt;
 
-        let outbound = match self.render(&claimed.value, settings) {
+        let outbound = match self.render(&claimed.value, settings, email_headers) {
             Ok(outbound) => outbound,
             Err(error) => {
                 let (reason, detail) = match error {
@@ -274,6 +285,7 @@ impl Executor {
                     status,
                     provider_id: Some(sent.provider_id.clone()),
                     error: None,
+                    deliveries: Vec::new(),
                 });
                 done.record(
                     at,
@@ -379,7 +391,32 @@ impl Executor {
         Ok(Outcome::Unknown { detail })
     }
 
-    fn render(&self, followup: &FollowUp, settings: &Settings) -> Result<Outbound, policy::Error> {
+    /// The one-click unsubscribe headers of an email follow-up (none for other
+    /// channels, or without a public base URL to point them at).
+    async fn unsubscribe_headers(
+        &self,
+        followup: &FollowUp,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let (Some(base), Some(address)) = (
+            self.identity.public_base_url.as_deref(),
+            followup.destination.as_ref().and_then(|d| d.email()),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let key = self
+            .repo
+            .unsubscribe_key(&followup.account_id, true)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("no unsubscribe key".into()))?;
+        Ok(crate::unsubscribe::headers(base, &key, followup, address))
+    }
+
+    fn render(
+        &self,
+        followup: &FollowUp,
+        settings: &Settings,
+        email_headers: Vec<(String, String)>,
+    ) -> Result<Outbound, policy::Error> {
         let to = followup
             .destination
             .as_ref()
@@ -439,6 +476,7 @@ impl Executor {
                         ("followup_id".into(), followup.id.to_string()),
                         ("kind".into(), followup.channel.as_str().into()),
                     ],
+                    headers: email_headers,
                 }
             }
             Channel::Whatsapp => {
@@ -448,6 +486,10 @@ impl Executor {
                     template_name: template.name,
                     language: template.language,
                     parameters: template.parameters,
+                    callback_data: Some(policy::whatsapp_callback_data(
+                        &followup.id,
+                        followup.attempt,
+                    )),
                 }
             }
             Channel::Call => {
@@ -489,5 +531,6 @@ fn failed_attempt(attempt: u32, at: DateTime<Utc>, status: Status, error: &str) 
         status,
         provider_id: None,
         error: Some(error.to_string()),
+        deliveries: Vec::new(),
     }
 }

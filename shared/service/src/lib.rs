@@ -13,18 +13,23 @@ pub mod config;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
+pub mod inbound;
+pub mod meta_webhook;
 pub mod metrics;
 pub mod operations;
+pub mod optout;
 pub mod records;
 pub mod repository;
 pub mod signature;
 pub mod telemetry;
+pub mod unsubscribe;
 pub mod webhook;
 
 use std::sync::Arc;
 
 pub use answer::{CallAnswer, DecidedFollowUp, DecisionKind};
 pub use error::ServiceError;
+pub use optout::OptedOut;
 pub use repository::{DncEntry, Listing, Repository, StoredSecret};
 
 use clock::Clock;

@@ -91,12 +91,11 @@ impl Engine {
         if_match: Option<u64>,
     ) -> Result<Versioned<AccountSettings>, ServiceError> {
         let settings = AccountSettings::from_json(body)?;
-        let key = records::account_settings_key(account);
         // Version 0 is the unsaved defaults: `If-Match` on them means "not saved yet".
-        let version = match if_match {
-            Some(0) => self.repo.create_record(key, &settings).await?,
-            other => self.repo.put_record(key, &settings, other).await?,
-        };
+        let version = self
+            .repo
+            .put_account_settings(account, &settings, if_match)
+            .await?;
         Ok(Versioned {
             value: settings,
             version,
@@ -352,6 +351,7 @@ impl Engine {
         let entry = DncEntry {
             value,
             added_at: self.clock.now(),
+            source: policy::DncSource::Operator,
         };
         self.repo.add_dnc(account, &entry).await
     }

@@ -36,6 +36,21 @@ enum Meaning {
     Pending(PendingKey),
     Dnc(Destination),
     Existing(FollowUpId),
+    /// An open-follow-up lookup: unconditional, it never fails.
+    Lookup,
+}
+
+/// What each of a follow-up's writes stands for: the follow-up itself first, then its
+/// pending slot and lookups.
+fn meanings_of(writes: &[Write], followup: &FollowUp, first: Meaning) -> Vec<Meaning> {
+    let mut meanings = vec![first];
+    for write in writes.iter().skip(1) {
+        meanings.push(match followup.pending_key() {
+            Some(slot) if records::is_pending_write(write, followup) => Meaning::Pending(slot),
+            _ => Meaning::Lookup,
+        });
+    }
+    meanings
 }
 
 /// Why a delivery was not accepted.
@@ -190,7 +205,7 @@ impl Engine {
                                     }
                                 }
                             }
-                            Meaning::NewFollowUp => {}
+                            Meaning::NewFollowUp | Meaning::Lookup => {}
                         }
                     }
                 }
@@ -357,13 +372,7 @@ impl Plan {
     ) -> Result<DecidedFollowUp, ServiceError> {
         let followup = new.clone().into_followup(new_followup_id(), now);
         let writes = records::followup_writes(None, &followup, 1, Expect::Absent)?;
-        let mut meanings = vec![Meaning::NewFollowUp];
-        meanings.extend(
-            followup
-                .pending_key()
-                .filter(|_| writes.len() > 1)
-                .map(Meaning::Pending),
-        );
+        let meanings = meanings_of(&writes, &followup, Meaning::NewFollowUp);
         self.push_all(writes, meanings);
         if let Some(key) = new.suppression_key() {
             self.push(
@@ -412,12 +421,7 @@ impl Plan {
             old.version + 1,
             Expect::Version(old.version),
         )?;
-        let mut meanings = vec![Meaning::Existing(followup_id.clone())];
-        meanings.extend(
-            new.pending_key()
-                .filter(|_| writes.len() > 1)
-                .map(Meaning::Pending),
-        );
+        let meanings = meanings_of(&writes, &new, Meaning::Existing(followup_id.clone()));
         self.push_all(writes, meanings);
         Ok(DecidedFollowUp::new(decision, &new, Some(new.id.clone())))
     }

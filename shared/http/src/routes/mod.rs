@@ -3,6 +3,7 @@
 pub mod decisions;
 pub mod dnc;
 pub mod followups;
+pub mod inbound;
 pub mod settings;
 pub mod webhook;
 

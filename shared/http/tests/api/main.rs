@@ -14,6 +14,8 @@ mod routes;
 mod secrets;
 mod settings;
 mod tenancy;
+mod unsubscribe;
 mod validation;
 mod views;
 mod webhook;
+mod whatsapp;

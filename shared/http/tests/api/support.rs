@@ -24,6 +24,9 @@ use service::{Engine, Repository};
 use store::Table;
 use tower::ServiceExt;
 
+/// Where the emails' unsubscribe links point.
+pub const PUBLIC_BASE_URL: &str = "https://followups.example";
+
 /// Acme's bearer token.
 pub const ACME: &str = "tok_acme_0123456789";
 /// Globex's bearer token.
@@ -168,7 +171,10 @@ impl World {
         let executor = service::execute::Executor::new(
             repo,
             service::execute::Senders::all(outbox.clone()),
-            service::execute::SenderIdentity::default(),
+            service::execute::SenderIdentity {
+                public_base_url: Some(PUBLIC_BASE_URL.into()),
+                ..Default::default()
+            },
             clock.clone(),
         );
         let tokens = LocalTokens(Arc::new(
@@ -309,6 +315,14 @@ impl World {
             attempt: followup["attempt"].as_u64().unwrap() as u32,
         };
         self.executor.execute(&input).await.unwrap()
+    }
+
+    /// Acme's do-not-call entries (first page of 25).
+    pub async fn dnc_entries(&self) -> Vec<Value> {
+        self.get("/v1/dnc").send().await.ok().json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// Every follow-up of a contact as `token` sees them, newest first.

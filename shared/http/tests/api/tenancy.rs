@@ -21,7 +21,13 @@ for_each_store!(
 fn operator_requests(followup_id: &str, secret_id: &str) -> Vec<(Method, String, Option<Value>)> {
     http_api::ROUTES
         .iter()
-        .filter(|(_, path)| !path.starts_with("/v1/webhooks/") && *path != "/v1/openapi.json")
+        // The public routes carry their own credentials (signatures, tokens).
+        .filter(|(_, path)| {
+            !path.starts_with("/v1/webhooks/")
+                && !path.starts_with("/v1/inbound/")
+                && !path.starts_with("/v1/unsubscribe/")
+                && *path != "/v1/openapi.json"
+        })
         .map(|(method, path)| {
             let path = path
                 .replace("{agent_id}", "agent-1")
