@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, FieldError};
 use crate::history::{GuardKey, PendingKey};
 use crate::ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+use crate::legal::Rule;
+use crate::recipient::ZoneSource;
 use crate::values::{Destination, PhoneNumber, TimeZone};
 
 /// How a follow-up reaches the contact.
@@ -250,6 +252,12 @@ reasons! {
     ProviderError => "provider_error",
     /// The process died while the provider call was in flight.
     OutcomeUnknown => "outcome_unknown",
+    /// A call reported a new zone for the contact: the pending follow-up was moved into
+    /// its window there.
+    ZoneUpdated => "zone_updated",
+    /// A legal rule (state hours or days, a frequency cap, the federal hours) held the
+    /// follow-up back; the trace names the rule.
+    HeldByRule => "held_by_rule",
     /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
     /// reply), whatever our do-not-call list says.
     OptedOut => "opted_out",
@@ -295,6 +303,10 @@ pub struct TraceEntry {
     pub reason: Reason,
     #[serde(default)]
     pub detail: String,
+    /// The legal or window rules that held the follow-up back at this step
+    /// (`state_hours:FL`, `frequency_cap:MD`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
 }
 
 impl TraceEntry {
@@ -309,7 +321,14 @@ impl TraceEntry {
             status,
             reason,
             detail: detail.into(),
+            rules: Vec::new(),
         }
+    }
+
+    /// The same step, naming the rules that held the follow-up back.
+    pub fn held_by(mut self, rules: Vec<Rule>) -> Self {
+        self.rules = rules;
+        self
     }
 }
 
@@ -340,6 +359,9 @@ pub struct FollowUp {
     pub due_at: DateTime<Utc>,
     /// The zone its window is read in (the contact's when known).
     pub time_zone: TimeZone,
+    /// Where `time_zone` came from; absent on follow-ups stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_source: Option<ZoneSource>,
     /// 1 for the first try; a retried follow-up call counts up.
     pub attempt: u32,
     /// Calls only: the agent's retry settings when the call was decided.
@@ -432,6 +454,7 @@ pub struct NewFollowUp {
     pub status: Status,
     pub due_at: DateTime<Utc>,
     pub time_zone: TimeZone,
+    pub zone_source: ZoneSource,
     pub attempt: u32,
     pub max_retries: Option<u32>,
     pub retry_interval_minutes: Option<u32>,
@@ -454,6 +477,7 @@ impl NewFollowUp {
             status: self.status,
             due_at: self.due_at,
             time_zone: self.time_zone,
+            zone_source: Some(self.zone_source),
             attempt: self.attempt,
             max_retries: self.max_retries,
             retry_interval_minutes: self.retry_interval_minutes,

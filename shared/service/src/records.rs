@@ -13,6 +13,8 @@
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
 //! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
+//! | recipient facts (latest zone, state) | `A#{account}#RECIPIENT#{contact}` | `RECIPIENT` | |
+//! | touches (calls and texts, last 24 h) | `A#{account}#TOUCHES#{campaign}#{contact}` | `TOUCHES` | (expires) |
 //!
 //! Follow-ups get a partition each so a busy campaign never makes a hot partition; the
 //! settings of an account share one, read through a cache.
@@ -103,6 +105,17 @@ pub fn pending_key(account: &AccountId, slot: &PendingKey) -> Key {
             slot.channel.as_str()
         ),
         "PENDING",
+    )
+}
+
+pub fn recipient_key(account: &AccountId, contact: &ContactId) -> Key {
+    Key::new(format!("A#{account}#RECIPIENT#{contact}"), "RECIPIENT")
+}
+
+pub fn touches_key(account: &AccountId, campaign: &CampaignId, contact: &ContactId) -> Key {
+    Key::new(
+        format!("A#{account}#TOUCHES#{campaign}#{contact}"),
+        "TOUCHES",
     )
 }
 

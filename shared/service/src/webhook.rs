@@ -19,6 +19,7 @@ use store::{Cond, StoreError, Write};
 
 use crate::error::ServiceError;
 use crate::records::{self, Expect, Versioned};
+use crate::repository::Repository;
 use crate::signature::{self, SignedHeaders, WebhookSecret};
 use crate::{Engine, new_followup_id};
 
@@ -34,6 +35,8 @@ enum Meaning {
     Pending(PendingKey),
     Dnc(Destination),
     Existing(FollowUpId),
+    /// The recipient's facts or touches changed under us: read them again.
+    Recipient,
 }
 
 /// Why a delivery was not accepted.
@@ -103,11 +106,14 @@ impl Engine {
         event: &CallCompleted,
         now: DateTime<Utc>,
     ) -> Result<Value, ServiceError> {
-        let settings = self
-            .repo
-            .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
-            .await?;
         let mut known = Known::default();
+        // The contact's latest zone and recent touches are read alongside the settings.
+        let (settings, ()) = tokio::try_join!(
+            self.repo
+                .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id),
+            self.learn_recipient(account, event, &mut known),
+        )?;
+        let zone_before = known.history.recipient.zone;
         if let Some(id) = event.followup_id() {
             // Retries need the follow-up call this call was made for. A stale or
             // foreign id is simply unknown: the call is then handled as a plain call.
@@ -122,6 +128,10 @@ impl Engine {
             match self.repo.table().write(plan.writes).await {
                 Ok(()) => {
                     record_metrics(&plan.answer);
+                    let facts = policy::latest_facts(&known.history.recipient, event);
+                    if facts.zone.is_some() && facts.zone != zone_before {
+                        self.rezone_pending(account, event, &facts, now).await;
+                    }
                     return Ok(plan.answer);
                 }
                 Err(StoreError::ConditionFailed { failed }) => {
@@ -166,6 +176,9 @@ impl Engine {
                                     }
                                 }
                             }
+                            Meaning::Recipient => {
+                                self.learn_recipient(account, event, &mut known).await?
+                            }
                             Meaning::NewFollowUp => {}
                         }
                     }
@@ -176,6 +189,74 @@ impl Engine {
         Err(ServiceError::Conflict(
             "the contact's follow-ups kept changing while this call was decided; redeliver".into(),
         ))
+    }
+
+    /// Reads what earlier calls reported about the contact and the campaign's recent
+    /// calls and texts to them (both change only through versioned writes).
+    async fn learn_recipient(
+        &self,
+        account: &AccountId,
+        event: &CallCompleted,
+        known: &mut Known,
+    ) -> Result<(), ServiceError> {
+        let (facts, touches) = tokio::try_join!(
+            self.repo.recipient_facts(account, &event.contact.id),
+            self.repo
+                .touches(account, &event.call.campaign_id, &event.contact.id),
+        )?;
+        known.history.recipient = facts.value;
+        known.facts_version = facts.version;
+        known.history.touches = touches.value;
+        known.touches_version = touches.version;
+        Ok(())
+    }
+
+    /// A call reported a new zone for the contact: every pending follow-up of theirs
+    /// moves into its window there. Best effort: a follow-up that changed meanwhile is
+    /// left to the send-time check, which reads the same zone.
+    async fn rezone_pending(
+        &self,
+        account: &AccountId,
+        event: &CallCompleted,
+        facts: &policy::RecipientFacts,
+        now: DateTime<Utc>,
+    ) {
+        let result: Result<usize, ServiceError> = async {
+            let mut moved = 0;
+            for pending in self
+                .repo
+                .pending_followups_of(account, &event.contact.id)
+                .await?
+            {
+                let f = &pending.value;
+                let settings = self
+                    .repo
+                    .settings_for_call(account, &f.agent_id, &f.campaign_id)
+                    .await?;
+                let touches = self
+                    .repo
+                    .touches(account, &f.campaign_id, &f.contact_id)
+                    .await?;
+                let at_send = policy::AtSend {
+                    on_dnc: false,
+                    facts,
+                    touches: &touches.value,
+                };
+                if let Some(new) = policy::rezone(f, &settings, &at_send, now)
+                    && self.repo.save_followup(&pending, &new).await.is_ok()
+                {
+                    moved += 1;
+                }
+            }
+            Ok(moved)
+        }
+        .await;
+        match result {
+            Ok(moved) => tracing::info!(contact = %event.contact.id, moved, "contact zone updated"),
+            Err(e) => {
+                tracing::warn!(contact = %event.contact.id, error = %e, "moving pending follow-ups to the new zone failed; the send-time check will")
+            }
+        }
     }
 
     async fn learn_pending(
@@ -207,6 +288,9 @@ impl Engine {
 struct Known {
     history: History,
     versions: std::collections::HashMap<FollowUpId, Versioned<FollowUp>>,
+    /// Versions of the recipient's facts and touches records (0: none stored).
+    facts_version: u64,
+    touches_version: u64,
 }
 
 impl Known {
@@ -307,6 +391,7 @@ impl Plan {
                 );
             }
         }
+        plan.push_recipient(account, event, known, now)?;
         plan.answer = json!({
             "webhook_id": webhook_id,
             "call_id": event.call.id,
@@ -320,6 +405,37 @@ impl Plan {
             Meaning::Delivery,
         );
         Ok(plan)
+    }
+
+    /// What this call reports about the contact (zone, state) and the call itself as a
+    /// touch of the campaign, each over the version read.
+    fn push_recipient(
+        &mut self,
+        account: &AccountId,
+        event: &CallCompleted,
+        known: &Known,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let contact = &event.contact.id;
+        let facts = policy::latest_facts(&known.history.recipient, event);
+        if facts != known.history.recipient {
+            let write = Repository::recipient_write(account, contact, &facts, known.facts_version)?;
+            self.push(write, Meaning::Recipient);
+        }
+        if let Some(touch) = policy::call_touch(event) {
+            let mut touches = known.history.touches.clone();
+            policy::remember_touch(&mut touches, touch, now);
+            let campaign = &event.call.campaign_id;
+            let write = Repository::touches_write(
+                account,
+                campaign,
+                contact,
+                &touches,
+                known.touches_version,
+            )?;
+            self.push(write, Meaning::Recipient);
+        }
+        Ok(())
     }
 
     fn push(&mut self, write: Write, meaning: Meaning) {
@@ -354,11 +470,13 @@ pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<
             attempt,
             due_at,
             destination,
+            time_zone,
             trace,
             ..
         } => {
             followup.attempt = *attempt;
             followup.due_at = *due_at;
+            followup.time_zone = *time_zone;
             if destination.is_some() {
                 followup.destination = destination.clone();
             }
