@@ -10,7 +10,7 @@
 //! - every due time the earliest allowed: allowed itself, and no earlier minute from the
 //!   requested instant on allowed (brute force, minute by minute).
 //!
-//! `cargo test -p policy --test simulation` runs 1,500 calls; the full run is
+//! `cargo test -p policy --test simulation` runs 1,000 calls; the full run is
 //! `SIMULATION_CALLS=100000 cargo test --release -p policy --test simulation -- --nocapture`
 //! (figures in docs/compliance.md). `SIMULATION_SEED` picks another seed.
 
@@ -23,8 +23,8 @@ use common::*;
 use policy::recipient::area_code;
 use policy::{
     AtSend, CallCompleted, Channel, Decision, Destination, FollowUp, FollowUpId, History,
-    PhoneNumber, RecipientFacts, SendCheck, Settings, Status, TimeZone, Touch, TouchKind,
-    decide, recheck,
+    PhoneNumber, RecipientFacts, SendCheck, Settings, Status, TimeZone, Touch, TouchKind, decide,
+    recheck,
 };
 use serde_json::{Value, json};
 
@@ -66,17 +66,58 @@ fn minute_of(zone: TimeZone, t: DateTime<Utc>) -> (NaiveDate, Weekday, u32) {
 /// Holidays of Alabama (Ala. Code § 1-3-8) and Louisiana (La. R.S. 1:55) in 2025 and
 /// 2026, written out by hand (observed days included).
 const AL_DAYS: &[&str] = &[
-    "2025-01-01", "2025-01-20", "2025-02-17", "2025-03-04", "2025-04-28", "2025-05-26",
-    "2025-06-02", "2025-07-04", "2025-09-01", "2025-10-13", "2025-11-11", "2025-11-27",
-    "2025-12-25", "2026-01-01", "2026-01-19", "2026-02-16", "2026-02-17", "2026-04-27",
-    "2026-05-25", "2026-06-01", "2026-07-03", "2026-07-04", "2026-09-07", "2026-10-12",
-    "2026-11-11", "2026-11-26", "2026-12-25",
+    "2025-01-01",
+    "2025-01-20",
+    "2025-02-17",
+    "2025-03-04",
+    "2025-04-28",
+    "2025-05-26",
+    "2025-06-02",
+    "2025-07-04",
+    "2025-09-01",
+    "2025-10-13",
+    "2025-11-11",
+    "2025-11-27",
+    "2025-12-25",
+    "2026-01-01",
+    "2026-01-19",
+    "2026-02-16",
+    "2026-02-17",
+    "2026-04-27",
+    "2026-05-25",
+    "2026-06-01",
+    "2026-07-03",
+    "2026-07-04",
+    "2026-09-07",
+    "2026-10-12",
+    "2026-11-11",
+    "2026-11-26",
+    "2026-12-25",
 ];
 const LA_DAYS: &[&str] = &[
-    "2025-01-01", "2025-01-20", "2025-03-04", "2025-04-18", "2025-05-26", "2025-06-19",
-    "2025-07-04", "2025-09-01", "2025-11-11", "2025-11-27", "2025-12-25", "2026-01-01",
-    "2026-01-19", "2026-02-17", "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03",
-    "2026-07-04", "2026-09-07", "2026-11-11", "2026-11-26", "2026-12-25",
+    "2025-01-01",
+    "2025-01-20",
+    "2025-03-04",
+    "2025-04-18",
+    "2025-05-26",
+    "2025-06-19",
+    "2025-07-04",
+    "2025-09-01",
+    "2025-11-11",
+    "2025-11-27",
+    "2025-12-25",
+    "2026-01-01",
+    "2026-01-19",
+    "2026-02-17",
+    "2026-04-03",
+    "2026-05-25",
+    "2026-06-19",
+    "2026-07-03",
+    "2026-07-04",
+    "2026-09-07",
+    "2026-11-11",
+    "2026-11-26",
+    "2026-12-25",
 ];
 
 struct Oracle {
@@ -129,14 +170,22 @@ impl Oracle {
                 && m < self.own_end
                 && self.own_days.contains(&day)
                 && (8 * 60..21 * 60).contains(&m)
-                && self.states.iter().all(|s| self.state_allows(s, date, day, m))
+                && self
+                    .states
+                    .iter()
+                    .all(|s| self.state_allows(s, date, day, m))
         });
         local_ok && self.cap_allows(touches, t)
     }
 
     /// `due` is allowed and nothing earlier from `from` on is: `from` itself, every
     /// minute boundary in between, and every instant a touch leaves the 24-hour span.
-    fn check_earliest(&self, touches: &[Touch], from: DateTime<Utc>, due: DateTime<Utc>) -> Result<(), String> {
+    fn check_earliest(
+        &self,
+        touches: &[Touch],
+        from: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> Result<(), String> {
         if due < from {
             return Err(format!("due {due} before {from}"));
         }
@@ -144,14 +193,24 @@ impl Oracle {
             return Err(format!("due {due} is not allowed"));
         }
         let mut candidates: Vec<DateTime<Utc>> = vec![from];
-        let first_minute = DateTime::<Utc>::from_timestamp((from.timestamp() / 60 + 1) * 60, 0).unwrap();
+        let first_minute =
+            DateTime::<Utc>::from_timestamp((from.timestamp() / 60 + 1) * 60, 0).unwrap();
         let mut m = first_minute;
         while m < due {
             candidates.push(m);
             m += TimeDelta::minutes(1);
         }
-        candidates.extend(touches.iter().map(|x| x.at + TimeDelta::hours(24)).filter(|x| *x >= from && *x < due));
-        match candidates.into_iter().filter(|c| *c < due).find(|c| self.allows(touches, *c)) {
+        candidates.extend(
+            touches
+                .iter()
+                .map(|x| x.at + TimeDelta::hours(24))
+                .filter(|x| *x >= from && *x < due),
+        );
+        match candidates
+            .into_iter()
+            .filter(|c| *c < due)
+            .find(|c| self.allows(touches, *c))
+        {
             Some(earlier) => Err(format!("{earlier} is allowed, earlier than due {due}")),
             None => Ok(()),
         }
@@ -176,8 +235,8 @@ fn sim_zones() -> Vec<TimeZone> {
 
 const STATES: &[&str] = &["FL", "OK", "MD", "WA", "TX", "AL", "LA", "MS", "CA", "NY"];
 const NANP_CODES: &[&str] = &[
-    "305", "850", "405", "410", "206", "512", "915", "205", "504", "601", "415", "212",
-    "208", "605", "270", "906", "702", "808", "907", "787", "204",
+    "305", "850", "405", "410", "206", "512", "915", "205", "504", "601", "415", "212", "208",
+    "605", "270", "906", "702", "808", "907", "787", "204",
 ];
 
 struct Contact {
@@ -207,7 +266,13 @@ fn settings_for(rng: &mut Rng) -> (Settings, u32, u32, Vec<Weekday>) {
     let start = 6 * 60 + 30 * rng.below(8) as u32; // 06:00..09:30
     let end = 17 * 60 + 30 * rng.below(12) as u32; // 17:00..22:30
     let all = [
-        Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun,
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
     ];
     let mut days: Vec<Weekday> = all.iter().copied().filter(|_| rng.chance(80)).collect();
     if days.is_empty() {
@@ -215,15 +280,31 @@ fn settings_for(rng: &mut Rng) -> (Settings, u32, u32, Vec<Weekday>) {
     }
     let names: Vec<String> = days.iter().map(|d| d.to_string().to_lowercase()).collect();
     let hhmm = |m: u32| format!("{:02}:{:02}", m / 60, m % 60);
-    let quiet = if rng.chance(30) { ("07:00", "22:00") } else { ("08:00", "21:00") };
-    let account = with(account_json(), "/quiet_hours", json!({"start": quiet.0, "end": quiet.1}));
+    let quiet = if rng.chance(30) {
+        ("07:00", "22:00")
+    } else {
+        ("08:00", "21:00")
+    };
+    let account = with(
+        account_json(),
+        "/quiet_hours",
+        json!({"start": quiet.0, "end": quiet.1}),
+    );
     let agent = with(
-        with(agent_json(), "/allowed_hours", json!({"start": hhmm(start), "end": hhmm(end)})),
+        with(
+            agent_json(),
+            "/allowed_hours",
+            json!({"start": hhmm(start), "end": hhmm(end)}),
+        ),
         "/allowed_days",
         json!(names),
     );
     let agent = with(agent, "/calls/max_retries", json!(rng.below(4)));
-    let agent = with(agent, "/calls/retry_interval_minutes", json!(5 + rng.below(600)));
+    let agent = with(
+        agent,
+        "/calls/retry_interval_minutes",
+        json!(5 + rng.below(600)),
+    );
     let quiet_start = if quiet.0 == "07:00" { 7 * 60 } else { 8 * 60 };
     let quiet_end = if quiet.1 == "22:00" { 22 * 60 } else { 21 * 60 };
     let settings = settings_from(account, Some(agent), Some(campaign_json()));
@@ -245,11 +326,17 @@ fn instant_near_dst(rng: &mut Rng, zone: TimeZone) -> DateTime<Utc> {
 }
 
 fn new_contact(rng: &mut Rng, n: usize, zones: &[TimeZone]) -> Contact {
-    let phone = if rng.chance(70) {
-        format!("+1{}555{:04}", rng.pick(NANP_CODES), 100 + rng.below(9000))
-    } else {
-        format!("+52155{:08}", rng.below(100_000_000))
-    };
+    let phone = (0..50)
+        .map(|_| {
+            if rng.chance(70) {
+                let exchange = 201 + rng.below(700);
+                format!("+1{}{exchange}{:04}", rng.pick(NANP_CODES), rng.below(10_000))
+            } else {
+                format!("+5255{:08}", rng.below(100_000_000))
+            }
+        })
+        .find(|raw| PhoneNumber::parse("p", raw).is_ok())
+        .unwrap_or_else(|| "+14155552671".to_owned());
     Contact {
         id: format!("c{n}"),
         phone,
@@ -279,9 +366,19 @@ fn oracle(c: &Contact, f: &FollowUp, settings: &Settings, own: (u32, u32, &[Week
     let (own_start, own_end, own_days) = if f.channel == Channel::Sms {
         let q = settings.account.quiet_hours;
         let m = |t: chrono::NaiveTime| t.hour() * 60 + t.minute();
-        (m(q.start()), q.end().map_or(24 * 60, m), vec![
-            Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun,
-        ])
+        (
+            m(q.start()),
+            q.end().map_or(24 * 60, m),
+            vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+                Weekday::Sat,
+                Weekday::Sun,
+            ],
+        )
     } else {
         (own.0, own.1, own.2.to_vec())
     };
@@ -315,7 +412,12 @@ struct Run<'a> {
     next_id: u64,
 }
 
-fn body_of(c: &Contact, n: usize, ended: DateTime<Utc>, extra: impl FnOnce(Value) -> Value) -> CallCompleted {
+fn body_of(
+    c: &Contact,
+    n: usize,
+    ended: DateTime<Utc>,
+    extra: impl FnOnce(Value) -> Value,
+) -> CallCompleted {
     let mut contact = json!({"id": c.id, "phone": c.phone, "name": "Ana"});
     if n >= c.reports_from {
         contact["timezone"] = json!(c.zone.as_str());
@@ -392,7 +494,9 @@ impl Run<'_> {
                 wanted.insert(channel, at);
             }
         }
-        let event = body_of(c, k, now, |b| with(b, "/analysis/followup_requests", json!(requests)));
+        let event = body_of(c, k, now, |b| {
+            with(b, "/analysis/followup_requests", json!(requests))
+        });
         let history = History {
             dnc: c.dnc.clone(),
             recipient: c.facts.clone(),
@@ -405,7 +509,9 @@ impl Run<'_> {
             policy::remember_touch(&mut c.touches, touch, now);
         }
         for new in decisions.created() {
-            if new.status != Status::Scheduled || new.channel.guard_kind().is_some() && new.channel != Channel::Sms {
+            if new.status != Status::Scheduled
+                || new.channel.guard_kind().is_some() && new.channel != Channel::Sms
+            {
                 continue;
             }
             let id = FollowUpId::parse("id", &format!("fu{}", self.seq())).unwrap();
@@ -414,10 +520,15 @@ impl Run<'_> {
             let oracle = oracle(c, &f, settings, own);
             self.tally.decided_times += 1;
             if let Err(e) = oracle.check_earliest(&c.touches, from, f.due_at) {
-                self.fail(format!("decide {} {} {:?}: {e}", c.phone, f.channel, oracle.zones));
+                self.fail(format!(
+                    "decide {} {} {:?}: {e}",
+                    c.phone, f.channel, oracle.zones
+                ));
             }
             if self.rng.chance(8) {
-                c.dnc.insert(Destination::Phone(PhoneNumber::parse("p", &c.phone).unwrap()));
+                c.dnc.insert(Destination::Phone(
+                    PhoneNumber::parse("p", &c.phone).unwrap(),
+                ));
             }
             timeline.insert((f.due_at, self.seq()), Step::Send(Box::new(f)));
         }
@@ -433,7 +544,11 @@ impl Run<'_> {
         timeline: &mut BTreeMap<(DateTime<Utc>, u64), Step>,
     ) {
         let on_dnc = f.destination.as_ref().is_some_and(|d| c.dnc.contains(d));
-        let at_send = AtSend { on_dnc, facts: &c.facts, touches: &c.touches };
+        let at_send = AtSend {
+            on_dnc,
+            facts: &c.facts,
+            touches: &c.touches,
+        };
         let oracle = oracle(c, &f, settings, own);
         match recheck(&f, settings, &at_send, now) {
             SendCheck::Send => {
@@ -442,9 +557,16 @@ impl Run<'_> {
                     self.fail(format!("sent {} to {} on the list", f.channel, c.phone));
                 }
                 if !oracle.allows(&c.touches, now) {
-                    self.fail(format!("sent {} at {now} outside {:?} {:?}", f.channel, oracle.zones, oracle.states));
+                    self.fail(format!(
+                        "sent {} at {now} outside {:?} {:?}",
+                        f.channel, oracle.zones, oracle.states
+                    ));
                 }
-                let kind = if f.channel == Channel::Call { TouchKind::Call } else { TouchKind::Text };
+                let kind = if f.channel == Channel::Call {
+                    TouchKind::Call
+                } else {
+                    TouchKind::Text
+                };
                 policy::remember_touch(&mut c.touches, Touch { at: now, kind }, now);
                 if f.channel == Channel::Call && self.rng.chance(60) {
                     f.status = Status::Placed;
@@ -466,7 +588,10 @@ impl Run<'_> {
                     self.fail(format!("suppressed {} for dnc off the list", f.id));
                 }
             }
-            other => self.fail(format!("unexpected {other:?} for {} due {}", f.id, f.due_at)),
+            other => self.fail(format!(
+                "unexpected {other:?} for {} due {}",
+                f.id, f.due_at
+            )),
         }
     }
 
@@ -483,7 +608,11 @@ impl Run<'_> {
     ) {
         self.tally.calls += 1;
         let event = body_of(c, calls_made, now, |b| {
-            with(with(b, "/call/outcome", json!("no_answer")), "/call/followup_id", json!(f.id.as_str()))
+            with(
+                with(b, "/call/outcome", json!("no_answer")),
+                "/call/followup_id",
+                json!(f.id.as_str()),
+            )
         });
         let history = History {
             dnc: c.dnc.clone(),
@@ -496,9 +625,15 @@ impl Run<'_> {
         c.facts = policy::latest_facts(&c.facts, &event);
         for decision in decisions.iter() {
             match decision {
-                Decision::Retry { attempt, due_at, time_zone, .. } => {
+                Decision::Retry {
+                    attempt,
+                    due_at,
+                    time_zone,
+                    ..
+                } => {
                     self.tally.retries += 1;
-                    let interval = TimeDelta::minutes(i64::from(f.retry_interval_minutes.unwrap_or(60)));
+                    let interval =
+                        TimeDelta::minutes(i64::from(f.retry_interval_minutes.unwrap_or(60)));
                     let from = (now + interval).max(now);
                     let oracle = oracle(c, &f, settings, own);
                     if let Err(e) = oracle.check_earliest(&c.touches, from, *due_at) {
@@ -509,10 +644,17 @@ impl Run<'_> {
                         (*attempt, *due_at, *time_zone, Status::Scheduled);
                     timeline.insert((*due_at, self.seq()), Step::Send(Box::new(next)));
                 }
-                Decision::Finish { status: Status::Suppressed, reason, .. } => {
+                Decision::Finish {
+                    status: Status::Suppressed,
+                    reason,
+                    ..
+                } => {
                     let on = f.destination.as_ref().is_some_and(|d| c.dnc.contains(d));
                     if *reason != policy::Reason::Dnc || !on {
-                        self.fail(format!("retry of {} suppressed {reason} (on list: {on})", f.id));
+                        self.fail(format!(
+                            "retry of {} suppressed {reason} (on list: {on})",
+                            f.id
+                        ));
                     }
                 }
                 _ => {}
@@ -522,15 +664,23 @@ impl Run<'_> {
 }
 
 fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 #[test]
 fn no_send_breaks_the_legal_floor_and_every_due_time_is_the_earliest_allowed() {
-    let target = env_or("SIMULATION_CALLS", 1_500) as usize;
+    let target = env_or("SIMULATION_CALLS", 1_000) as usize;
     let seed = env_or("SIMULATION_SEED", 17);
     let zones = sim_zones();
-    let mut run = Run { rng: Rng(seed), zones: &zones, tally: Tally::default(), next_id: 0 };
+    let mut run = Run {
+        rng: Rng(seed),
+        zones: &zones,
+        tally: Tally::default(),
+        next_id: 0,
+    };
     let mut contacts = 0;
     while run.tally.calls < target {
         run.contact(contacts);
@@ -540,8 +690,17 @@ fn no_send_breaks_the_legal_floor_and_every_due_time_is_the_earliest_allowed() {
     println!(
         "seed {seed}: {contacts} contacts in {} zones, {} calls decided, {} due times and {} holds checked \
          minute by minute, {} sends, {} retries, {} suppressed for the list",
-        zones.len(), t.calls, t.decided_times, t.holds, t.sends, t.retries, t.dnc_suppressed
+        zones.len(),
+        t.calls,
+        t.decided_times,
+        t.holds,
+        t.sends,
+        t.retries,
+        t.dnc_suppressed
     );
     assert!(t.failures.is_empty(), "{:#?}", t.failures);
-    assert!(t.sends > 0 && t.holds > 0 && t.retries > 0 && t.dnc_suppressed > 0, "the run exercised every path");
+    assert!(
+        t.sends > 0 && t.holds > 0 && t.retries > 0 && t.dnc_suppressed > 0,
+        "the run exercised every path"
+    );
 }
