@@ -330,7 +330,11 @@ fn new_contact(rng: &mut Rng, n: usize, zones: &[TimeZone]) -> Contact {
         .map(|_| {
             if rng.chance(70) {
                 let exchange = 201 + rng.below(700);
-                format!("+1{}{exchange}{:04}", rng.pick(NANP_CODES), rng.below(10_000))
+                format!(
+                    "+1{}{exchange}{:04}",
+                    rng.pick(NANP_CODES),
+                    rng.below(10_000)
+                )
             } else {
                 format!("+5255{:08}", rng.below(100_000_000))
             }

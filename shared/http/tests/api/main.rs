@@ -8,6 +8,8 @@ mod support;
 
 mod dnc;
 mod legal;
+mod lists;
+mod previews;
 mod routes;
 mod secrets;
 mod settings;
