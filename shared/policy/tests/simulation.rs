@@ -262,19 +262,20 @@ struct Tally {
     failures: Vec<String>,
 }
 
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
 fn settings_for(rng: &mut Rng) -> (Settings, u32, u32, Vec<Weekday>) {
     let start = 6 * 60 + 30 * rng.below(8) as u32; // 06:00..09:30
     let end = 17 * 60 + 30 * rng.below(12) as u32; // 17:00..22:30
-    let all = [
-        Weekday::Mon,
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ];
-    let mut days: Vec<Weekday> = all.iter().copied().filter(|_| rng.chance(80)).collect();
+    let mut days: Vec<Weekday> = WEEK.iter().copied().filter(|_| rng.chance(80)).collect();
     if days.is_empty() {
         days.push(Weekday::Wed);
     }
@@ -370,19 +371,7 @@ fn oracle(c: &Contact, f: &FollowUp, settings: &Settings, own: (u32, u32, &[Week
     let (own_start, own_end, own_days) = if f.channel == Channel::Sms {
         let q = settings.account.quiet_hours;
         let m = |t: chrono::NaiveTime| t.hour() * 60 + t.minute();
-        (
-            m(q.start()),
-            q.end().map_or(24 * 60, m),
-            vec![
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-                Weekday::Sat,
-                Weekday::Sun,
-            ],
-        )
+        (m(q.start()), q.end().map_or(24 * 60, m), WEEK.to_vec())
     } else {
         (own.0, own.1, own.2.to_vec())
     };

@@ -54,31 +54,27 @@ fn call_to(
     body
 }
 
+/// A call to a number whose area code says nothing, with no zone: a follow-up call in
+/// the agent's New York for Wed 09:00 (06:00 in Los Angeles); an hour later another
+/// call says the contact is in Los Angeles. Returns the follow-up as first decided.
+async fn call_then_zone_reported(world: &World) -> policy::FollowUp {
+    let now = world.clock.now(); // Tue 10:00 in New York
+    let unknown = "+447400123456";
+    let first = call_to("call-1", unknown, None, Some("2030-01-16T14:00:00Z"), now);
+    world.deliver("msg_1", &first).await.unwrap();
+    let call = the_call(world, "contact-1").await;
+    assert_eq!(call.time_zone.as_str(), "America/New_York");
+    world.clock.advance(Duration::hours(1));
+    let la = Some("America/Los_Angeles");
+    let later = call_to("call-2", unknown, la, None, world.clock.now());
+    world.deliver("msg_2", &later).await.unwrap();
+    call
+}
+
 #[tokio::test]
 async fn a_zone_reported_by_a_later_call_moves_the_pending_call_into_its_window() {
     let world = World::new().await;
-    let now = world.clock.now(); // Tue 10:00 in New York
-    // No zone and a number whose area code says nothing: the agent's New York.
-    let first = call_to(
-        "call-1",
-        "+447400123456",
-        None,
-        Some("2030-01-16T14:00:00Z"),
-        now,
-    );
-    world.deliver("msg_1", &first).await.unwrap();
-    let call = the_call(&world, "contact-1").await;
-    assert_eq!(call.time_zone.as_str(), "America/New_York");
-    // Wed 09:00 in New York is 06:00 in Los Angeles, where a later call says they are.
-    world.clock.advance(Duration::hours(1));
-    let later = call_to(
-        "call-2",
-        "+447400123456",
-        Some("America/Los_Angeles"),
-        None,
-        world.clock.now(),
-    );
-    world.deliver("msg_2", &later).await.unwrap();
+    call_then_zone_reported(&world).await;
     let moved = the_call(&world, "contact-1").await;
     assert_eq!(moved.time_zone.as_str(), "America/Los_Angeles");
     assert_eq!(moved.due_at.to_rfc3339(), "2030-01-16T17:00:00+00:00"); // 09:00 there
@@ -88,27 +84,9 @@ async fn a_zone_reported_by_a_later_call_moves_the_pending_call_into_its_window(
 #[tokio::test]
 async fn the_send_time_check_reads_the_zone_reported_since() {
     let world = World::new().await;
-    let now = world.clock.now();
-    let first = call_to(
-        "call-1",
-        "+447400123456",
-        None,
-        Some("2030-01-16T14:00:00Z"),
-        now,
-    );
-    world.deliver("msg_1", &first).await.unwrap();
-    let call = the_call(&world, "contact-1").await;
-    // The zone arrives with a call to another campaign's agent... stored all the same;
-    // here it is simply reported, and the stored follow-up is put back at its old time
-    // to show the executor reads the zone itself.
-    let later = call_to(
-        "call-2",
-        "+447400123456",
-        Some("America/Los_Angeles"),
-        None,
-        now,
-    );
-    world.deliver("msg_2", &later).await.unwrap();
+    let call = call_then_zone_reported(&world).await;
+    // Put the stored follow-up back at its old time and zone (as if the move had been
+    // lost): the executor reads the contact's zone itself and holds it.
     let stored = world
         .engine
         .followup(&world.account, call.id.as_str())
