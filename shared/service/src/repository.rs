@@ -670,6 +670,7 @@ impl Repository {
         &self,
         account: &AccountId,
         contact: &ContactId,
+        keep: impl Fn(&FollowUp) -> bool,
     ) -> Result<Vec<Versioned<FollowUp>>, ServiceError> {
         const MAX_PAGES: usize = 5;
         let mut query = Query::new(Index::Gsi2, records::contact_view_pk(account, contact));
@@ -679,7 +680,7 @@ impl Repository {
             let page = self.query(&query).await?;
             for item in &page.items {
                 let followup = records::followup_from_item(item)?;
-                if followup.value.status == policy::Status::Scheduled {
+                if followup.value.status == policy::Status::Scheduled && keep(&followup.value) {
                     found.push(followup);
                 }
             }

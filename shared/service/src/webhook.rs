@@ -223,11 +223,13 @@ impl Engine {
     ) {
         let result: Result<usize, ServiceError> = async {
             let mut moved = 0;
-            for pending in self
+            // This call's own follow-ups were decided in the new zone already.
+            let earlier = |f: &FollowUp| f.call_id != event.call.id;
+            let pending = self
                 .repo
-                .pending_followups_of(account, &event.contact.id)
-                .await?
-            {
+                .pending_followups_of(account, &event.contact.id, earlier)
+                .await?;
+            for pending in pending {
                 let f = &pending.value;
                 let settings = self
                     .repo
