@@ -189,15 +189,18 @@ function invalid(control, list, errors) {
   control.focus();
 }
 
-const DECISION_WORDS = { create: "New follow-up", reschedule: "Move a pending one", retry: "Retry the call", finish: "Close the call" };
+const DECISION_WORDS = {
+  create: "New follow-up", reschedule: "Move a pending one", complete: "Send the SMS waiting for review",
+  retry: "Retry the call", finish: "Close the call", noted: "Already recorded once",
+};
 
 function decisionsTable(preview) {
   if (preview.ignored) return [h("p", {}, `Event type ${preview.ignored} is acknowledged and ignored.`)];
-  if (!preview.decisions.length) return [h("p", { class: "empty" }, "Nothing would be decided for this call.")];
+  if (!preview.followups.length) return [h("p", { class: "empty" }, "Nothing would be decided for this call.")];
   return [h("h2", {}, `What call ${preview.call_id} would get`),
     h("table", { class: "list decisions" },
       h("thead", {}, h("tr", {}, ["Decision", "Channel", "Status", "Why", "Due (contact's time · yours)", "Trace"].map((t) => h("th", { scope: "col" }, t)))),
-      h("tbody", {}, preview.decisions.map((d) => h("tr", {},
+      h("tbody", {}, preview.followups.map((d) => h("tr", {},
         h("td", {}, DECISION_WORDS[d.decision] || d.decision),
         h("td", {}, channelWords(d.channel ?? "")),
         h("td", {}, d.status ? statusBadge(d.status) : ""),

@@ -190,10 +190,13 @@ export const REASON_WORDS = {
   provider_error: "The provider refused it",
   outcome_unknown: "Interrupted while sending: it may or may not have gone out",
   opted_out: "The recipient opted out",
+  due: "Due: claimed by the sender",
+  awaiting_review: "An SMS to this contact already waits for review",
+  invalid_contact_timezone: "The contact's time zone was not valid: decided in the fallback zone",
 };
 
 export const reasonWords = (code, status) => {
-  // The executor records its claim with the reason `requested` whatever the channel.
+  // Claims recorded before the reason `due` existed read `requested` whatever the channel.
   if (status === "sending") return "Being sent: claimed by the sender";
   return code ? REASON_WORDS[code] || code.replaceAll("_", " ") : "";
 };

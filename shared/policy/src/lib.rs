@@ -42,7 +42,7 @@ pub use followup::{
     Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,
     TraceEntry,
 };
-pub use history::{GuardKey, History, PendingKey, Precondition};
+pub use history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
 pub use legal::{Allowed, CallingRules, Constraint, Rule, earliest_allowed};
 pub use recheck::{AtSend, SendCheck, recheck, rezone, whereabouts_now};

@@ -280,7 +280,7 @@ impl Executor {
         claimed.record(
             now,
             Status::Sending,
-            Reason::Requested,
+            Reason::Due,
             format!("claimed by the executor (claim {token})"),
         );
         // A call or a text counts towards frequency caps from its claim on (a send that
@@ -503,6 +503,10 @@ impl Executor {
                                 .into(),
                     })?;
                 Outbound::Email {
+                    kind: match followup.channel {
+                        Channel::MissedCallEmail => channels::EmailKind::MissedCallEmail,
+                        _ => channels::EmailKind::Email,
+                    },
                     from_name: email.from_name.unwrap_or_default(),
                     from_address,
                     to,

@@ -12,10 +12,12 @@ use policy::{
 use serde_json::{Value, json};
 use store::StoreError;
 
+use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
 use crate::records::{self, Versioned};
 use crate::repository::{DncEntry, Listing, StoredSecret};
 use crate::signature::WebhookSecret;
+use crate::webhook::apply;
 use crate::{Engine, new_followup_id};
 
 /// Largest page a list returns.
@@ -504,16 +506,21 @@ impl Engine {
         }
     }
 
-    /// What a `call.completed` body would get, with the reasons, changing nothing.
-    /// Facts the webhook would learn from its transaction (do-not-call entries,
-    /// follow-ups already sent, pending follow-ups) are read here instead, so the
-    /// preview matches what the webhook then does.
-    pub async fn preview(&self, account: &AccountId, body: &[u8]) -> Result<Value, ServiceError> {
+    /// What a `call.completed` body would get, with the reasons, changing nothing: the
+    /// webhook's own answer ([`CallAnswer`]) without the ids of follow-ups it would
+    /// create. Facts the webhook would learn from its transaction (do-not-call entries,
+    /// follow-ups already sent or in review, pending follow-ups, suppressions already
+    /// stored) are read here instead, so the preview matches what the webhook then does.
+    pub async fn preview(
+        &self,
+        account: &AccountId,
+        body: &[u8],
+    ) -> Result<CallAnswer, ServiceError> {
         let now = self.clock.now();
         let event = match policy::parse_event(body)? {
             WebhookEvent::CallCompleted(event) => event,
             WebhookEvent::Ignored { event_type } => {
-                return Ok(json!({ "ignored": event_type, "decisions": [] }));
+                return Ok(CallAnswer::ignored(None, event_type));
             }
         };
         let settings = self
@@ -544,18 +551,32 @@ impl Engine {
             }
             decisions = policy::decide(&settings, &event, &history, now);
         }
-        let followups: Vec<Value> = decisions
+        let followups = decisions
             .iter()
-            .map(|d| match d {
+            .filter_map(|decision| match decision {
                 Decision::Create(new) => {
                     let f = new.clone().into_followup(new_followup_id(), now);
-                    json!({ "decision": "create", "channel": f.channel, "status": f.status, "due_at": f.due_at,
-                            "time_zone": f.time_zone, "destination": f.destination, "reason": f.reason, "trace": f.trace })
+                    Some(DecidedFollowUp::new(decision, &f, None))
                 }
-                other => serde_json::to_value(other).unwrap_or(Value::Null),
+                Decision::Noted {
+                    channel,
+                    recorded_as,
+                    trace,
+                } => Some(DecidedFollowUp::noted(*channel, recorded_as, trace)),
+                other => {
+                    let id = other.followup_id()?;
+                    let mut f = history.followup(id)?.clone();
+                    apply(other, &mut f, now);
+                    Some(DecidedFollowUp::new(other, &f, Some(id.clone())))
+                }
             })
             .collect();
-        Ok(json!({ "call_id": event.call.id, "decisions": followups }))
+        Ok(CallAnswer {
+            webhook_id: None,
+            call_id: Some(event.call.id),
+            ignored: None,
+            followups,
+        })
     }
 
     async fn learn(
@@ -564,7 +585,6 @@ impl Engine {
         precondition: &Precondition,
         history: &mut History,
     ) -> Result<bool, ServiceError> {
-        let table = self.repo.table();
         Ok(match precondition {
             Precondition::NotOnDnc(destination) => {
                 let on = self.repo.is_on_dnc(account, destination).await?;
@@ -583,14 +603,30 @@ impl Engine {
                     contact_id: contact_id.clone(),
                     kind: *kind,
                 };
-                let sent = table
-                    .get(&records::guard_key(account, &key))
-                    .await?
-                    .is_some();
-                if sent {
-                    history.learn_already_sent(key);
+                let Some(id) = self.repo.guard_holder(account, &key).await? else {
+                    return Ok(false);
+                };
+                match self.repo.followup(account, &id).await?.map(|v| v.value) {
+                    Some(holder) if holder.status == Status::NeedsReview => {
+                        history.learn_awaiting_review(holder);
+                        true
+                    }
+                    Some(holder) if holder.status.holds_guard() => {
+                        history.learn_already_sent(key);
+                        true
+                    }
+                    // Left by a follow-up that was not sent: the webhook takes it over.
+                    _ => false,
                 }
-                sent
+            }
+            Precondition::NotYetSuppressed(key) => {
+                match self.repo.suppression(account, key).await? {
+                    Some(id) => {
+                        history.learn_suppressed(key.clone(), id);
+                        true
+                    }
+                    None => false,
+                }
             }
             Precondition::NoPending {
                 campaign_id,
@@ -602,6 +638,7 @@ impl Engine {
                     contact_id: contact_id.clone(),
                     channel: *channel,
                 };
+                let table = self.repo.table();
                 let Some(pointer) = table.get(&records::pending_key(account, &slot)).await? else {
                     return Ok(false);
                 };

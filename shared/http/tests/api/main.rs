@@ -9,6 +9,7 @@ mod support;
 mod dnc;
 mod legal;
 mod lists;
+mod operators;
 mod previews;
 mod routes;
 mod secrets;
