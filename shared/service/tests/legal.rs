@@ -179,18 +179,16 @@ async fn maryland_calls_are_capped_at_three_a_day_counting_the_campaigns_own_cal
         world.deliver(&format!("msg_{i}"), &body).await.unwrap();
     }
     let call = the_call(&world, "contact-1").await;
-    // Three calls since 12:00Z (started five minutes before each end): the follow-up
-    // waits until the first leaves the 24-hour span.
-    assert_eq!(
-        call.due_at,
-        start - Duration::minutes(5) + Duration::hours(24)
-    );
+    // Three calls from 11:55Z on (each started five minutes before it ended): the
+    // follow-up waits until the first leaves the 24-hour span (06:55 in Baltimore),
+    // then for the agent's 09:00.
+    assert_eq!(call.due_at.to_rfc3339(), "2030-01-16T14:00:00+00:00");
     let rules: Vec<String> = call.trace[0]
         .rules
         .iter()
         .map(ToString::to_string)
         .collect();
-    assert_eq!(rules, ["frequency_cap:MD"]);
+    assert_eq!(rules, ["frequency_cap:MD", "allowed_window"]);
     world.clock.set(call.due_at);
     let sent = world.executor.execute(&input(&world, &call)).await.unwrap();
     assert!(matches!(sent, Outcome::Sent { .. }), "{sent:?}");
