@@ -55,7 +55,7 @@ async fn a_state_rule_that_holds_a_call_back_shows_in_the_preview_and_the_views(
         .await
         .expect(StatusCode::OK)
         .json();
-    let decided = call_of(preview["decisions"].as_array().unwrap());
+    let decided = call_of(preview["followups"].as_array().unwrap());
     // Florida ends calls at 20:00: the next morning at 08:00 in New York.
     assert_eq!(decided["due_at"], "2030-01-16T13:00:00Z", "{decided}");
     assert_eq!(decided["trace"][0]["rules"], json!(["state_hours:FL"]));
