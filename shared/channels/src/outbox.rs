@@ -12,6 +12,10 @@ use crate::{Clock, Outbound, SendError, Sender, Sent};
 /// One message the [`Outbox`] "sent".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
+    /// The account whose follow-up this was (none for a message sent without one, and
+    /// for lines written before the outbox recorded it: those are nobody's to see).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// `sms`, `email`, `missed_call_email`, `whatsapp` or `call`.
     pub channel: String,
     /// The phone number or email address.
@@ -91,6 +95,16 @@ impl Outbox {
         self.lock().entries.clone()
     }
 
+    /// What was recorded for `account_id`, oldest first: one tenant never sees another's.
+    pub fn list_for(&self, account_id: &str) -> Vec<OutboxEntry> {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|e| e.account_id.as_deref() == Some(account_id))
+            .cloned()
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -131,11 +145,22 @@ fn summary(message: &Outbound) -> String {
 #[async_trait::async_trait]
 impl Sender for Outbox {
     async fn send(&self, message: &Outbound) -> Result<Sent, SendError> {
+        self.record(None, message)
+    }
+
+    async fn send_for(&self, account_id: &str, message: &Outbound) -> Result<Sent, SendError> {
+        self.record(Some(account_id), message)
+    }
+}
+
+impl Outbox {
+    fn record(&self, account_id: Option<&str>, message: &Outbound) -> Result<Sent, SendError> {
         let detail = serde_json::to_value(message)
             .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;
         let sent_at = (self.clock)();
         let mut state = self.lock();
         let entry = OutboxEntry {
+            account_id: account_id.map(str::to_owned),
             channel: message.channel().to_owned(),
             destination: message.destination().to_owned(),
             text: summary(message),

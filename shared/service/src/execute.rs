@@ -343,7 +343,9 @@ impl Executor {
                 claimed.value.channel
             )));
         };
-        let result = sender.send(&outbound).await;
+        let result = sender
+            .send_for(claimed.value.account_id.as_str(), &outbound)
+            .await;
         let at = self.clock.now();
         let outcome = match result {
             Ok(sent) => {
