@@ -10,7 +10,9 @@ use crate::error::{FieldError, ValidationErrors};
 use crate::followup::Channel;
 use crate::ids::{AgentId, CallId, CampaignId, ContactId, FollowUpId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
-use crate::values::{CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, normalize_line};
+use crate::values::{
+    CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, UsState, normalize_line,
+};
 use crate::window::local_to_utc;
 
 /// The only event type acted upon.
@@ -188,6 +190,9 @@ pub struct Contact {
     pub email: Option<EmailAddress>,
     pub name: Option<String>,
     pub timezone: Option<TimeZone>,
+    /// The US state the contact says they are in (USPS code); its calling law applies,
+    /// as does the law of the number's area-code state.
+    pub state: Option<UsState>,
     /// What `timezone` held when it was not a time zone (shortened): the call is then
     /// decided in the fallback zone and says so, rather than refused.
     pub invalid_timezone: Option<String>,
@@ -236,6 +241,7 @@ impl FromJson for Contact {
             name: text(&obj, "name", MAX_NAME_CHARS, true, errors),
             timezone,
             invalid_timezone,
+            state: obj.optional("state", errors),
             locale,
             id: id?,
         })

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, FieldError};
 use crate::history::{GuardKey, PendingKey, SuppressionKey};
 use crate::ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+use crate::legal::Rule;
+use crate::recipient::ZoneSource;
 use crate::values::{Destination, PhoneNumber, TimeZone};
 
 /// How a follow-up reaches the contact.
@@ -262,6 +264,12 @@ reasons! {
     ProviderError => "provider_error",
     /// The process died while the provider call was in flight.
     OutcomeUnknown => "outcome_unknown",
+    /// A call reported a new zone for the contact: the pending follow-up was moved into
+    /// its window there.
+    ZoneUpdated => "zone_updated",
+    /// A legal rule (state hours or days, a frequency cap, the federal hours) held the
+    /// follow-up back; the trace names the rule.
+    HeldByRule => "held_by_rule",
     /// The recipient opted out: with the provider itself (SNS's opt-out list), or by a
     /// STOP reply, a WhatsApp opt-out or an unsubscribe link (the pending follow-ups
     /// of the number or address are cancelled with this reason).
@@ -294,11 +302,12 @@ impl Reason {
             Self::Undeliverable => matches!(channel, Email | MissedCallEmail),
             Self::NoSenderName => matches!(channel, Sms | Email | MissedCallEmail),
             Self::AlreadySent => channel.guard_kind().is_some(),
-            Self::Requested
-            | Self::Rescheduled
-            | Self::Superseded
-            | Self::OutsideHorizon
-            | Self::NoAllowedWindow => channel.is_requested(),
+            Self::Requested | Self::Rescheduled | Self::Superseded | Self::OutsideHorizon => {
+                channel.is_requested()
+            }
+            Self::NoAllowedWindow | Self::ZoneUpdated | Self::HeldByRule => {
+                channel.is_requested() || channel == Sms
+            }
             Self::NoTemplate => channel != Call,
             Self::Answered | Self::RetriesExhausted | Self::CallDeclined | Self::InvalidNumber => {
                 channel == Call
@@ -363,6 +372,10 @@ pub struct TraceEntry {
     pub reason: Reason,
     #[serde(default)]
     pub detail: String,
+    /// The legal or window rules that held the follow-up back at this step
+    /// (`state_hours:FL`, `frequency_cap:MD`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
     /// Set on a note about a follow-up of another channel (e.g. an SMS suppression this
     /// follow-up call's completion decided again and that is already stored once):
     /// `status` and `reason` are that follow-up's, not this one's.
@@ -382,8 +395,15 @@ impl TraceEntry {
             status,
             reason,
             detail: detail.into(),
+            rules: Vec::new(),
             channel: None,
         }
+    }
+
+    /// The same step, naming the rules that held the follow-up back.
+    pub fn held_by(mut self, rules: Vec<Rule>) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// A note about a follow-up of `channel` kept in another follow-up's trace.
@@ -423,6 +443,9 @@ pub struct FollowUp {
     pub due_at: DateTime<Utc>,
     /// The zone its window is read in (the contact's when known).
     pub time_zone: TimeZone,
+    /// Where `time_zone` came from; absent on follow-ups stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_source: Option<ZoneSource>,
     /// 1 for the first try; a retried follow-up call counts up.
     pub attempt: u32,
     /// Calls only: the agent's retry settings when the call was decided.
@@ -532,6 +555,7 @@ pub struct NewFollowUp {
     pub status: Status,
     pub due_at: DateTime<Utc>,
     pub time_zone: TimeZone,
+    pub zone_source: ZoneSource,
     pub attempt: u32,
     pub max_retries: Option<u32>,
     pub retry_interval_minutes: Option<u32>,
@@ -554,6 +578,7 @@ impl NewFollowUp {
             status: self.status,
             due_at: self.due_at,
             time_zone: self.time_zone,
+            zone_source: Some(self.zone_source),
             attempt: self.attempt,
             max_retries: self.max_retries,
             retry_interval_minutes: self.retry_interval_minutes,

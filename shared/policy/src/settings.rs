@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::error::{FieldError, ValidationErrors};
 use crate::followup::{Channel, Reason};
 use crate::ids::{AccountId, AgentId};
-use crate::json::{Errors, FromJson, Obj};
+use crate::json::{Errors, FromJson, FromJsonLeaf, Obj};
+use crate::legal::{CallingRules, Rule};
 use crate::template::TemplateText;
 use crate::values::{
     ConfigurationSet, EmailAddress, MeetingLink, PhoneNumber, SenderName, SmsSenderId, SmsTemplate,
@@ -80,6 +81,8 @@ pub struct AccountSettings {
     /// Whether an SMS opt-out gets the one confirmation text the FCC allows. Off by
     /// default: with End User Messaging's own opt-out handling, AWS answers STOP itself.
     pub sms_opt_out_confirmation: bool,
+    /// The legal floor's switches: built-in rules turned off, stricter rules added.
+    pub calling_rules: CallingRules,
 }
 
 impl AccountSettings {
@@ -103,6 +106,7 @@ impl Default for AccountSettings {
             email_from_address: None,
             email_configuration_set: None,
             sms_opt_out_confirmation: false,
+            calling_rules: CallingRules::default(),
         }
     }
 }
@@ -122,11 +126,13 @@ impl FromJson for AccountSettings {
                 "email_from_address",
                 "email_configuration_set",
                 "sms_opt_out_confirmation",
+                "calling_rules",
             ],
             true,
             errors,
         )?;
         Some(Self {
+            calling_rules: obj.or_default("calling_rules", CallingRules::default(), errors),
             default_sender_name: obj.optional_setting("default_sender_name", errors),
             default_meeting_link: obj.optional_setting("default_meeting_link", errors),
             default_time_zone: obj.or_default("default_time_zone", TimeZone::UTC, errors),
@@ -727,5 +733,35 @@ impl Settings {
         } else {
             Err(Reason::ChannelDisabled)
         }
+    }
+}
+
+impl FromJsonLeaf for CallingRules {
+    /// `{"disabled": ["state_hours:FL"], "states": {"CA": {"hours": …, "days": …,
+    /// "dates_off": […], "max_per_24h": 2}}}`; only built-in rules can be turned off.
+    fn from_leaf(path: &str, value: &Value) -> Result<Self, FieldError> {
+        let rules: CallingRules = serde_json::from_value(value.clone())
+            .map_err(|e| FieldError::new(path, e.to_string()))?;
+        if let Some(rule) = rules
+            .disabled
+            .iter()
+            .find(|r| Rule::parse_built_in(&r.to_string()).is_none())
+        {
+            return Err(FieldError::new(
+                format!("{path}.disabled"),
+                format!("{rule} is not a built-in rule that can be turned off"),
+            ));
+        }
+        if let Some((state, _)) = rules
+            .states
+            .iter()
+            .find(|(_, r)| r.max_per_24h == Some(0) || r.dates_off.len() > 366)
+        {
+            return Err(FieldError::new(
+                format!("{path}.states.{state}"),
+                "max_per_24h must be at least 1 and dates_off at most 366 dates",
+            ));
+        }
+        Ok(rules)
     }
 }

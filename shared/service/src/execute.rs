@@ -146,12 +146,26 @@ impl Executor {
     }
 
     pub async fn execute(&self, input: &ExecutorInput) -> Result<Outcome, ServiceError> {
+        // A send to the same contact in the same campaign may land between our check of
+        // the frequency caps and our claim: the claim then fails on the touches record
+        // and the whole check runs again with the new count.
+        for _ in 0..MAX_TOUCH_RACES {
+            if let Some(outcome) = self.execute_once(input).await? {
+                return Ok(outcome);
+            }
+        }
+        Ok(Outcome::InFlight {
+            detail: "other sends to this contact kept landing meanwhile; try again".into(),
+        })
+    }
+
+    async fn execute_once(&self, input: &ExecutorInput) -> Result<Option<Outcome>, ServiceError> {
         let account = policy::AccountId::parse("account_id", &input.account_id)
             .map_err(policy::ValidationErrors::from)?;
         let id = policy::FollowUpId::parse("followup_id", &input.followup_id)
             .map_err(policy::ValidationErrors::from)?;
         let Some(stored) = self.repo.followup(&account, &id).await? else {
-            return Ok(skipped("no such follow-up"));
+            return Ok(Some(skipped("no such follow-up")));
         };
         let mut now = self.clock.now();
         // The direct path invokes follow-ups due within a couple of minutes: wait for
@@ -162,64 +176,115 @@ impl Executor {
             now = self.clock.now();
         }
         if stored.value.attempt != input.attempt {
-            return Ok(skipped(format!(
+            return Ok(Some(skipped(format!(
                 "attempt {} was asked, the follow-up is at attempt {}",
                 input.attempt, stored.value.attempt
-            )));
+            ))));
         }
         if stored.value.status == Status::Sending {
-            return self.settle_stale_claim(stored, now).await;
+            return self.settle_stale_claim(stored, now).await.map(Some);
         }
         let settings = self
             .repo
             .settings_for_call(&account, &stored.value.agent_id, &stored.value.campaign_id)
             .await?;
-        let blocks = match &stored.value.destination {
-            Some(destination) => policy::Blocks {
-                on_dnc: self.repo.is_on_dnc(&account, destination).await?,
-                undeliverable: self.repo.is_undeliverable(&account, destination).await?,
-            },
-            None => policy::Blocks::default(),
+        let (on_dnc, undeliverable) = match &stored.value.destination {
+            Some(destination) => (
+                self.repo.is_on_dnc(&account, destination).await?,
+                self.repo.is_undeliverable(&account, destination).await?,
+            ),
+            None => (false, false),
         };
-        match policy::recheck_with(&stored.value, &settings, blocks, now) {
-            SendCheck::Skip(status) => Ok(skipped(format!("the follow-up is {status}"))),
+        let (contact, campaign) = (&stored.value.contact_id, &stored.value.campaign_id);
+        let (facts, touches) = tokio::try_join!(
+            self.repo.recipient_facts(&account, contact),
+            self.repo.touches(&account, campaign, contact),
+        )?;
+        let at_send = policy::AtSend {
+            on_dnc,
+            undeliverable,
+            facts: &facts.value,
+            touches: &touches.value,
+        };
+        let outcome = match policy::recheck(&stored.value, &settings, &at_send, now) {
+            SendCheck::Skip(status) => skipped(format!("the follow-up is {status}")),
             // Invoked before its time (and beyond the wait): its schedule still stands.
-            SendCheck::Reschedule(due_at) if due_at == stored.value.due_at => Ok(skipped(format!(
-                "not due until {due_at}; its schedule stands"
-            ))),
+            SendCheck::Reschedule(due_at) | SendCheck::Hold { at: due_at, .. }
+                if due_at == stored.value.due_at =>
+            {
+                skipped(format!("not due until {due_at}; its schedule stands"))
+            }
             SendCheck::Reschedule(due_at) => {
-                let mut moved = stored.value.clone();
-                moved.due_at = due_at;
-                moved.record(
-                    now,
-                    Status::Scheduled,
-                    Reason::OutsideWindow,
-                    format!("outside its window at send time; moved to {due_at}"),
-                );
-                self.save(&stored, &moved).await?;
-                Ok(Outcome::Rescheduled { due_at })
+                self.hold(&stored, due_at, Vec::new(), &facts.value, now)
+                    .await?
+            }
+            SendCheck::Hold { at, rules } => {
+                self.hold(&stored, at, rules, &facts.value, now).await?
             }
             SendCheck::Suppress(reason) => {
                 let mut suppressed = stored.value.clone();
                 suppressed.record(now, Status::Suppressed, reason, "re-checked at send time");
                 self.save(&stored, &suppressed).await?;
-                Ok(Outcome::Suppressed { reason })
+                Outcome::Suppressed { reason }
             }
             SendCheck::Send => {
                 // Before the claim: a store error here leaves nothing `sending`.
                 let headers = self.unsubscribe_headers(&stored.value).await?;
-                self.claim_and_send(stored, &settings, headers, now).await
+                return self
+                    .claim_and_send(stored, &settings, headers, touches, now)
+                    .await;
             }
-        }
+        };
+        Ok(Some(outcome))
     }
 
+    /// Moves a follow-up a window or a legal rule holds back to the instant it allows,
+    /// in the recipient's zone as known now, naming the rules in the trace.
+    async fn hold(
+        &self,
+        stored: &Versioned<FollowUp>,
+        due_at: DateTime<Utc>,
+        rules: Vec<policy::Rule>,
+        facts: &policy::RecipientFacts,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let mut moved = stored.value.clone();
+        let place = policy::whereabouts_now(&stored.value, facts);
+        moved.due_at = due_at;
+        moved.time_zone = place.primary_zone();
+        moved.zone_source = Some(place.source);
+        moved.updated_at = now;
+        let legal = rules.iter().any(|r| *r != policy::Rule::ALLOWED_WINDOW);
+        let reason = if legal {
+            Reason::HeldByRule
+        } else {
+            Reason::OutsideWindow
+        };
+        let detail = if rules.is_empty() {
+            format!("moved to the next allowed instant, {due_at}")
+        } else {
+            format!(
+                "held by {} until {due_at}",
+                policy::legal::rule_list(&rules)
+            )
+        };
+        moved
+            .trace
+            .push(policy::TraceEntry::new(now, Status::Scheduled, reason, detail).held_by(rules));
+        self.save(stored, &moved).await?;
+        Ok(Outcome::Rescheduled { due_at })
+    }
+
+    /// Claims the follow-up and sends it. `None`: the claim lost to a send to the same
+    /// contact that changed the touches record; the caller checks everything again.
     async fn claim_and_send(
         &self,
         stored: Versioned<FollowUp>,
         settings: &Settings,
         email_headers: Vec<(String, String)>,
+        touches: Versioned<Vec<policy::Touch>>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Option<Outcome>, ServiceError> {
         let mut claimed = stored.value.clone();
         // The claim carries a token of this invocation, so a claim that was applied but
         // whose answer was lost is recognised as ours (and only ours) below.
@@ -230,15 +295,37 @@ impl Executor {
             Reason::Due,
             format!("claimed by the executor (claim {token})"),
         );
-        let claim_version = match self.repo.save_followup(&stored, &claimed).await {
+        // A call or a text counts towards frequency caps from its claim on (a send that
+        // then fails still counted: the cautious side).
+        let also = match touch_kind(claimed.channel) {
+            Some(kind) => {
+                let mut recent = touches.value.clone();
+                policy::remember_touch(&mut recent, policy::Touch { at: now, kind }, now);
+                vec![Repository::touches_write(
+                    &claimed.account_id,
+                    &claimed.campaign_id,
+                    &claimed.contact_id,
+                    &recent,
+                    touches.version,
+                )?]
+            }
+            None => Vec::new(),
+        };
+        let guarded = also.len();
+        let claim_version = match self.repo.save_followup_with(&stored, &claimed, also).await {
             Ok(version) => version,
+            Err(StoreError::ConditionFailed { failed })
+                if failed.iter().any(|(index, _)| *index < guarded) =>
+            {
+                return Ok(None);
+            }
             Err(StoreError::ConditionFailed { .. }) => {
                 // Either another invocation claimed it, or our own claim was applied and
                 // its answer lost (the SDK then retried it): only then is the stored
                 // follow-up exactly the one we wrote.
                 match self.repo.followup(&claimed.account_id, &claimed.id).await? {
                     Some(current) if current.value == claimed => current.version,
-                    _ => return Ok(skipped("another invocation claimed it first")),
+                    _ => return Ok(Some(skipped("another invocation claimed it first"))),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -259,7 +346,7 @@ impl Executor {
                 };
                 done.record(now, Status::Failed, reason, detail.clone());
                 self.save(&claimed, &done).await?;
-                return Ok(Outcome::Failed { reason, detail });
+                return Ok(Some(Outcome::Failed { reason, detail }));
             }
         };
         let Some(sender) = self.senders.for_channel(claimed.value.channel) else {
@@ -363,7 +450,7 @@ impl Executor {
             Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
             Outcome::Rescheduled { .. } | Outcome::Skipped { .. } | Outcome::InFlight { .. } => {}
         }
-        Ok(outcome)
+        Ok(Some(outcome))
     }
 
     /// A claim found still `sending`: in flight if recent, else the process that held
@@ -515,6 +602,19 @@ impl Executor {
             ))),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+/// How many times a send is checked again after losing its claim to another send to
+/// the same contact.
+const MAX_TOUCH_RACES: usize = 3;
+
+/// What a send on `channel` counts as for frequency caps.
+fn touch_kind(channel: Channel) -> Option<policy::TouchKind> {
+    match channel {
+        Channel::Call => Some(policy::TouchKind::Call),
+        Channel::Sms | Channel::Whatsapp => Some(policy::TouchKind::Text),
+        Channel::Email | Channel::MissedCallEmail => None,
     }
 }
 

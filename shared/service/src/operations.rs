@@ -96,6 +96,16 @@ impl Engine {
             .repo
             .put_account_settings(account, &settings, if_match)
             .await?;
+        let rules = &settings.calling_rules;
+        if !rules.disabled.is_empty() {
+            // Turning a legal rule off is a compliance decision: it is kept in the log.
+            tracing::warn!(
+                account = %account,
+                version,
+                disabled = %policy::legal::rule_list(&rules.disabled),
+                "calling rules turned off by the account's settings"
+            );
+        }
         Ok(Versioned {
             value: settings,
             version,
@@ -521,6 +531,15 @@ impl Engine {
         if let Some(id) = event.followup_id() {
             history.original_followup = self.repo.followup(account, id).await?.map(|v| v.value);
         }
+        // The contact's latest zone and the campaign's recent calls and texts to them,
+        // as the webhook reads them: the preview shows the same legal holds.
+        let (facts, touches) = tokio::try_join!(
+            self.repo.recipient_facts(account, &event.contact.id),
+            self.repo
+                .touches(account, &event.call.campaign_id, &event.contact.id),
+        )?;
+        history.recipient = facts.value;
+        history.touches = touches.value;
         let mut decisions = policy::decide(&settings, &event, &history, now);
         for _ in 0..5 {
             let mut learned = false;

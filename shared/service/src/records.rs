@@ -21,6 +21,8 @@
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
 //! | suppression stored | `A#{account}#SUPPRESSED#{campaign}#{contact}#{channel}#{reason}` | `SUPPRESSED` | |
 //! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
+//! | recipient facts (latest zone, state) | `A#{account}#RECIPIENT#{contact}` | `RECIPIENT` | |
+//! | touches (calls and texts, last 24 h) | `A#{account}#TOUCHES#{campaign}#{contact}` | `TOUCHES` | (expires) |
 //!
 //! The origination-number item is the one key that does not start with an account: it
 //! says which account an SMS reply sent to that number belongs to (one account per
@@ -182,6 +184,17 @@ pub fn pending_key(account: &AccountId, slot: &PendingKey) -> Key {
             slot.channel.as_str()
         ),
         "PENDING",
+    )
+}
+
+pub fn recipient_key(account: &AccountId, contact: &ContactId) -> Key {
+    Key::new(format!("A#{account}#RECIPIENT#{contact}"), "RECIPIENT")
+}
+
+pub fn touches_key(account: &AccountId, campaign: &CampaignId, contact: &ContactId) -> Key {
+    Key::new(
+        format!("A#{account}#TOUCHES#{campaign}#{contact}"),
+        "TOUCHES",
     )
 }
 

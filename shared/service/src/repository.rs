@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PhoneNumber, Settings,
-    SuppressionKey,
+    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PhoneNumber,
+    RecipientFacts, Settings, SuppressionKey, Touch,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -837,6 +837,23 @@ impl Repository {
         self.table.write(writes).await.map(|()| version)
     }
 
+    /// Like [`Self::save_followup`], with `also` written first in the same transaction
+    /// (a failure at an index below `also.len()` is one of those).
+    pub async fn save_followup_with(
+        &self,
+        old: &Versioned<FollowUp>,
+        new: &FollowUp,
+        also: Vec<Write>,
+    ) -> Result<u64, StoreError> {
+        let version = old.version + 1;
+        let mut writes = also;
+        writes.extend(
+            records::followup_writes(Some(&old.value), new, version, Expect::Version(old.version))
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        );
+        self.table.write(writes).await.map(|()| version)
+    }
+
     /// A campaign's follow-ups by due time, optionally of one status and channel.
     /// Filtering happens after the index read, so a page may hold fewer than `limit`
     /// items while `next_cursor` says more may follow; at most a few index pages are
@@ -907,6 +924,121 @@ impl Repository {
         })
     }
 
+    // ---- the recipient: latest zone and state, recent touches ----
+
+    /// What calls reported about a contact (latest zone and state), with its version
+    /// (0 when nothing was stored yet).
+    pub async fn recipient_facts(
+        &self,
+        account: &AccountId,
+        contact: &ContactId,
+    ) -> Result<Versioned<RecipientFacts>, ServiceError> {
+        Ok(self
+            .get_record(&records::recipient_key(account, contact))
+            .await?
+            .unwrap_or(Versioned {
+                value: RecipientFacts::default(),
+                version: 0,
+            }))
+    }
+
+    /// The calls and texts made to a contact in a campaign in the last 24 hours, with
+    /// the version of their record (0 when none).
+    pub async fn touches(
+        &self,
+        account: &AccountId,
+        campaign: &CampaignId,
+        contact: &ContactId,
+    ) -> Result<Versioned<Vec<Touch>>, ServiceError> {
+        let record: Option<Versioned<Touches>> = self
+            .get_record(&records::touches_key(account, campaign, contact))
+            .await?;
+        Ok(record.map_or(
+            Versioned {
+                value: Vec::new(),
+                version: 0,
+            },
+            |r| Versioned {
+                value: r.value.touches,
+                version: r.version,
+            },
+        ))
+    }
+
+    /// The write that stores `facts` over version `old` (0: none yet).
+    pub fn recipient_write(
+        account: &AccountId,
+        contact: &ContactId,
+        facts: &RecipientFacts,
+        old: u64,
+    ) -> Result<Write, ServiceError> {
+        let item = records::data_item(records::recipient_key(account, contact), facts, old + 1)?;
+        Ok(Write::Put {
+            item,
+            cond: expect_version(old).cond(),
+        })
+    }
+
+    /// The write that stores `touches` over version `old` (0: none yet); the record
+    /// expires a day after its newest touch, when no cap can count it any more.
+    pub fn touches_write(
+        account: &AccountId,
+        campaign: &CampaignId,
+        contact: &ContactId,
+        touches: &[Touch],
+        old: u64,
+    ) -> Result<Write, ServiceError> {
+        let key = records::touches_key(account, campaign, contact);
+        let value = Touches {
+            touches: touches.to_vec(),
+        };
+        let mut item = records::data_item(key, &value, old + 1)?;
+        if let Some(last) = touches.iter().map(|t| t.at).max() {
+            let expires = (last + policy::recipient::TOUCH_MEMORY).timestamp() + 3600;
+            item.attrs.insert(store::EXPIRES_AT.into(), json!(expires));
+        }
+        Ok(Write::Put {
+            item,
+            cond: expect_version(old).cond(),
+        })
+    }
+
+    /// The scheduled follow-ups of a contact (every campaign), at most a few pages.
+    pub async fn pending_followups_of(
+        &self,
+        account: &AccountId,
+        contact: &ContactId,
+        keep: impl Fn(&FollowUp) -> bool,
+    ) -> Result<Vec<Versioned<FollowUp>>, ServiceError> {
+        const MAX_PAGES: usize = 5;
+        let mut query = Query::new(Index::Gsi2, records::contact_view_pk(account, contact));
+        query.newest_first = true;
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page = self.query(&query).await?;
+            for item in &page.items {
+                let followup = records::followup_from_item(item)?;
+                if followup.value.status == policy::Status::Scheduled && keep(&followup.value) {
+                    found.push(followup);
+                }
+            }
+            query.cursor = page.cursor;
+            if query.cursor.is_none() {
+                break;
+            }
+        }
+        // The index is eventually consistent: read each one again for its version.
+        let mut fresh = Vec::new();
+        for followup in found {
+            if let Some(current) = self.followup(account, &followup.value.id).await?
+                && current.value.status == policy::Status::Scheduled
+            {
+                fresh.push(current);
+            }
+        }
+        Ok(fresh)
+    }
+
     /// The follow-up a once-per-contact guard points at, when the guard exists.
     pub async fn guard_holder(
         &self,
@@ -941,6 +1073,20 @@ impl Repository {
             .get(&records::webhook_key(account, webhook_id))
             .await?
             .and_then(|item| item.attrs.get("response").cloned()))
+    }
+}
+
+/// The touches record's shape.
+#[derive(Serialize, Deserialize)]
+struct Touches {
+    touches: Vec<Touch>,
+}
+
+fn expect_version(old: u64) -> Expect {
+    if old == 0 {
+        Expect::Absent
+    } else {
+        Expect::Version(old)
     }
 }
 

@@ -7,6 +7,7 @@
 mod support;
 
 mod dnc;
+mod legal;
 mod lists;
 mod operators;
 mod previews;
