@@ -245,7 +245,7 @@ impl Ctx<'_> {
     fn not_answered(&self) -> Verdict {
         suppress(
             Reason::NotAnswered,
-            format!("the call ended {}", self.event.call.outcome.as_str()),
+            format!("the call ended {}", self.event.call.outcome_description()),
         )
     }
 
@@ -517,7 +517,7 @@ impl Ctx<'_> {
             reason,
             detail: match reason {
                 Reason::MissedCall => {
-                    format!("the call ended {}", self.event.call.outcome.as_str())
+                    format!("the call ended {}", self.event.call.outcome_description())
                 }
                 _ => "the contact agreed to an email on the call".to_owned(),
             },
@@ -567,7 +567,7 @@ impl Ctx<'_> {
             return finish(
                 Status::Failed,
                 reason,
-                format!("the call ended {}", outcome.as_str()),
+                format!("the call ended {}", self.event.call.outcome_description()),
             );
         }
         let max_retries = original.max_retries.unwrap_or(0);
@@ -616,7 +616,7 @@ impl Ctx<'_> {
                 Reason::NotAnswered,
                 format!(
                     "the call ended {}; attempt {attempt} of {}",
-                    outcome.as_str(),
+                    self.event.call.outcome_description(),
                     max_retries + 1
                 ),
             ),

@@ -18,6 +18,7 @@ pub mod event;
 pub mod followup;
 pub mod history;
 pub mod ids;
+pub mod platform;
 pub mod recheck;
 pub mod render;
 pub mod settings;
@@ -29,7 +30,7 @@ pub use decide::{DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, decide};
 pub use error::{Error, FieldError, ValidationErrors};
 pub use event::{
     Analysis, AppointmentRequest, CALL_COMPLETED, Call, CallCompleted, Contact, EmailDestination,
-    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_event,
+    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_call_completed, parse_event,
 };
 pub use followup::{
     Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,
