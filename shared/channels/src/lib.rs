@@ -18,6 +18,7 @@ mod http;
 mod message;
 mod outbox;
 mod retry;
+mod secret_store;
 mod secrets;
 mod sms;
 mod whatsapp;
@@ -33,6 +34,9 @@ pub use http::DEFAULT_HTTP_TIMEOUT;
 pub use message::{Outbound, Sent};
 pub use outbox::{Outbox, OutboxEntry};
 pub use retry::RetryPolicy;
+pub use secret_store::{
+    FileSecretStore, MemorySecretStore, NoSecretStore, SecretStore, SsmSecretStore,
+};
 pub use secrets::{DEFAULT_SECRET_TTL, Secret, SecretSource, SsmSecrets, StaticSecrets};
 pub use sms::SnsSms;
 pub use whatsapp::{DEFAULT_GRAPH_API_VERSION, DEFAULT_GRAPH_URL, WhatsAppCloud};

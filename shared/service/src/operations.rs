@@ -412,13 +412,22 @@ impl Engine {
     /// follow-ups already sent, pending follow-ups) are read here instead, so the
     /// preview matches what the webhook then does.
     pub async fn preview(&self, account: &AccountId, body: &[u8]) -> Result<Value, ServiceError> {
-        let now = self.clock.now();
         let event = match policy::parse_event(body)? {
             WebhookEvent::CallCompleted(event) => event,
             WebhookEvent::Ignored { event_type } => {
                 return Ok(json!({ "ignored": event_type, "decisions": [] }));
             }
         };
+        self.preview_event(account, &event).await
+    }
+
+    /// What a parsed call would get, changing nothing.
+    pub async fn preview_event(
+        &self,
+        account: &AccountId,
+        event: &policy::CallCompleted,
+    ) -> Result<Value, ServiceError> {
+        let now = self.clock.now();
         let settings = self
             .repo
             .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
@@ -427,7 +436,7 @@ impl Engine {
         if let Some(id) = event.followup_id() {
             history.original_followup = self.repo.followup(account, id).await?.map(|v| v.value);
         }
-        let mut decisions = policy::decide(&settings, &event, &history, now);
+        let mut decisions = policy::decide(&settings, event, &history, now);
         for _ in 0..5 {
             let mut learned = false;
             for precondition in decisions.preconditions() {
@@ -436,7 +445,7 @@ impl Engine {
             if !learned {
                 break;
             }
-            decisions = policy::decide(&settings, &event, &history, now);
+            decisions = policy::decide(&settings, event, &history, now);
         }
         let followups: Vec<Value> = decisions
             .iter()

@@ -15,6 +15,7 @@
 //!    is dropped and reported, since the platform would send it again unchanged.
 
 pub mod bland;
+mod connection;
 pub mod elevenlabs;
 mod mapping;
 mod outbound;
@@ -29,6 +30,9 @@ use crate::error::{FieldError, ValidationErrors};
 use crate::event::{CALL_COMPLETED, CallCompleted, parse_call_completed};
 use crate::values::CallOutcome;
 
+pub use connection::{
+    Connection, ConnectionInput, HmacAlgorithm, HmacPlan, SignatureEncoding, VapiAuth,
+};
 pub use mapping::{AnalysisMapping, MappingOverrides};
 pub use outbound::CallPlatform;
 
@@ -216,6 +220,11 @@ impl NativeCall {
             event,
             ignored,
         }
+    }
+
+    /// Our agent id for this call: `agent_id` in the metadata, else the platform's.
+    pub fn our_agent_id(&self) -> Option<String> {
+        self.meta_str("agent_id").or_else(|| self.agent_id.clone())
     }
 
     fn meta_str(&self, key: &str) -> Option<String> {
