@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use serde_json::Value;
 use service::Engine;
 
@@ -11,10 +12,36 @@ use crate::auth::Tenant;
 use crate::extract::RawBody;
 use crate::problem::Problem;
 
+/// `?platform=vapi|retell|bland|elevenlabs` reads the body as that platform's own.
+/// Other or repeated parameters are a 400 naming them.
+fn platform_param(pairs: Vec<(String, String)>) -> Result<Option<String>, Problem> {
+    let mut platform = None;
+    for (name, value) in pairs {
+        if name != "platform" {
+            return Err(Problem::field(name, "is not a parameter of the preview"));
+        }
+        if platform.replace(value).is_some() {
+            return Err(Problem::field("platform", "is given more than once"));
+        }
+    }
+    Ok(platform)
+}
+
 pub async fn preview(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     RawBody(body): RawBody,
 ) -> Result<Json<Value>, Problem> {
-    Ok(Json(engine.preview(&account, &body).await?))
+    let Query(pairs) = query.map_err(|e| Problem::field("query", e.body_text()))?;
+    match platform_param(pairs)?.as_deref() {
+        None => Ok(Json(engine.preview(&account, &body).await?)),
+        Some(raw) => {
+            let platform = policy::platform::Platform::parse("platform", raw)
+                .map_err(|e| Problem::field(e.field, e.message))?;
+            Ok(Json(
+                engine.preview_native(&account, platform, &body).await?,
+            ))
+        }
+    }
 }
