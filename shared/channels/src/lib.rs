@@ -17,6 +17,7 @@ mod error;
 mod http;
 mod message;
 mod outbox;
+mod platform_call;
 mod retry;
 mod secret_store;
 mod secrets;
@@ -31,8 +32,9 @@ pub use call::VoiceCall;
 pub use email::{SesEmail, from_header};
 pub use error::SendError;
 pub use http::DEFAULT_HTTP_TIMEOUT;
-pub use message::{Outbound, Sent};
+pub use message::{Outbound, PlatformTarget, Sent};
 pub use outbox::{Outbox, OutboxEntry};
+pub use platform_call::{KeyName, PlatformApis, PlatformCalls};
 pub use retry::RetryPolicy;
 pub use secret_store::{
     FileSecretStore, MemorySecretStore, NoSecretStore, SecretStore, SsmSecretStore,

@@ -454,6 +454,8 @@ impl Executor {
                     account_id: followup.account_id.to_string(),
                     followup_id: call.followup_id.to_string(),
                     attempt: call.attempt,
+                    platform: crate::platforms::call_target(settings),
+                    variables: crate::platforms::call_variables(followup),
                 }
             }
         })

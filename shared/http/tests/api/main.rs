@@ -7,6 +7,7 @@
 mod support;
 
 mod dnc;
+mod platform_calls;
 mod platforms;
 mod routes;
 mod secrets;

@@ -119,6 +119,54 @@ impl PlatformSecrets {
     }
 }
 
+impl PlatformSecrets {
+    /// The executor's call sender: the platform an agent names, else `generic`.
+    pub fn call_sender(
+        &self,
+        apis: channels::PlatformApis,
+        generic: Option<Arc<dyn channels::Sender>>,
+    ) -> channels::PlatformCalls {
+        let naming = self.clone();
+        let key_name: channels::KeyName = Arc::new(move |account: &str, platform: &str| {
+            let account = AccountId::parse("account_id", account).ok()?;
+            let platform = Platform::parse("platform", platform).ok()?;
+            Some(naming.name(&account, platform, SecretKind::ApiKey))
+        });
+        channels::PlatformCalls::new(apis, self.store.clone(), key_name, generic)
+    }
+}
+
+/// The platform of an agent's follow-up calls, as the call sender takes it.
+pub fn call_target(settings: &policy::Settings) -> Option<channels::PlatformTarget> {
+    let platform = settings.agent.as_ref()?.calls.platform.as_ref()?;
+    Some(channels::PlatformTarget {
+        name: platform.name.as_str().to_owned(),
+        agent_id: platform.agent_id.clone(),
+        from_number_id: platform.from_number_id.clone(),
+        from_number: platform.from_number.clone(),
+    })
+}
+
+/// The contact variables a platform call carries (and its completion brings back).
+pub fn call_variables(followup: &policy::FollowUp) -> std::collections::BTreeMap<String, String> {
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert("agent_id".into(), followup.agent_id.to_string());
+    vars.insert("campaign_id".into(), followup.campaign_id.to_string());
+    vars.insert("contact_id".into(), followup.contact_id.to_string());
+    vars.insert("contact_timezone".into(), followup.time_zone.to_string());
+    let content = &followup.content;
+    for (key, value) in [
+        ("contact_name", &content.contact_name),
+        ("previous_call_summary", &content.summary),
+        ("followup_reason", &content.request_reason),
+    ] {
+        if let Some(value) = value {
+            vars.insert(key.into(), value.clone());
+        }
+    }
+    vars
+}
+
 /// Why a platform delivery was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum PlatformWebhookError {
