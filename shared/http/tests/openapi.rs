@@ -188,6 +188,10 @@ fn the_webhook_and_the_document_are_public_and_the_rest_is_not() {
     );
     let public = [
         ("POST", "/v1/webhooks/{account_id}/call-completed"),
+        ("POST", "/v1/webhooks/{account_id}/vapi"),
+        ("POST", "/v1/webhooks/{account_id}/retell"),
+        ("POST", "/v1/webhooks/{account_id}/bland"),
+        ("POST", "/v1/webhooks/{account_id}/elevenlabs"),
         ("GET", "/v1/openapi.json"),
     ];
     for (method, path, operation) in operations(&doc) {
