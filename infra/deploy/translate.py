@@ -46,6 +46,10 @@ EXPECTED_ROUTES = {
     "ANY /v1/{proxy+}": "JWT",
     "GET /v1/openapi.json": "NONE",
     "POST /v1/webhooks/{account_id}/call-completed": "NONE",
+    "POST /v1/webhooks/{account_id}/vapi": "NONE",
+    "POST /v1/webhooks/{account_id}/retell": "NONE",
+    "POST /v1/webhooks/{account_id}/bland": "NONE",
+    "POST /v1/webhooks/{account_id}/elevenlabs": "NONE",
 }
 
 # The only actions that may be granted on Resource "*": they have no resource ARN.
