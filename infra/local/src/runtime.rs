@@ -108,12 +108,10 @@ pub async fn run(options: Options) -> Result<(), String> {
     senders.call = Some(Arc::new(
         platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
     ));
-    let executor = Arc::new(Executor::new(
-        repo.clone(),
-        senders,
-        identity,
-        clock.clone(),
-    ));
+    let executor = Arc::new(
+        Executor::new(repo.clone(), senders, identity, clock.clone())
+            .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?),
+    );
 
     let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
     let fire: scheduling::Fire = Arc::new(move |job| {

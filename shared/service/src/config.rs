@@ -183,5 +183,22 @@ pub async fn executor_for_channel(
         senders,
         sender_identity(),
         Arc::new(crate::clock::SystemClock),
-    ))
+    )
+    .with_placed_call_wait(placed_call_wait()?))
+}
+
+/// `PLACED_CALL_WAIT_MINUTES` (default 120): how long a placed follow-up call waits for
+/// its completion webhook before it ends `unknown`.
+pub fn placed_call_wait() -> Result<chrono::Duration, ConfigError> {
+    match env("PLACED_CALL_WAIT_MINUTES") {
+        None => Ok(crate::execute::DEFAULT_PLACED_CALL_WAIT),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=10_080).contains(m))
+            .map(|m| chrono::Duration::minutes(i64::from(m)))
+            .ok_or_else(|| {
+                ConfigError("PLACED_CALL_WAIT_MINUTES must be 1 to 10080 minutes".into())
+            }),
+    }
 }

@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-for_each_store!(each_platform_places_retries_and_exhausts_a_follow_up_call);
+for_each_store!(
+    each_platform_places_retries_and_exhausts_a_follow_up_call,
+    a_placed_call_without_completion_ends_unknown_after_the_wait,
+);
 
 #[derive(Debug, Clone)]
 struct Received {
@@ -215,6 +218,103 @@ fn check_request(platform: &str, got: &Received, followup: &str, attempt: u64) {
         assert_eq!(metadata["attempt"], attempt, "{platform}");
         assert_eq!(metadata["account_id"], "acme");
     }
+}
+
+fn executor(world: &World, base: &str) -> service::execute::Executor {
+    let apis = channels::PlatformApis {
+        vapi: base.to_owned(),
+        retell: base.to_owned(),
+        bland: base.to_owned(),
+        elevenlabs: base.to_owned(),
+    };
+    let calls = service::platforms::PlatformSecrets::new(
+        world.platform_secrets.clone(),
+        service::platforms::DEFAULT_SECRET_PREFIX,
+    )
+    .call_sender(apis, None);
+    let mut senders = service::execute::Senders::all(world.outbox.clone());
+    senders.call = Some(Arc::new(calls));
+    service::execute::Executor::new(
+        world.engine.repo.clone(),
+        senders,
+        service::execute::SenderIdentity::default(),
+        world.clock.clone(),
+    )
+}
+
+async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: World) {
+    let (base, seen) = stub().await;
+    world.configure_acme().await;
+    let executor = executor(&world, &base).with_placed_call_wait(Duration::minutes(90));
+    world
+        .put("/v1/platforms/retell")
+        .json(&json!({"api_key": "key_retell_0123456789abcdef"}))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    world
+        .put("/v1/agents/agent-1/followup-settings")
+        .json(&agent_with("retell"))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    let body = asking_for_a_call("retell", "c-retell", &world).to_string();
+    deliver(&world, "retell", &body).await;
+    let call = world.one_followup("c-retell", "call").await;
+    let id = call["id"].as_str().unwrap().to_owned();
+    let due = chrono::DateTime::parse_from_rfc3339(call["due_at"].as_str().unwrap()).unwrap();
+    world
+        .clock
+        .advance(due.with_timezone(&chrono::Utc) - world.clock.now());
+    let input = service::execute::ExecutorInput {
+        account_id: "acme".into(),
+        followup_id: id.clone(),
+        attempt: 1,
+    };
+    executor.execute(&input).await.unwrap();
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let placed = world.one_followup("c-retell", "call").await;
+    assert_eq!(placed["status"], "placed");
+    let check_at =
+        chrono::DateTime::parse_from_rfc3339(placed["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        check_at.with_timezone(&chrono::Utc),
+        world.clock.now() + Duration::minutes(90)
+    );
+    // Invoked before the wait is over: nothing changes.
+    world.clock.advance(Duration::minutes(89));
+    let early = executor.execute(&input).await.unwrap();
+    assert!(
+        matches!(early, service::execute::Outcome::Skipped { .. }),
+        "{early:?}"
+    );
+    assert_eq!(
+        world.one_followup("c-retell", "call").await["status"],
+        "placed"
+    );
+    world.clock.advance(Duration::minutes(1));
+    let outcome = executor.execute(&input).await.unwrap();
+    assert!(
+        matches!(outcome, service::execute::Outcome::Unknown { .. }),
+        "{outcome:?}"
+    );
+    let unknown = world
+        .get(&format!("/v1/followups/{id}"))
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json();
+    assert_eq!(unknown["status"], "unknown");
+    let last = unknown["trace"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no completion webhook arrived"),
+        "{last}"
+    );
+    // Nothing was placed again.
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
 
 async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World) {
