@@ -147,7 +147,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         .merge(http_api::webhook_router(
             engine,
             http_api::extract::MAX_BODY_BYTES,
-        ));
+        ))
+        .merge(crate::console::router());
     let app = http_api::with_fallback(app);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
@@ -363,6 +364,7 @@ fn banner(
 ) {
     println!(
         "\nfollow-ups engine, local runtime\n\
+         \n  console        http://{address}/  (sign in with the bearer token)\
          \n  API            http://{address}/v1  (OpenAPI: /v1/openapi.json)\
          \n  account        {account}\
          \n  bearer token   {token}\

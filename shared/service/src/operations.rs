@@ -3,10 +3,11 @@
 //! a `needs_review` SMS by hand, and preview what a call would get. Every input is
 //! parsed by the policy's types first; an invalid one stores nothing.
 
+use policy::render::{MessagesPreview, PreviewRequest};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, Channel,
     ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Precondition,
-    Reason, Status, ValidationErrors, WebhookEvent,
+    Reason, Settings, Status, ValidationErrors, WebhookEvent,
 };
 use serde_json::{Value, json};
 use store::StoreError;
@@ -33,6 +34,26 @@ fn parse<T>(result: Result<T, policy::FieldError>) -> Result<T, ServiceError> {
 /// The page size asked for, bounded.
 pub fn page_size(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+/// An agent's or a campaign's settings in a list.
+#[derive(Debug, serde::Serialize)]
+pub struct SettingsOf<T> {
+    pub id: String,
+    pub settings: T,
+}
+
+impl<T> SettingsOf<T> {
+    fn listing(page: Listing<(String, T)>) -> Listing<Self> {
+        Listing {
+            items: page
+                .items
+                .into_iter()
+                .map(|(id, settings)| Self { id, settings })
+                .collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
 }
 
 /// A newly created secret: the only time its text is shown.
@@ -170,6 +191,72 @@ impl Engine {
         self.repo
             .delete_record(records::campaign_key(account, &campaign), if_match)
             .await
+    }
+
+    /// The campaign's SMS, email and missed-call email rendered for a sample contact by
+    /// the policy's renderers, with the settings in the request (unsaved) or else the
+    /// saved ones, and the account defaults. Changes nothing.
+    pub async fn preview_messages(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+        body: &Value,
+    ) -> Result<MessagesPreview, ServiceError> {
+        let campaign = parse(CampaignId::parse("campaign_id", campaign));
+        let request = PreviewRequest::from_json(body);
+        let (campaign, request) = both(campaign, request)?;
+        let campaign_settings = match request.settings {
+            Some(settings) => settings,
+            None => {
+                self.campaign_settings(account, campaign.as_str())
+                    .await?
+                    .value
+            }
+        };
+        let account_settings = self.account_settings(account).await?.value;
+        let mut settings = Settings::new(account.clone(), account_settings);
+        if let Some(agent) = &campaign_settings.agent_id {
+            settings.agent = self
+                .repo
+                .agent_settings(account, agent)
+                .await?
+                .map(|v| v.value);
+        }
+        settings.campaign = Some(campaign_settings);
+        Ok(policy::render::preview_messages(
+            &settings,
+            &campaign,
+            &request.sample,
+            self.clock.now(),
+        ))
+    }
+
+    /// The agents that have follow-up settings, by id.
+    pub async fn agents(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<SettingsOf<AgentSettings>>, ServiceError> {
+        let page = self
+            .repo
+            .settings_page(account, records::AGENT_PREFIX, cursor, page_size(limit))
+            .await?;
+        Ok(SettingsOf::listing(page))
+    }
+
+    /// The campaigns that have follow-up settings, by id.
+    pub async fn campaigns(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<SettingsOf<CampaignSettings>>, ServiceError> {
+        let page = self
+            .repo
+            .settings_page(account, records::CAMPAIGN_PREFIX, cursor, page_size(limit))
+            .await?;
+        Ok(SettingsOf::listing(page))
     }
 
     // ---- webhook secrets ----

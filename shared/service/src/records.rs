@@ -43,12 +43,16 @@ pub fn account_settings_key(account: &AccountId) -> Key {
     Key::new(account_pk(account), "SETTINGS")
 }
 
+pub const AGENT_PREFIX: &str = "AGENT#";
+
 pub fn agent_key(account: &AccountId, agent: &AgentId) -> Key {
-    Key::new(account_pk(account), format!("AGENT#{agent}"))
+    Key::new(account_pk(account), format!("{AGENT_PREFIX}{agent}"))
 }
 
+pub const CAMPAIGN_PREFIX: &str = "CAMPAIGN#";
+
 pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
-    Key::new(account_pk(account), format!("CAMPAIGN#{campaign}"))
+    Key::new(account_pk(account), format!("{CAMPAIGN_PREFIX}{campaign}"))
 }
 
 /// An account's connection to a voice platform (its non-secret part).

@@ -445,6 +445,33 @@ impl Repository {
         })
     }
 
+    /// One page of the account's settings records whose sort key starts with `prefix`
+    /// (`AGENT#`, `CAMPAIGN#`), as `(id, settings)` by id.
+    pub async fn settings_page<T: DeserializeOwned>(
+        &self,
+        account: &AccountId,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Listing<(String, T)>, ServiceError> {
+        let mut query = Query::new(Index::Primary, records::account_pk(account));
+        query.sk_prefix = Some(prefix.into());
+        query.limit = limit;
+        query.cursor = cursor;
+        let Page { items, cursor } = self.query(&query).await?;
+        let items = items
+            .iter()
+            .map(|item| {
+                let id = item.key.sk.strip_prefix(prefix).unwrap_or(&item.key.sk);
+                records::data_from_item::<T>(item).map(|v| (id.to_owned(), v.value))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Listing {
+            items,
+            next_cursor: cursor,
+        })
+    }
+
     // ---- follow-ups ----
 
     pub async fn followup(

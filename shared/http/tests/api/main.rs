@@ -7,8 +7,10 @@
 mod support;
 
 mod dnc;
+mod lists;
 mod platform_calls;
 mod platforms;
+mod previews;
 mod routes;
 mod secrets;
 mod settings;
