@@ -80,13 +80,7 @@ fn asking_for_a_call(platform: &str, contact: &str, world: &World) -> Value {
     let now = world.clock.now();
     let ours = json!({"agent_id": "agent-1", "campaign_id": "camp-1", "contact_id": contact});
     let at = json!("2030-01-15T12:00");
-    let fixture = |name: &str| -> Value {
-        let path = format!(
-            "{}/../policy/tests/fixtures/platforms/{name}.json",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-    };
+    let fixture = crate::platforms::fixture;
     match platform {
         "vapi" => {
             let mut v = fixture("vapi_end_of_call_report");
@@ -320,25 +314,7 @@ async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: Wor
 async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World) {
     let (base, seen) = stub().await;
     world.configure_acme().await;
-    let apis = channels::PlatformApis {
-        vapi: base.clone(),
-        retell: base.clone(),
-        bland: base.clone(),
-        elevenlabs: base.clone(),
-    };
-    let calls = service::platforms::PlatformSecrets::new(
-        world.platform_secrets.clone(),
-        service::platforms::DEFAULT_SECRET_PREFIX,
-    )
-    .call_sender(apis, None);
-    let mut senders = service::execute::Senders::all(world.outbox.clone());
-    senders.call = Some(Arc::new(calls));
-    let executor = service::execute::Executor::new(
-        world.engine.repo.clone(),
-        senders,
-        service::execute::SenderIdentity::default(),
-        world.clock.clone(),
-    );
+    let executor = executor(&world, &base);
     let keys = [
         (
             "vapi",
@@ -415,52 +391,7 @@ async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World
 }
 
 async fn deliver(world: &World, platform: &str, body: &str) {
-    use hmac::{Hmac, Mac};
-    let hex = |key: &str, parts: &[&[u8]]| -> String {
-        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-        for p in parts {
-            mac.update(p);
-        }
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    };
-    let now = world.clock.now();
-    let (name, value) = match platform {
-        "vapi" => (
-            "authorization",
-            "Bearer vapi-server-secret-0123456789".to_owned(),
-        ),
-        "retell" => {
-            let ms = now.timestamp_millis().to_string();
-            let d = hex(
-                "key_retell_0123456789abcdef",
-                &[body.as_bytes(), ms.as_bytes()],
-            );
-            ("x-retell-signature", format!("v={ms},d={d}"))
-        }
-        "bland" => (
-            "x-webhook-signature",
-            hex("bland-signing-secret-0123456789", &[body.as_bytes()]),
-        ),
-        _ => {
-            let t = now.timestamp().to_string();
-            let v0 = hex(
-                "wsec_eleven_0123456789",
-                &[t.as_bytes(), b".", body.as_bytes()],
-            );
-            ("elevenlabs-signature", format!("t={t},v0={v0}"))
-        }
-    };
-    let request = axum::http::Request::builder()
-        .method("POST")
-        .uri(format!("/v1/webhooks/acme/{platform}"))
-        .header("content-type", "application/json")
-        .header(name, value)
-        .body(axum::body::Body::from(body.to_owned()))
-        .unwrap();
-    let reply = world.send(request).await;
+    let headers = crate::platforms::signed(world, platform, body);
+    let reply = crate::platforms::post(world, "acme", platform, &headers, body).await;
     assert_eq!(reply.status, StatusCode::OK, "{platform}: {reply}");
 }

@@ -26,7 +26,7 @@ const VAPI_SECRET: &str = "vapi-server-secret-0123456789";
 const BLAND_SECRET: &str = "bland-signing-secret-0123456789";
 const ELEVEN_SECRET: &str = "wsec_eleven_0123456789";
 
-fn fixture(name: &str) -> Value {
+pub(crate) fn fixture(name: &str) -> Value {
     let path = format!(
         "{}/../policy/tests/fixtures/platforms/{name}.json",
         env!("CARGO_MANIFEST_DIR")
@@ -66,7 +66,7 @@ fn hex_hmac(key: &str, parts: &[&[u8]]) -> String {
 }
 
 /// The headers the platform would send with `body` at the world's now.
-fn signed(world: &World, platform: &str, body: &str) -> Vec<(String, String)> {
+pub(crate) fn signed(world: &World, platform: &str, body: &str) -> Vec<(String, String)> {
     let now = world.clock.now();
     match platform {
         "vapi" => vec![("authorization".into(), format!("Bearer {VAPI_SECRET}"))],
@@ -104,7 +104,7 @@ async fn connect(world: &World, platform: &str) {
         .expect(StatusCode::OK);
 }
 
-async fn post(
+pub(crate) async fn post(
     world: &World,
     account: &str,
     platform: &str,
