@@ -50,6 +50,10 @@ EXPECTED_ROUTES = {
     "POST /v1/inbound/{account_id}/whatsapp": "NONE",
     "GET /v1/unsubscribe/{token}": "NONE",
     "POST /v1/unsubscribe/{token}": "NONE",
+    "POST /v1/webhooks/{account_id}/vapi": "NONE",
+    "POST /v1/webhooks/{account_id}/retell": "NONE",
+    "POST /v1/webhooks/{account_id}/bland": "NONE",
+    "POST /v1/webhooks/{account_id}/elevenlabs": "NONE",
 }
 
 # The only actions that may be granted on Resource "*": they have no resource ARN.

@@ -12,10 +12,10 @@ use service::{Engine, config};
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;
-    let engine = Arc::new(Engine::new(
-        config::dynamodb_repository(&sdk)?,
-        Arc::new(SystemClock),
-    ));
+    let engine = Arc::new(
+        Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
+            .with_platform_secrets(config::platform_secrets(&sdk)),
+    );
     let claim: Arc<str> = config::env("ACCOUNT_CLAIM")
         .unwrap_or_else(|| "account_id".into())
         .into();

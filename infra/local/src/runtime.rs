@@ -69,7 +69,17 @@ pub async fn run(options: Options) -> Result<(), String> {
         StoreKind::Dynamodb => (dynamodb_table(changes_tx.clone()).await?, None),
     };
     let repo = Arc::new(Repository::new(table, Cache::default()));
-    let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+    // Platform keys and secrets: files in the data directory, readable by its owner only.
+    let platform_secrets = service::platforms::PlatformSecrets::new(
+        Arc::new(
+            channels::FileSecretStore::open(dir.join("platform-secrets"))
+                .map_err(|e| format!("cannot open the platform secret store: {e}"))?,
+        ),
+        service::platforms::DEFAULT_SECRET_PREFIX,
+    );
+    let engine = Arc::new(
+        Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone()),
+    );
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
@@ -96,20 +106,23 @@ pub async fn run(options: Options) -> Result<(), String> {
     identity
         .public_base_url
         .get_or_insert_with(|| format!("http://{address}"));
-    let senders = match options.senders {
+    let mut senders = match options.senders {
         SenderKind::Outbox => Senders::all(outbox.clone()),
         SenderKind::Aws => aws_senders(outbox.clone()).await?,
     };
+    // Agents that name a voice platform call through it (its API key from
+    // `PUT /v1/platforms/{platform}`); the others as before.
+    senders.call = Some(Arc::new(
+        platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
+    ));
     let inbound = Arc::new(service::inbound::Inbound::new(
         engine.clone(),
         senders.sms.clone(),
     ));
-    let executor = Arc::new(Executor::new(
-        repo.clone(),
-        senders,
-        identity,
-        clock.clone(),
-    ));
+    let executor = Arc::new(
+        Executor::new(repo.clone(), senders, identity, clock.clone())
+            .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?),
+    );
 
     let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
     let fire: scheduling::Fire = Arc::new(move |job| {
@@ -219,7 +232,11 @@ async fn aws_senders(outbox: Arc<Outbox>) -> Result<Senders, String> {
         sms: Some(real("sms").map_err(|e| e.to_string())?),
         email: Some(real("email").map_err(|e| e.to_string())?),
         whatsapp: Some(or_outbox("whatsapp")),
-        call: Some(or_outbox("call")),
+        // The generic endpoint when configured (platform calls are routed above it).
+        call: Some(match service::config::env("VOICE_API_URL") {
+            Some(_) => or_outbox("call"),
+            None => outbox.clone(),
+        }),
     })
 }
 

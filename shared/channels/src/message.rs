@@ -50,6 +50,13 @@ pub enum Outbound {
         account_id: String,
         followup_id: String,
         attempt: u32,
+        /// The voice platform that places the call; `None`: the generic endpoint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<PlatformTarget>,
+        /// Contact variables for the platform's overrides / dynamic variables
+        /// (`contact_id`, `contact_name`, `campaign_id`, ...).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        variables: std::collections::BTreeMap<String, String>,
     },
 }
 
@@ -60,6 +67,17 @@ pub enum EmailKind {
     #[default]
     Email,
     MissedCallEmail,
+}
+
+/// Which platform places a follow-up call, with its ids (see
+/// `policy::platform::CallPlatform`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformTarget {
+    /// `vapi`, `retell`, `bland` or `elevenlabs`.
+    pub name: String,
+    pub agent_id: Option<String>,
+    pub from_number_id: Option<String>,
+    pub from_number: Option<String>,
 }
 
 impl Outbound {

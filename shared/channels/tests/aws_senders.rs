@@ -195,6 +195,8 @@ async fn sms_sender_refuses_other_channels() {
         account_id: "acme".into(),
         followup_id: "fu".into(),
         attempt: 1,
+        platform: None,
+        variables: Default::default(),
     };
     assert!(matches!(
         sender.send(&call).await,

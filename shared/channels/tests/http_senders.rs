@@ -354,6 +354,8 @@ fn follow_up_call() -> Outbound {
         account_id: "acme".into(),
         followup_id: "fu_01J9ZQ".into(),
         attempt: 2,
+        platform: None,
+        variables: Default::default(),
     }
 }
 

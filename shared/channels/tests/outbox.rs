@@ -94,6 +94,8 @@ async fn outbox_summarises_whatsapp_and_call_messages() {
             account_id: "acme".into(),
             followup_id: "fu_1".into(),
             attempt: 2,
+            platform: None,
+            variables: Default::default(),
         })
         .await
         .unwrap();

@@ -54,6 +54,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/inbound/{account_id}/whatsapp"),
     ("GET", "/v1/unsubscribe/{token}"),
     ("POST", "/v1/unsubscribe/{token}"),
+    ("GET", "/v1/platforms/{platform}"),
+    ("PUT", "/v1/platforms/{platform}"),
+    ("DELETE", "/v1/platforms/{platform}"),
+    ("POST", "/v1/webhooks/{account_id}/vapi"),
+    ("POST", "/v1/webhooks/{account_id}/retell"),
+    ("POST", "/v1/webhooks/{account_id}/bland"),
+    ("POST", "/v1/webhooks/{account_id}/elevenlabs"),
     ("GET", "/v1/openapi.json"),
 ];
 
@@ -61,7 +68,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// document. Wrap it with [`auth::tenant_from_jwt_claim`] or
 /// [`auth::tenant_from_bearer`].
 pub fn api_router(engine: Arc<Engine>) -> Router {
-    use routes::{decisions, dnc, followups, inbound, settings};
+    use routes::{decisions, dnc, followups, inbound, platforms, settings};
     Router::new()
         .route(
             "/v1/settings",
@@ -117,6 +124,12 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
         )
         .route("/v1/followups/{followup_id}/send", post(followups::send))
         .route("/v1/decisions/preview", post(decisions::preview))
+        .route(
+            "/v1/platforms/{platform}",
+            get(platforms::get)
+                .put(platforms::put)
+                .delete(platforms::delete),
+        )
         .merge(openapi_router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(engine)
@@ -138,6 +151,22 @@ pub fn webhook_router(engine: Arc<Engine>, max_body_bytes: usize) -> Router {
         .route(
             "/v1/unsubscribe/{token}",
             get(routes::inbound::unsubscribe_page).post(routes::inbound::unsubscribe),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/vapi",
+            post(routes::platforms::vapi),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/retell",
+            post(routes::platforms::retell),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/bland",
+            post(routes::platforms::bland),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/elevenlabs",
+            post(routes::platforms::elevenlabs),
         )
         .layer(DefaultBodyLimit::max(
             max_body_bytes.min(extract::MAX_BODY_BYTES),

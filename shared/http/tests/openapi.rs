@@ -192,6 +192,10 @@ fn the_webhook_and_the_document_are_public_and_the_rest_is_not() {
         ("POST", "/v1/inbound/{account_id}/whatsapp"),
         ("GET", "/v1/unsubscribe/{token}"),
         ("POST", "/v1/unsubscribe/{token}"),
+        ("POST", "/v1/webhooks/{account_id}/vapi"),
+        ("POST", "/v1/webhooks/{account_id}/retell"),
+        ("POST", "/v1/webhooks/{account_id}/bland"),
+        ("POST", "/v1/webhooks/{account_id}/elevenlabs"),
         ("GET", "/v1/openapi.json"),
     ];
     for (method, path, operation) in operations(&doc) {

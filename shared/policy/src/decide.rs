@@ -479,7 +479,7 @@ impl Ctx<'_> {
     fn not_answered(&self) -> Verdict {
         suppress(
             Reason::NotAnswered,
-            format!("the call ended {}", self.event.call.outcome.as_str()),
+            format!("the call ended {}", self.event.call.outcome_description()),
         )
     }
 
@@ -815,7 +815,7 @@ impl Ctx<'_> {
             rules: Vec::new(),
             detail: match reason {
                 Reason::MissedCall => {
-                    format!("the call ended {}", self.event.call.outcome.as_str())
+                    format!("the call ended {}", self.event.call.outcome_description())
                 }
                 _ => "the contact agreed to an email on the call".to_owned(),
             },
@@ -866,7 +866,7 @@ impl Ctx<'_> {
             return finish(
                 Status::Failed,
                 reason,
-                format!("the call ended {}", outcome.as_str()),
+                format!("the call ended {}", self.event.call.outcome_description()),
             );
         }
         let max_retries = original.max_retries.unwrap_or(0);
@@ -921,7 +921,7 @@ impl Ctx<'_> {
         };
         let detail = format!(
             "the call ended {}; attempt {attempt} of {}{}",
-            outcome.as_str(),
+            self.event.call.outcome_description(),
             max_retries + 1,
             self.timing_detail(&timing)
         );

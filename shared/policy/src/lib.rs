@@ -23,6 +23,7 @@ pub mod holidays;
 pub mod ids;
 pub mod legal;
 pub mod optout;
+pub mod platform;
 pub mod recheck;
 pub mod recipient;
 pub mod render;
@@ -39,7 +40,7 @@ pub use delivery::{Delivery, DeliveryState, parse_callback_data, whatsapp_callba
 pub use error::{Error, FieldError, ValidationErrors};
 pub use event::{
     Analysis, AppointmentRequest, CALL_COMPLETED, Call, CallCompleted, Contact, EmailDestination,
-    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_event,
+    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_call_completed, parse_event,
 };
 pub use followup::{
     Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,

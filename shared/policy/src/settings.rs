@@ -158,6 +158,9 @@ pub struct CallSettings {
     /// Calls after the first one when it goes unanswered.
     pub max_retries: u32,
     pub retry_interval_minutes: u32,
+    /// The voice platform that places the calls; `None`: the generic endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::platform::CallPlatform>,
 }
 
 impl Default for CallSettings {
@@ -168,6 +171,7 @@ impl Default for CallSettings {
             instructions: String::new(),
             max_retries: 3,
             retry_interval_minutes: 60,
+            platform: None,
         }
     }
 }
@@ -183,6 +187,7 @@ impl FromJson for CallSettings {
                 "instructions",
                 "max_retries",
                 "retry_interval_minutes",
+                "platform",
             ],
             true,
             errors,
@@ -198,6 +203,7 @@ impl FromJson for CallSettings {
                 default.retry_interval_minutes,
                 errors,
             ),
+            platform: obj.optional("platform", errors),
         };
         check_text(
             obj.path("when_to_schedule"),
@@ -372,6 +378,9 @@ pub struct AgentSettings {
     pub time_zone: Option<TimeZone>,
     pub calls: CallSettings,
     pub whatsapp: WhatsAppSettings,
+    /// Where this agent's platform analysis puts each value (over the account's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis_mapping: Option<crate::platform::MappingOverrides>,
 }
 
 impl FromJson for AgentSettings {
@@ -385,6 +394,7 @@ impl FromJson for AgentSettings {
                 "time_zone",
                 "calls",
                 "whatsapp",
+                "analysis_mapping",
             ],
             true,
             errors,
@@ -394,12 +404,14 @@ impl FromJson for AgentSettings {
         let time_zone = obj.optional_setting("time_zone", errors);
         let calls = obj.or_default("calls", CallSettings::default(), errors);
         let whatsapp = obj.or_default("whatsapp", WhatsAppSettings::default(), errors);
+        let analysis_mapping = obj.optional("analysis_mapping", errors);
         Some(Self {
             allowed_hours: allowed_hours?,
             allowed_days: allowed_days?,
             time_zone,
             calls,
             whatsapp,
+            analysis_mapping,
         })
     }
 }

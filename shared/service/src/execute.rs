@@ -34,6 +34,10 @@ pub const MAX_PROVIDER_TRIES: usize = 3;
 /// The wait before trying a temporarily failing provider again.
 pub const PROVIDER_RETRY_DELAY: Duration = Duration::minutes(5);
 
+/// How long a placed follow-up call waits for its completion webhook before it is
+/// looked at again (and, with no completion, ends `unknown`), unless configured.
+pub const DEFAULT_PLACED_CALL_WAIT: Duration = Duration::hours(2);
+
 /// The longest the executor waits for a follow-up that arrives before it is due (the
 /// dispatcher's direct path takes anything due within two minutes).
 pub const MAX_EARLY_WAIT: Duration = Duration::seconds(150);
@@ -128,6 +132,7 @@ pub struct Executor {
     senders: Senders,
     identity: SenderIdentity,
     clock: Arc<dyn Clock>,
+    placed_call_wait: Duration,
 }
 
 impl Executor {
@@ -142,7 +147,14 @@ impl Executor {
             senders,
             identity,
             clock,
+            placed_call_wait: DEFAULT_PLACED_CALL_WAIT,
         }
+    }
+
+    /// How long a placed call waits for its completion (at least a minute).
+    pub fn with_placed_call_wait(mut self, wait: Duration) -> Self {
+        self.placed_call_wait = wait.max(Duration::minutes(1));
+        self
     }
 
     pub async fn execute(&self, input: &ExecutorInput) -> Result<Outcome, ServiceError> {
@@ -183,6 +195,9 @@ impl Executor {
         }
         if stored.value.status == Status::Sending {
             return self.settle_stale_claim(stored, now).await.map(Some);
+        }
+        if stored.value.status == Status::Placed {
+            return self.settle_placed_call(stored, now).await.map(Some);
         }
         let settings = self
             .repo
@@ -362,6 +377,9 @@ impl Executor {
         let outcome = match result {
             Ok(sent) => {
                 let status = if done.channel == Channel::Call {
+                    // Looked at again when no completion came by then (the dispatcher
+                    // schedules a placed call at its due time).
+                    done.due_at = at + self.placed_call_wait;
                     Status::Placed
                 } else {
                     Status::Sent
@@ -451,6 +469,46 @@ impl Executor {
             Outcome::Rescheduled { .. } | Outcome::Skipped { .. } | Outcome::InFlight { .. } => {}
         }
         Ok(Some(outcome))
+    }
+
+    /// A placed call invoked at its due time: its completion never came, so it is not
+    /// left `placed` forever: it ends `unknown`, with the reason. (A completion that
+    /// arrives later still drives retries, as for any `unknown` call.)
+    async fn settle_placed_call(
+        &self,
+        stored: Versioned<FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        if now < stored.value.due_at {
+            return Ok(skipped(format!(
+                "placed; waiting for its completion until {}",
+                stored.value.due_at
+            )));
+        }
+        let placed_at = stored
+            .value
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.attempt == stored.value.attempt && a.status == Status::Placed)
+            .map(|a| a.at)
+            .unwrap_or(stored.value.updated_at);
+        let provider = stored
+            .value
+            .attempts
+            .iter()
+            .rev()
+            .find_map(|a| a.provider_id.clone())
+            .unwrap_or_else(|| "no id".into());
+        let detail = format!(
+            "placed at {placed_at} (call {provider}) and no completion webhook arrived by {}",
+            stored.value.due_at
+        );
+        let mut unknown = stored.value.clone();
+        unknown.record(now, Status::Unknown, Reason::OutcomeUnknown, detail.clone());
+        self.save(&stored, &unknown).await?;
+        crate::metrics::count("unknown", "call", "no_completion");
+        Ok(Outcome::Unknown { detail })
     }
 
     /// A claim found still `sending`: in flight if recent, else the process that held
@@ -588,6 +646,8 @@ impl Executor {
                     account_id: followup.account_id.to_string(),
                     followup_id: call.followup_id.to_string(),
                     attempt: call.attempt,
+                    platform: crate::platforms::call_target(settings),
+                    variables: crate::platforms::call_variables(followup),
                 }
             }
         })

@@ -18,6 +18,7 @@ pub mod meta_webhook;
 pub mod metrics;
 pub mod operations;
 pub mod optout;
+pub mod platforms;
 pub mod records;
 pub mod repository;
 pub mod signature;
@@ -38,11 +39,23 @@ use clock::Clock;
 pub struct Engine {
     pub repo: Arc<Repository>,
     pub clock: Arc<dyn Clock>,
+    /// Voice platforms' API keys and webhook secrets (SSM on AWS, files locally).
+    pub platform_secrets: platforms::PlatformSecrets,
 }
 
 impl Engine {
     pub fn new(repo: Arc<Repository>, clock: Arc<dyn Clock>) -> Self {
-        Self { repo, clock }
+        Self {
+            repo,
+            clock,
+            platform_secrets: platforms::PlatformSecrets::none(),
+        }
+    }
+
+    /// Where platform keys and secrets are written and read.
+    pub fn with_platform_secrets(mut self, secrets: platforms::PlatformSecrets) -> Self {
+        self.platform_secrets = secrets;
+        self
     }
 }
 

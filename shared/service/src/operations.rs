@@ -516,13 +516,22 @@ impl Engine {
         account: &AccountId,
         body: &[u8],
     ) -> Result<CallAnswer, ServiceError> {
-        let now = self.clock.now();
         let event = match policy::parse_event(body)? {
             WebhookEvent::CallCompleted(event) => event,
             WebhookEvent::Ignored { event_type } => {
                 return Ok(CallAnswer::ignored(None, event_type));
             }
         };
+        self.preview_event(account, &event).await
+    }
+
+    /// What a parsed call would get, changing nothing.
+    pub async fn preview_event(
+        &self,
+        account: &AccountId,
+        event: &policy::CallCompleted,
+    ) -> Result<CallAnswer, ServiceError> {
+        let now = self.clock.now();
         let settings = self
             .repo
             .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
@@ -540,7 +549,7 @@ impl Engine {
         )?;
         history.recipient = facts.value;
         history.touches = touches.value;
-        let mut decisions = policy::decide(&settings, &event, &history, now);
+        let mut decisions = policy::decide(&settings, event, &history, now);
         for _ in 0..5 {
             let mut learned = false;
             for precondition in decisions.preconditions() {
@@ -549,7 +558,7 @@ impl Engine {
             if !learned {
                 break;
             }
-            decisions = policy::decide(&settings, &event, &history, now);
+            decisions = policy::decide(&settings, event, &history, now);
         }
         let followups = decisions
             .iter()
@@ -573,7 +582,7 @@ impl Engine {
             .collect();
         Ok(CallAnswer {
             webhook_id: None,
-            call_id: Some(event.call.id),
+            call_id: Some(event.call.id.clone()),
             ignored: None,
             followups,
         })

@@ -92,6 +92,11 @@ pub fn origination_key(number: &PhoneNumber) -> Key {
     Key::new(format!("ORIGINATION#{number}"), "ORIGINATION")
 }
 
+/// An account's connection to a voice platform (its non-secret part).
+pub fn platform_key(account: &AccountId, platform: policy::platform::Platform) -> Key {
+    Key::new(account_pk(account), format!("PLATFORM#{platform}"))
+}
+
 pub const SECRET_PREFIX: &str = "SECRET#";
 
 pub fn secret_key(account: &AccountId, id: &str) -> Key {

@@ -10,6 +10,8 @@ mod dnc;
 mod legal;
 mod lists;
 mod operators;
+mod platform_calls;
+mod platforms;
 mod previews;
 mod routes;
 mod secrets;

@@ -126,6 +126,8 @@ pub struct World {
     /// Every channel's sender: what the executor sent.
     pub outbox: Arc<channels::Outbox>,
     pub executor: service::execute::Executor,
+    /// Where `/v1/platforms` keeps keys and secrets.
+    pub platform_secrets: Arc<channels::MemorySecretStore>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -163,7 +165,15 @@ impl World {
             }
         };
         let repo = Arc::new(Repository::new(table, Cache::default()));
-        let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+        let platform_secrets = Arc::new(channels::MemorySecretStore::default());
+        let engine = Arc::new(
+            Engine::new(repo.clone(), clock.clone()).with_platform_secrets(
+                service::platforms::PlatformSecrets::new(
+                    platform_secrets.clone(),
+                    service::platforms::DEFAULT_SECRET_PREFIX,
+                ),
+            ),
+        );
         let outbox = {
             let clock = clock.clone();
             Arc::new(channels::Outbox::new(None, Arc::new(move || clock.now())).unwrap())
@@ -201,6 +211,7 @@ impl World {
             clock,
             outbox,
             executor,
+            platform_secrets,
             _dir: dir,
         }
     }
