@@ -302,7 +302,7 @@ impl Sender for PlatformCalls {
         };
         let Some(target) = platform else {
             return match &self.generic {
-                Some(generic) => generic.send(message).await,
+                Some(generic) => generic.send_for(account_id, message).await,
                 None => Err(SendError::permanent(
                     "platform_settings",
                     "the agent names no voice platform (calls.platform) and this deployment has no generic voice endpoint",

@@ -284,7 +284,7 @@ impl Inbound {
                 .or(settings.sms_origination_number)
                 .map(|n| n.as_str().to_string()),
         };
-        match sender.send(&message).await {
+        match sender.send_for(account.as_str(), &message).await {
             Ok(_) => Ok(true),
             Err(SendError::Retryable { reason }) => {
                 self.engine
