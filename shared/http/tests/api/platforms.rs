@@ -392,7 +392,7 @@ async fn the_preview_reads_a_native_body(world: World) {
     assert_eq!(reply["mapped"]["call"]["agent_id"], "agent-1");
     assert_eq!(reply["mapped"]["call"]["outcome"], "completed");
     assert!(
-        reply["decisions"].as_array().is_some_and(|d| !d.is_empty()),
+        reply["followups"].as_array().is_some_and(|d| !d.is_empty()),
         "{reply}"
     );
     assert!(world.followups_of(ACME, "c-preview").await.is_empty());
