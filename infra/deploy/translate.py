@@ -41,7 +41,7 @@ SAMPLE_PARAMETERS = {
     "VoiceApiUrl": "https://voice.example.com/v1/calls",
 }
 
-# Routes whose authorization is part of the product contract (DESIGN 3.2).
+# Routes whose authorization is part of the product contract (README, "The API").
 EXPECTED_ROUTES = {
     "ANY /v1/{proxy+}": "JWT",
     "GET /v1/openapi.json": "NONE",

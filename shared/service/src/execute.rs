@@ -42,7 +42,7 @@ pub const DEFAULT_PLACED_CALL_WAIT: Duration = Duration::hours(2);
 /// dispatcher's direct path takes anything due within two minutes).
 pub const MAX_EARLY_WAIT: Duration = Duration::seconds(150);
 
-/// The executor's input (DESIGN 3.3): the same from Scheduler and from direct invokes.
+/// The executor's input (docs/architecture.md, "Contracts at the boundaries"): the same from Scheduler and from direct invokes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutorInput {
     pub account_id: String,
