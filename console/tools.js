@@ -4,7 +4,7 @@
 import { api, ApiError, seg } from "./api.js";
 import {
   h, field, showErrors, clearErrors, announce, errorText, pageTitle, link, statusBadge, reasonCell,
-  channelWords, dueCell, formatTime, pagedList,
+  channelWords, dueCell, formatTime, pagedList, whenCell,
 } from "./ui.js";
 
 function formWith(label, children, submitText, onSubmit) {
@@ -58,13 +58,26 @@ function dncTable(items) {
         announce(errorText(e), "error");
       }
     });
-    return h("tr", {}, h("td", {}, entry.value), h("td", {}, entry.source ?? ""),
-      h("td", {}, formatTime(entry.added_at)), h("td", {}, remove));
+    return h("tr", { "data-source": entry.source }, h("td", {}, entry.value),
+      h("td", {}, dncSourceWords(entry.source), " ", h("code", {}, entry.source ?? "")),
+      h("td", {}, whenCell(entry.added_at)), h("td", {}, remove));
   });
   return h("table", { class: "list" },
-    h("thead", {}, h("tr", {}, ["Number or address", "Source", "Added", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("caption", { class: "visually-hidden" }, "Numbers and addresses that get nothing"),
+    h("thead", {}, h("tr", {}, ["Number or address", "How it got here", "Added", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows));
 }
+
+/** `DncEntry.source` in words (the API's enum; an unknown one reads as its code). */
+const DNC_SOURCE_WORDS = {
+  operator: "Added by an operator",
+  sms_reply: "Replied with an opt-out word (STOP…) to a text",
+  whatsapp_reply: "Opted out on WhatsApp (a STOP reply or Meta's marketing opt-out)",
+  unsubscribe: "Used the unsubscribe link of an email",
+  complaint: "Reported an email as spam",
+};
+
+const dncSourceWords = (source) => DNC_SOURCE_WORDS[source] || (source ?? "").replaceAll("_", " ");
 
 // ---- webhook secrets ----
 

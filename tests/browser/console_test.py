@@ -101,6 +101,15 @@ class Local:
             assert response.status == 200, response.status
             return json.load(response)
 
+    def api(self, method, path, body=None):
+        """An API call with the bearer token; returns (status, parsed body or None)."""
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"content-type": "application/json", "authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+
     def post_webhook(self, webhook_id, event):
         """POSTs a call.completed event signed as Standard Webhooks prescribes."""
         body = json.dumps(event).encode()
@@ -390,7 +399,106 @@ class Console:
         page.get_by_label("Phone number (E.164) or email address").fill("+14155550199")
         page.get_by_role("button", name="Add").click()
         expect(page.locator("table.list")).to_contain_text("+14155550199")
+
+    def dnc_sources(self):
+        """Each entry says how it got on the list and when, in words: a STOP reply to a
+        text lands there as `sms_reply`, next to the operator's own entry."""
+        page = self.page
+        status, answer = self.local.api("POST", "/v1/local/inbound/sms", {"from": "+14155550177", "body": "STOP"})
+        assert status == 200 and answer["outcome"] == "opted_out", answer
+        self.go("/dnc")
+        page.reload()
+        by_hand = page.locator("table.list tbody tr", has_text="+14155550199")
+        replied = page.locator("table.list tbody tr", has_text="+14155550177")
+        expect(by_hand).to_contain_text("Added by an operator")
+        expect(replied).to_contain_text("Replied with an opt-out word (STOP…) to a text")
+        expect(replied).to_have_attribute("data-source", "sms_reply")
+        added = replied.locator("time")
+        expect(added).to_contain_text(re.compile(r"\(just now\)|minute"))
+        assert added.get_attribute("datetime").endswith("Z"), added.get_attribute("datetime")
         self.shot("14-dnc")
+
+    def platforms(self):
+        """Connect Vapi (key and secret write-only, a bad mapping key refused beside its
+        field), connect Retell with a key only, replace nothing, disconnect Retell."""
+        page = self.page
+        key, secret = "vapi-private-key-7f3a9c", "vapi-credential-secret-51d2e8"
+        self.go("/platforms")
+        rows = page.locator("table.platforms tbody tr")
+        expect(rows).to_have_count(4)
+        expect(page.locator("table.platforms")).not_to_contain_text("Connected\n")
+        for platform in ("vapi", "retell", "bland", "elevenlabs"):
+            expect(page.locator(f"tr[data-platform={platform}]")).to_contain_text("Not connected")
+        vapi = page.get_by_role("region", name=re.compile("^Vapi"))
+        expect(vapi.get_by_label("Vapi API key")).to_have_attribute("type", "password")
+        expect(page.get_by_role("region", name=re.compile("^Retell")).get_by_label(re.compile("secret"))).to_have_count(0)
+        vapi.get_by_label("Vapi API key").fill(key)
+        vapi.get_by_label("Vapi webhook credential secret").fill(secret)
+        vapi.get_by_text("Analysis mapping").click()
+        vapi.get_by_label("Vapi: consent sms").fill("contact..ok_to_text")
+        vapi.get_by_role("button", name="Connect Vapi").click()
+        self.error_beside("Vapi: consent sms", "key of the analysis")
+        # Refused: nothing stored, and the typed key and secret are gone from the page.
+        expect(vapi.get_by_label("Vapi API key")).to_have_value("")
+        expect(page.locator("tr[data-platform=vapi]")).to_contain_text("Not connected")
+        self.shot("18-platforms-error")
+        vapi.get_by_label("Vapi: consent sms").fill("contact.ok_to_text")
+        vapi.get_by_label("Vapi API key").fill(key)
+        vapi.get_by_label("Vapi webhook credential secret").fill(secret)
+        vapi.get_by_role("button", name="Connect Vapi").click()
+        expect(page.locator("#status")).to_contain_text("Vapi connected: API key set, webhook secret set.")
+        row = page.locator("tr[data-platform=vapi]")
+        expect(row).to_contain_text("Connected")
+        expect(row).to_contain_text(f"{self.local.url}/v1/webhooks/")
+        expect(row.locator("td").nth(1)).to_have_text("set")
+        _, stored = self.local.api("GET", "/v1/platforms/vapi")
+        assert stored["api_key_set"] and stored["webhook_secret_set"], stored
+        assert stored["analysis_mapping"]["consent_sms"] == "contact.ok_to_text", stored
+        # Saving again without typing them keeps both (the fields stay empty: never shown back).
+        vapi = page.get_by_role("region", name=re.compile("^Vapi"))
+        expect(vapi.get_by_label("Vapi API key")).to_have_value("")
+        vapi.get_by_role("button", name="Save Vapi").click()
+        expect(page.locator("#status")).to_contain_text("Vapi saved: API key set, webhook secret set.")
+        retell = page.get_by_role("region", name=re.compile("^Retell"))
+        retell.get_by_label("Retell API key").fill("retell-key-0c8e")
+        retell.get_by_role("button", name="Connect Retell").click()
+        expect(page.locator("tr[data-platform=retell]")).to_contain_text("not used")
+        self.shot("19-platforms")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Disconnect Retell").click()
+        expect(page.locator("tr[data-platform=retell]")).to_contain_text("Not connected")
+        expect(page.locator("tr[data-platform=vapi]")).to_contain_text("Connected")
+        for value in (key, secret, "retell-key-0c8e"):
+            assert value not in page.url
+            assert value not in page.content(), "a platform secret is shown back"
+            assert value not in page.evaluate("() => JSON.stringify({...sessionStorage, ...localStorage})")
+            assert value not in "".join(self.local.log), "a platform secret is in the log"
+
+    def agent_call_platform(self):
+        """An agent's calls through Vapi: the ids it needs are asked for beside their
+        fields, and what the form does not edit (the analysis mapping) survives a save."""
+        page = self.page
+        self.local.put_json("/v1/agents/agent-vapi/followup-settings", {
+            "allowed_hours": {"start": "09:00", "end": "18:00"}, "allowed_days": ["mon", "tue"],
+            "analysis_mapping": {"consent_email": "email_ok"}})
+        self.go("/agents/agent-vapi")
+        page.get_by_label("Voice platform that places the calls").select_option("vapi")
+        expect(page.get_by_label("Platform assistant / agent id")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("Required: the Vapi phoneNumberId.")
+        page.get_by_label("Platform assistant / agent id").fill("asst_4f2b")
+        page.get_by_role("button", name="Save changes").click()
+        self.error_beside("Platform phone-number id", "required for vapi")
+        self.shot("20-agent-call-platform-error")
+        page.get_by_label("Platform phone-number id").fill("pn_91c0")
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+        _, saved = self.local.api("GET", "/v1/agents/agent-vapi/followup-settings")
+        assert saved["calls"]["platform"] == {"name": "vapi", "agent_id": "asst_4f2b", "from_number_id": "pn_91c0"}, saved
+        assert saved["analysis_mapping"] == {"consent_email": "email_ok"}, saved
+        self.go("/agents/agent-vapi")
+        expect(page.get_by_label("Voice platform that places the calls")).to_have_value("vapi")
+        expect(page.get_by_label("Platform phone-number id")).to_have_value("pn_91c0")
+        expect(page.get_by_label("Calling number (E.164)")).to_be_visible()
 
     def secrets(self):
         page = self.page
@@ -446,7 +554,8 @@ class Console:
 
 
 SCENARIOS = ["sign_in", "account_settings", "agent_settings", "campaign_settings", "webhooks", "campaign_view",
-             "inbox", "cancel", "send_needs_review", "dnc", "secrets", "decision_preview",
+             "inbox", "cancel", "send_needs_review", "dnc", "dnc_sources", "platforms", "agent_call_platform",
+             "secrets", "decision_preview",
              "oidc_sign_in"]
 
 

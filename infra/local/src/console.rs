@@ -39,6 +39,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ),
     ("/tools.js", JS, include_str!("../../../console/tools.js")),
     (
+        "/platforms.js",
+        JS,
+        include_str!("../../../console/platforms.js"),
+    ),
+    (
         "/console.css",
         "text/css; charset=utf-8",
         include_str!("../../../console/console.css"),
