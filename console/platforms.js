@@ -9,17 +9,17 @@ import { h, field, showErrors, clearErrors, announce, errorText, pageTitle } fro
 const PLATFORMS = [
   { id: "vapi", name: "Vapi", doc: "docs/platforms/vapi.md",
     keyHint: "Your Vapi private API key: places the follow-up calls.",
-    secret: "Webhook credential secret",
+    secret: "webhook credential secret",
     secretHint: "The token (bearer) or HMAC secret of the credential on your Vapi server URL: verifies Vapi's end-of-call reports." },
   { id: "retell", name: "Retell", doc: "docs/platforms/retell.md",
     keyHint: "Your Retell API key (mark it with the webhook badge in Retell): places the calls and verifies Retell's webhooks.",
     secret: null },
   { id: "bland", name: "Bland", doc: "docs/platforms/bland.md",
     keyHint: "Your Bland API key: places the follow-up calls.",
-    secret: "Webhook signing secret", secretHint: "Bland's webhook signing secret: verifies its call webhooks." },
+    secret: "webhook signing secret", secretHint: "Bland's webhook signing secret: verifies its call webhooks." },
   { id: "elevenlabs", name: "ElevenLabs", doc: "docs/platforms/elevenlabs.md",
     keyHint: "Your ElevenLabs API key: places the follow-up calls.",
-    secret: "Webhook HMAC secret", secretHint: "The HMAC secret of your ElevenLabs post-call webhook." },
+    secret: "webhook HMAC secret", secretHint: "The HMAC secret of your ElevenLabs post-call webhook." },
 ];
 
 /** The analysis keys the policy reads, in the order of docs/platforms/README.md. */
@@ -82,7 +82,7 @@ function platformCard(p) {
   const key = field({ label: `${p.name} API key`, path: "api_key", type: "password",
     hint: `${p.keyHint} ${conn?.api_key_set ? "A key is stored: leave blank to keep it, type a new one to replace it." : ""}`,
     attrs: { autocomplete: "off", spellcheck: "false" } });
-  const secret = p.secret ? field({ label: `${p.name} ${p.secret.toLowerCase()}`, path: "webhook_secret", type: "password",
+  const secret = p.secret ? field({ label: `${p.name} ${p.secret}`, path: "webhook_secret", type: "password",
     hint: `${p.secretHint} ${conn?.webhook_secret_set ? "A secret is stored: leave blank to keep it." : ""}`,
     attrs: { autocomplete: "off", spellcheck: "false" } }) : null;
   const auth = p.id === "vapi" ? vapiAuthField(conn?.vapi_auth) : null;

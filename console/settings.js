@@ -180,7 +180,10 @@ function followPlatform(f) {
     hint(f.platformAgent).textContent = words.agent;
     hint(f.platformNumberId).textContent = words.numberId;
     hint(f.platformNumber).textContent = words.number;
-    for (const x of [f.platformAgent, f.platformNumberId, f.platformNumber]) x.hidden = !f.platform.control.value;
+    // Only the ids the chosen platform reads are shown (and sent).
+    f.platformAgent.hidden = words.agent.startsWith("Not used");
+    f.platformNumberId.hidden = words.numberId.startsWith("Not used");
+    f.platformNumber.hidden = words.number.startsWith("Not used");
   };
   f.platform.control.addEventListener("change", update);
   update();
@@ -189,12 +192,8 @@ function followPlatform(f) {
 function platformBody(f) {
   const name = f.platform.control.value;
   if (!name) return null;
-  return {
-    name,
-    agent_id: blankToNull(f.platformAgent.control.value) ?? undefined,
-    from_number_id: blankToNull(f.platformNumberId.control.value) ?? undefined,
-    from_number: blankToNull(f.platformNumber.control.value) ?? undefined,
-  };
+  const shown = (x) => (x.hidden ? undefined : blankToNull(x.control.value) ?? undefined);
+  return { name, agent_id: shown(f.platformAgent), from_number_id: shown(f.platformNumberId), from_number: shown(f.platformNumber) };
 }
 
 function agentBody(f, previous) {

@@ -35,6 +35,9 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -54,8 +57,9 @@ AGENT = "agent-1"
 class Local:
     """The running binary: its URL, token and webhook secret from the banner."""
 
-    def __init__(self, binary, data_dir):
+    def __init__(self, binary, data_dir, extra_env):
         env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPS_") and k != "RUST_LOG"}
+        env.update(extra_env)
         self.process = subprocess.Popen(
             [binary, "--port", "0", "--data-dir", data_dir],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -126,6 +130,40 @@ class Local:
             return json.load(response)
 
 
+class FakeVapi:
+    """Vapi's create-call API on loopback: checks the request's shape, answers a call id."""
+
+    CALL_ID = "vapi-call-8c1f2d"
+
+    def __init__(self):
+        self.calls, self.problems = [], []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                fake.calls.append({"path": self.path, "authorization": self.headers.get("authorization"), "body": body})
+                if self.path != "/call" or "assistantId" not in body or "phoneNumberId" not in body:
+                    fake.problems.append(f"unexpected request {self.path} {sorted(body)}")
+                answer = json.dumps({"id": FakeVapi.CALL_ID, "status": "queued"}).encode()
+                self.send_response(201)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def call_event(contact, name, *, outcome="completed", consent=None, sms_confirmed=True, requests=()):
     now = datetime.now(timezone.utc)
     analysis = {
@@ -149,8 +187,8 @@ def call_event(contact, name, *, outcome="completed", consent=None, sms_confirme
 class Console:
     """The scenarios, in order: each builds on what the previous ones did."""
 
-    def __init__(self, page, local, out):
-        self.page, self.local, self.out = page, local, out
+    def __init__(self, page, local, out, vapi):
+        self.page, self.local, self.out, self.vapi = page, local, out, vapi
 
     def shot(self, name):
         """Saves the page, after checking every control on it can be named by a screen reader."""
@@ -498,7 +536,65 @@ class Console:
         self.go("/agents/agent-vapi")
         expect(page.get_by_label("Voice platform that places the calls")).to_have_value("vapi")
         expect(page.get_by_label("Platform phone-number id")).to_have_value("pn_91c0")
-        expect(page.get_by_label("Calling number (E.164)")).to_be_visible()
+        expect(page.get_by_label("Calling number (E.164)")).to_be_hidden()
+
+    def delivery_reports(self):
+        """A follow-up call placed through Vapi shows Vapi's call id; a WhatsApp message
+        shows what Meta reported about it (sent, delivered, read), each report once."""
+        page, local = self.page, self.local
+        local.put_json("/v1/agents/agent-wa/followup-settings", {
+            "allowed_hours": {"start": "00:00", "end": "24:00"},
+            "allowed_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "calls": {"enabled": True, "instructions": "Offer the demo.", "max_retries": 1, "retry_interval_minutes": 30,
+                      "platform": {"name": "vapi", "agent_id": "asst_4f2b", "from_number_id": "pn_91c0"}},
+            "whatsapp": {"enabled": True, "template": {"name": "call_followup", "language": "en_US",
+                                                       "parameters": ["{{contact_name}}"]}}})
+        app_secret = "meta-app-secret-3b9d0e71"
+        local.put_json("/v1/settings/whatsapp-webhook", {"app_secret": app_secret, "verify_token": "verify-token-1"})
+        now_there = datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
+        event = call_event("contact-wa", "Wes Allen", consent={"sms": False, "email": False, "whatsapp": True}, requests=[
+            {"channel": "call", "at": now_there, "reason": "Asked to be called right back."},
+            {"channel": "whatsapp", "at": now_there, "reason": "Prefers WhatsApp for the details."}])
+        event["call"].update(agent_id="agent-wa", campaign_id="camp-wa")
+        local.post_webhook("msg_wes", event)
+        self.go("/contacts/contact-wa")
+        timeline = page.locator(".timeline")
+        expect(timeline.get_by_text("Call placed", exact=True)).to_have_count(1, timeout=WAIT_MS)
+        expect(timeline.get_by_text("Sent", exact=True)).to_have_count(1, timeout=WAIT_MS)
+        assert not self.vapi.problems, self.vapi.problems
+        assert [c["authorization"] for c in self.vapi.calls] == ["Bearer vapi-private-key-7f3a9c"], self.vapi.calls
+
+        _, listed = local.api("GET", "/v1/contacts/contact-wa/followups")
+        whatsapp = next(f for f in listed["items"] if f["channel"] == "whatsapp")
+        message_id = whatsapp["attempts"][-1]["provider_id"]
+        sent_at = int(time.time())
+        statuses = [(state, sent_at + i) for i, state in enumerate(["sent", "delivered", "read"])]
+        for state, at in statuses + [("delivered", sent_at + 1)]:  # Meta redelivers: recorded once
+            body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "waba", "changes": [{
+                "field": "messages", "value": {"messaging_product": "whatsapp", "statuses": [{
+                    "id": message_id, "status": state, "timestamp": str(at), "recipient_id": "14155550101",
+                    "biz_opaque_callback_data": f"{whatsapp['id']}:{whatsapp['attempt']}"}]}}]}]}).encode()
+            signature = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+            request = urllib.request.Request(
+                f"{local.url}/v1/inbound/acme/whatsapp", data=body, method="POST",
+                headers={"content-type": "application/json", "x-hub-signature-256": f"sha256={signature}"})
+            with urllib.request.urlopen(request) as response:
+                assert response.status == 200, response.status
+
+        self.go(f"/followups/{whatsapp['id']}")
+        reports = page.locator("table.attempts ol.deliveries li")
+        expect(reports).to_have_count(3)
+        expect(reports.nth(0)).to_contain_text("Sent: WhatsApp accepted it for the phone")
+        expect(reports.nth(1)).to_contain_text("Delivered to the contact's phone")
+        expect(reports.nth(2)).to_contain_text("Read by the contact")
+        expect(page.locator("table.attempts")).to_contain_text("Provider message id")
+        self.shot("21-whatsapp-deliveries")
+        call = next(f for f in listed["items"] if f["channel"] == "call")
+        self.go(f"/followups/{call['id']}")
+        attempts = page.locator("table.attempts")
+        expect(attempts.locator("th", has_text="Platform call id")).to_have_count(1)
+        expect(attempts.locator("tbody")).to_contain_text(FakeVapi.CALL_ID)
+        self.shot("22-call-through-vapi")
 
     def secrets(self):
         page = self.page
@@ -555,7 +651,7 @@ class Console:
 
 SCENARIOS = ["sign_in", "account_settings", "agent_settings", "campaign_settings", "webhooks", "campaign_view",
              "inbox", "cancel", "send_needs_review", "dnc", "dnc_sources", "platforms", "agent_call_platform",
-             "secrets", "decision_preview",
+             "delivery_reports", "secrets", "decision_preview",
              "oidc_sign_in"]
 
 
@@ -568,7 +664,8 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     passed, failed = 0, 0
     with tempfile.TemporaryDirectory(prefix="console-test-") as data_dir:
-        local = Local(args.binary, data_dir)
+        vapi = FakeVapi()
+        local = Local(args.binary, data_dir, {"VAPI_API_BASE": vapi.url})
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -580,7 +677,7 @@ def main():
                 # The local runtime serves a strict Content-Security-Policy: nothing may break it.
                 page.on("console", lambda m: errors.append(m.text)
                         if m.type == "error" and "Content Security Policy" in m.text else None)
-                console = Console(page, local, out)
+                console = Console(page, local, out, vapi)
                 for name in SCENARIOS:
                     try:
                         getattr(console, name)()
@@ -595,6 +692,7 @@ def main():
                 browser.close()
         finally:
             local.stop()
+            vapi.stop()
             if failed:
                 print("---- followups-local output ----\n" + "".join(local.log[-60:]))
     skipped = len(SCENARIOS) - passed - failed
