@@ -44,13 +44,23 @@ async function connection(platform) {
 export async function platformsPage() {
   const found = await Promise.all(PLATFORMS.map((p) => connection(p.id)));
   const connections = PLATFORMS.map((p, i) => ({ ...p, conn: found[i] }));
+  const region = h("div", {});
+  // After a change the page is redrawn from the API's answer, then focus goes back to
+  // the platform's section and the change is announced.
+  const changed = (p, conn, message, kind = "ok") => {
+    connections.find((c) => c.id === p.id).conn = conn;
+    draw();
+    document.getElementById(`platform-${p.id}`)?.focus();
+    announce(message, kind);
+  };
+  const draw = () => region.replaceChildren(summaryTable(connections), ...connections.map((c) => platformCard(c, changed)));
+  draw();
   return [
     pageTitle("Voice platforms"),
     h("p", { class: "lede" }, "Connect the voice platforms your agents run on: their end-of-call webhooks then come in natively, ",
       "and agents that name a platform in their call settings place follow-up calls through it. ",
       "Keys and secrets are write-only: once saved, nobody can read them back here or through the API."),
-    summaryTable(connections),
-    connections.map(platformCard),
+    region,
   ];
 }
 
@@ -77,7 +87,7 @@ function jumpTo(event) {
   target?.focus();
 }
 
-function platformCard(p) {
+function platformCard(p, changed) {
   const { conn } = p;
   const key = field({ label: `${p.name} API key`, path: "api_key", type: "password",
     hint: `${p.keyHint} ${conn?.api_key_set ? "A key is stored: leave blank to keep it, type a new one to replace it." : ""}`,
@@ -94,7 +104,7 @@ function platformCard(p) {
       h("p", { class: "hint" }, "Blank: the key of the same name (the summary: the platform's own). Dotted for nested keys, e.g. contact.ok_to_text."),
       h("div", { class: "mapping" }, Object.values(mapping))),
     h("div", { class: "actions" },
-      conn ? disconnectButton(p) : null,
+      conn ? disconnectButton(p, changed) : null,
       h("button", { type: "submit", class: "primary" }, conn ? `Save ${p.name}` : `Connect ${p.name}`)));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -117,9 +127,8 @@ function platformCard(p) {
       // The typed values are not kept anywhere once sent.
       key.control.value = "";
       if (secret) secret.control.value = "";
-      announce(`${p.name} ${conn ? "saved" : "connected"}: API key ${setWords(saved.api_key_set)}` +
+      changed(p, saved, `${p.name} ${conn ? "saved" : "connected"}: API key ${setWords(saved.api_key_set)}` +
         (p.secret ? `, webhook secret ${setWords(saved.webhook_secret_set)}.` : "."));
-      window.dispatchEvent(new HashChangeEvent("hashchange"));
     } catch (e) {
       key.control.value = "";
       if (secret) secret.control.value = "";
@@ -162,14 +171,13 @@ function mappingFields(p, effective = {}) {
   }));
 }
 
-function disconnectButton(p) {
+function disconnectButton(p, changed) {
   const button = h("button", { type: "button", class: "danger" }, `Disconnect ${p.name}`);
   button.addEventListener("click", async () => {
     if (!confirm(`Disconnect ${p.name}? Its API key and webhook secret are deleted: its webhooks are refused and agents set to call through it cannot.`)) return;
     try {
       await api("DELETE", `/v1/platforms/${seg(p.id)}`);
-      announce(`${p.name} disconnected: its key and secret are deleted.`);
-      window.dispatchEvent(new HashChangeEvent("hashchange"));
+      changed(p, null, `${p.name} disconnected: its key and secret are deleted.`);
     } catch (e) {
       announce(`${p.name} not disconnected: ${errorText(e)}`, "error");
     }

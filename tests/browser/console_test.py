@@ -54,6 +54,47 @@ CAMPAIGN = "camp-1"
 AGENT = "agent-1"
 
 
+# WCAG relative luminance and contrast, and the effective background of an element.
+COLOR_JS = """
+const rgb = (c) => (c.match(/[\\d.]+/g) || [0, 0, 0]).map(Number);
+const luminance = ([r, g, b]) => [r, g, b].map((v) => v / 255)
+  .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+  .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+const ratio = (a, b) => { const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+"""
+
+CONTRAST_JS = "() => {" + COLOR_JS + """
+  const low = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    if (["SCRIPT", "STYLE", "OPTION", "DATALIST", "IFRAME"].includes(el.tagName)) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("[hidden]")) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden") continue;
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    const r = ratio(rgb(style.color).slice(0, 3), background(el));
+    if (r < (large ? 3 : 4.5)) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 40)}" ${r.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+FOCUS_RING_JS = "() => {" + COLOR_JS + """
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const behind = background(el.parentElement || el);
+  return { element: el.outerHTML.slice(0, 80), style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+           ratio: ratio(rgb(style.outlineColor).slice(0, 3), behind) };
+}"""
+
+
 class Local:
     """The running binary: its URL, token and webhook secret from the banner."""
 
@@ -191,12 +232,33 @@ class Console:
         self.page, self.local, self.out, self.vapi = page, local, out, vapi
 
     def shot(self, name):
-        """Saves the page, after checking every control on it can be named by a screen reader."""
+        """Saves the page, after checking what a screen reader and a low-vision reader
+        need: every control named, every invalid control described by its visible error,
+        every description found, and every visible text at WCAG AA contrast."""
         unlabelled = self.page.evaluate("""() => [...document.querySelectorAll("input, select, textarea, button")]
             .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
             .map((c) => c.outerHTML.slice(0, 120))""")
         assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
+        undescribed = self.page.evaluate("""() => {
+            const problems = [];
+            for (const c of document.querySelectorAll("[aria-describedby]")) {
+                const targets = c.getAttribute("aria-describedby").split(" ").filter(Boolean).map((id) => document.getElementById(id));
+                if (targets.some((t) => !t)) problems.push(`missing description: ${c.outerHTML.slice(0, 100)}`);
+                if (c.getAttribute("aria-invalid") === "true"
+                    && !targets.some((t) => t && t.classList.contains("field-error") && !t.hidden && t.textContent.trim()))
+                    problems.push(`invalid without its error: ${c.outerHTML.slice(0, 100)}`);
+            }
+            return problems;
+        }""")
+        assert not undescribed, f"{name}: {undescribed}"
+        low = self.page.evaluate(CONTRAST_JS)
+        assert not low, f"{name}: text below WCAG AA contrast: {low}"
         self.page.screenshot(path=str(self.out / f"{name}.png"), full_page=True)
+
+    def focus_ring(self):
+        """The focused element shows a ring of at least 2px at 3:1 against what is behind it."""
+        ring = self.page.evaluate(FOCUS_RING_JS)
+        assert ring["width"] >= 2 and ring["style"] != "none" and ring["ratio"] >= 3, ring
 
     def go(self, hash_path):
         self.page.goto(f"{self.local.url}/#{hash_path}")
@@ -243,10 +305,16 @@ class Console:
         expect(page.locator("h1")).to_have_text("Follow-ups console")
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        self.focus_ring()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Start")).to_be_focused()
+        self.focus_ring()
+        page.keyboard.press("Shift+Tab")
         page.keyboard.press("Enter")
         expect(page.locator("main")).to_be_focused()
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name="Skip to content")).not_to_be_focused()
+        self.focus_ring()
 
     def account_settings(self):
         page = self.page
@@ -476,6 +544,8 @@ class Console:
         vapi.get_by_label("Vapi: consent sms").fill("contact..ok_to_text")
         vapi.get_by_role("button", name="Connect Vapi").click()
         self.error_beside("Vapi: consent sms", "key of the analysis")
+        expect(vapi.get_by_label("Vapi: consent sms")).to_be_focused()
+        self.focus_ring()
         # Refused: nothing stored, and the typed key and secret are gone from the page.
         expect(vapi.get_by_label("Vapi API key")).to_have_value("")
         expect(page.locator("tr[data-platform=vapi]")).to_contain_text("Not connected")
@@ -557,14 +627,21 @@ class Console:
             {"channel": "whatsapp", "at": now_there, "reason": "Prefers WhatsApp for the details."}])
         event["call"].update(agent_id="agent-wa", campaign_id="camp-wa")
         local.post_webhook("msg_wes", event)
+        # The executor sends them in the background: wait (bounded) until both went out.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
+            _, listed = local.api("GET", "/v1/contacts/contact-wa/followups")
+            if sorted(f["status"] for f in listed["items"]) == ["placed", "sent"]:
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
         self.go("/contacts/contact-wa")
         timeline = page.locator(".timeline")
-        expect(timeline.get_by_text("Call placed", exact=True)).to_have_count(1, timeout=WAIT_MS)
-        expect(timeline.get_by_text("Sent", exact=True)).to_have_count(1, timeout=WAIT_MS)
+        expect(timeline.get_by_text("Call placed", exact=True)).to_have_count(1)
+        expect(timeline.get_by_text("Sent", exact=True)).to_have_count(1)
         assert not self.vapi.problems, self.vapi.problems
         assert [c["authorization"] for c in self.vapi.calls] == ["Bearer vapi-private-key-7f3a9c"], self.vapi.calls
 
-        _, listed = local.api("GET", "/v1/contacts/contact-wa/followups")
         whatsapp = next(f for f in listed["items"] if f["channel"] == "whatsapp")
         message_id = whatsapp["attempts"][-1]["provider_id"]
         sent_at = int(time.time())
