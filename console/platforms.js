@@ -4,7 +4,7 @@
 // body, then cleared; the API only ever says whether each is set.
 
 import { api, ApiError, seg } from "./api.js";
-import { h, field, showErrors, clearErrors, announce, errorText, pageTitle } from "./ui.js";
+import { h, field, showErrors, clearErrors, announce, errorText, pageTitle, whenCell } from "./ui.js";
 
 const PLATFORMS = [
   { id: "vapi", name: "Vapi", doc: "docs/platforms/vapi.md",
@@ -42,7 +42,8 @@ async function connection(platform) {
 }
 
 export async function platformsPage() {
-  const found = await Promise.all(PLATFORMS.map((p) => connection(p.id)));
+  let [found, meta] = await Promise.all([Promise.all(PLATFORMS.map((p) => connection(p.id))),
+    api("GET", "/v1/settings/whatsapp-webhook").then((r) => r.body)]);
   const connections = PLATFORMS.map((p, i) => ({ ...p, conn: found[i] }));
   const region = h("div", {});
   // After a change the page is redrawn from the API's answer, then focus goes back to
@@ -53,13 +54,20 @@ export async function platformsPage() {
     document.getElementById(`platform-${p.id}`)?.focus();
     announce(message, kind);
   };
-  const draw = () => region.replaceChildren(summaryTable(connections), ...connections.map((c) => platformCard(c, changed)));
+  const draw = () => region.replaceChildren(summaryTable(connections), ...connections.map((c) => platformCard(c, changed)),
+    whatsappCard(meta, (saved) => {
+      meta = saved;
+      draw();
+      document.getElementById("platform-whatsapp")?.focus();
+      announce("WhatsApp webhook saved: Meta's deliveries are now verified with the new app secret.");
+    }));
   draw();
   return [
-    pageTitle("Voice platforms"),
+    pageTitle("Platforms: voice and WhatsApp"),
     h("p", { class: "lede" }, "Connect the voice platforms your agents run on: their end-of-call webhooks then come in natively, ",
       "and agents that name a platform in their call settings place follow-up calls through it. ",
-      "Keys and secrets are write-only: once saved, nobody can read them back here or through the API."),
+      "Keys and secrets are write-only: once saved, nobody can read them back here or through the API. ",
+      "WhatsApp replies, opt-outs and delivery reports come in through Meta's webhook, at the bottom."),
     region,
   ];
 }
@@ -183,4 +191,44 @@ function disconnectButton(p, changed) {
     }
   });
   return button;
+}
+
+// ---- WhatsApp (Meta's webhook: replies, opt-outs and delivery reports) ----
+
+function whatsappCard(meta, saved) {
+  const appSecret = field({ label: "Meta app secret", path: "app_secret", type: "password",
+    hint: "Your Meta app's secret (16 to 256 characters): every delivery of Meta's webhook must be signed with it.",
+    attrs: { autocomplete: "off", spellcheck: "false" } });
+  const verifyToken = field({ label: "Webhook verify token", path: "verify_token", type: "password",
+    hint: "8 to 256 characters: type the same token in Meta's webhook setup (its subscription check presents it).",
+    attrs: { autocomplete: "off", spellcheck: "false" } });
+  const form = h("form", { class: "platform-form", novalidate: true, "aria-label": "WhatsApp webhook credentials" },
+    h("div", { class: "form-errors", role: "alert", tabindex: "-1", hidden: true }),
+    meta.configured ? h("p", { class: "hint" }, "Saving replaces both: type the secret and the token again.") : null,
+    appSecret, verifyToken,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Save WhatsApp webhook")));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const body = { app_secret: appSecret.control.value.trim(), verify_token: verifyToken.control.value.trim() };
+    appSecret.control.value = "";
+    verifyToken.control.value = "";
+    try {
+      saved((await api("PUT", "/v1/settings/whatsapp-webhook", { body })).body);
+    } catch (e) {
+      if (e instanceof ApiError && e.fieldErrors.length) {
+        showErrors(form, e.fieldErrors);
+        announce("WhatsApp webhook not saved: fix the marked fields and type both again.", "error");
+      } else {
+        announce(`WhatsApp webhook not saved: ${errorText(e)}`, "error");
+      }
+    }
+  });
+  return h("section", { class: "card platform", id: "platform-whatsapp", tabindex: "-1", "aria-labelledby": "platform-whatsapp-title" },
+    h("h2", { id: "platform-whatsapp-title" }, "WhatsApp (Meta webhook) ",
+      meta.configured ? h("span", { class: "badge badge-completed" }, "Configured") : h("span", { class: "badge badge-cancelled" }, "Not configured")),
+    h("p", {}, "Contacts' replies (STOP opts them out), Meta's marketing opt-outs and delivery reports come in on ",
+      h("code", { class: "webhook-url" }, `${location.origin}${meta.webhook_path}`), ".",
+      meta.updated_at ? [" Credentials set ", whenCell(meta.updated_at), "."] : ""),
+    form);
 }

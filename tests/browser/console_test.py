@@ -51,6 +51,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 START_BOUND_S = 60
 WAIT_MS = 15_000
 CAMPAIGN = "camp-1"
+META_APP_SECRET = "meta-app-secret-3b9d0e71"
 AGENT = "agent-1"
 
 
@@ -571,12 +572,26 @@ class Console:
         retell.get_by_label("Retell API key").fill("retell-key-0c8e")
         retell.get_by_role("button", name="Connect Retell").click()
         expect(page.locator("tr[data-platform=retell]")).to_contain_text("not used")
-        self.shot("19-platforms")
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name="Disconnect Retell").click()
         expect(page.locator("tr[data-platform=retell]")).to_contain_text("Not connected")
         expect(page.locator("tr[data-platform=vapi]")).to_contain_text("Connected")
-        for value in (key, secret, "retell-key-0c8e"):
+        # Meta's webhook for WhatsApp: both credentials write-only, validated beside their fields.
+        whatsapp = page.get_by_role("region", name=re.compile("^WhatsApp"))
+        expect(whatsapp).to_contain_text("Not configured")
+        expect(whatsapp).to_contain_text(f"{self.local.url}/v1/inbound/acme/whatsapp")
+        whatsapp.get_by_label("Meta app secret").fill("too-short")
+        whatsapp.get_by_label("Webhook verify token").fill("verify-token-1")
+        whatsapp.get_by_role("button", name="Save WhatsApp webhook").click()
+        self.error_beside("Meta app secret", "16")
+        expect(whatsapp.get_by_label("Webhook verify token")).not_to_have_attribute("aria-invalid", "true")
+        whatsapp.get_by_label("Meta app secret").fill(META_APP_SECRET)
+        whatsapp.get_by_label("Webhook verify token").fill("verify-token-1")
+        whatsapp.get_by_role("button", name="Save WhatsApp webhook").click()
+        expect(page.locator("#status")).to_contain_text("WhatsApp webhook saved")
+        expect(page.get_by_role("region", name=re.compile("^WhatsApp"))).to_contain_text("Configured")
+        self.shot("19-platforms")
+        for value in (key, secret, "retell-key-0c8e", META_APP_SECRET, "verify-token-1"):
             assert value not in page.url
             assert value not in page.content(), "a platform secret is shown back"
             assert value not in page.evaluate("() => JSON.stringify({...sessionStorage, ...localStorage})")
@@ -619,8 +634,7 @@ class Console:
                       "platform": {"name": "vapi", "agent_id": "asst_4f2b", "from_number_id": "pn_91c0"}},
             "whatsapp": {"enabled": True, "template": {"name": "call_followup", "language": "en_US",
                                                        "parameters": ["{{contact_name}}"]}}})
-        app_secret = "meta-app-secret-3b9d0e71"
-        local.put_json("/v1/settings/whatsapp-webhook", {"app_secret": app_secret, "verify_token": "verify-token-1"})
+        app_secret = META_APP_SECRET  # set on the platforms page
         now_there = datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
         event = call_event("contact-wa", "Wes Allen", consent={"sms": False, "email": False, "whatsapp": True}, requests=[
             {"channel": "call", "at": now_there, "reason": "Asked to be called right back."},
