@@ -162,14 +162,18 @@ export async function decisionsPage() {
   const body = h("textarea", { id: "event-body", rows: 18, class: "mono", spellcheck: "false", "aria-describedby": "event-hint event-error" });
   body.value = JSON.stringify(sampleEvent(), null, 2);
   const wrapper = h("div", { class: "field", "data-field": "body" },
-    h("label", { for: "event-body" }, "call.completed body"),
+    h("label", { for: "event-body" }, "Webhook body"),
     body,
     h("p", { class: "hint", id: "event-hint" }, "As the voice platform would post it. Nothing is stored, scheduled or sent."),
     h("ul", { class: "field-error", id: "event-error", hidden: true }));
   wrapper.control = body;
   const result = h("div", { "aria-live": "polite" });
+  const format = field({ label: "Body format", path: "platform", type: "select", value: "",
+    options: [["", "call.completed (the neutral webhook)"], ["vapi", "Vapi end-of-call report"], ["retell", "Retell call_analyzed"],
+      ["bland", "Bland call webhook"], ["elevenlabs", "ElevenLabs post_call_transcription"]],
+    hint: "A platform's own body is mapped as its webhook would map it (see docs/platforms/)." });
   const form = h("form", { novalidate: true, "aria-label": "Decision preview" },
-    wrapper, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Preview decisions")));
+    format, wrapper, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Preview decisions")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const errors = wrapper.querySelector(".field-error");
@@ -183,8 +187,10 @@ export async function decisionsPage() {
       return invalid(body, errors, [{ field: "body", message: `not JSON: ${e.message}` }]);
     }
     try {
-      const { body: preview } = await api("POST", "/v1/decisions/preview", { body: parsed });
-      result.replaceChildren(...decisionsTable(preview));
+      const platform = format.control.value;
+      const path = platform ? `/v1/decisions/preview?platform=${seg(platform)}` : "/v1/decisions/preview";
+      const { body: preview } = await api("POST", path, { body: parsed });
+      result.replaceChildren(...decisionsTable(preview), ...mappedFrom(preview));
     } catch (e) {
       if (e instanceof ApiError && e.fieldErrors.length) invalid(body, errors, e.fieldErrors);
       else announce(errorText(e), "error");
@@ -200,6 +206,17 @@ function invalid(control, list, errors) {
   list.replaceChildren(...errors.map((e) => h("li", {}, h("code", {}, e.field), `: ${e.message}`)));
   control.setAttribute("aria-invalid", "true");
   control.focus();
+}
+
+/** For a platform's body: what it became (the call.completed) and what did not read. */
+function mappedFrom(preview) {
+  if (!preview.mapped) return [];
+  return [
+    preview.ignored_analysis?.length ? h("div", { class: "warning" }, "Left out (did not read): ",
+      h("ul", {}, preview.ignored_analysis.map((x) => h("li", {}, h("code", {}, x.field ?? ""), `: ${x.message ?? JSON.stringify(x)}`)))) : null,
+    h("details", {}, h("summary", {}, `As call.completed (idempotency key ${preview.idempotency_key ?? "—"})`),
+      h("pre", { class: "mono" }, JSON.stringify(preview.mapped, null, 2))),
+  ];
 }
 
 const DECISION_WORDS = {

@@ -709,11 +709,27 @@ class Console:
         expect(page.locator("table.decisions tbody tr").first).to_be_visible()
         expect(page.locator("table.decisions")).to_contain_text("Follow-up call")
         self.shot("16-decision-preview")
-        body = page.get_by_label("call.completed body")
+        body = page.get_by_label("Webhook body")
         body.fill(json.dumps({"type": "call.completed", "call": {"id": "c1", "outcome": "maybe"}}))
         page.get_by_role("button", name="Preview decisions").click()
         expect(body).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#event-error")).to_contain_text("call.outcome")
+        # A platform's own body: mapped as its webhook would, with what did not read.
+        page.get_by_label("Body format").select_option("retell")
+        now_ms = int(time.time() * 1000)
+        body.fill(json.dumps({"event": "call_analyzed", "call": {
+            "call_id": "call_r1", "agent_id": AGENT, "direction": "outbound", "call_status": "ended",
+            "from_number": "+14155550100", "to_number": "+14155550123", "disconnection_reason": "user_hangup",
+            "start_timestamp": now_ms - 300_000, "end_timestamp": now_ms, "metadata": {"campaign_id": CAMPAIGN},
+            "call_analysis": {"call_summary": "Wants the offer by text.", "custom_analysis_data": {
+                "consent_sms": "maybe", "sms_number": "+14155550123", "sms_number_confirmed": True}}}}))
+        page.get_by_role("button", name="Preview decisions").click()
+        expect(body).not_to_have_attribute("aria-invalid", "true")
+        expect(page.locator("main")).to_contain_text("What call call_r1 would get")
+        expect(page.locator("main .warning")).to_contain_text("custom_analysis_data.consent_sms: expected true or false")
+        page.get_by_text("As call.completed (idempotency key retell:call_r1)").click()
+        expect(page.locator("main pre")).to_contain_text('"id": "call_r1"')
+        self.shot("16b-decision-preview-retell")
 
     def oidc_sign_in(self):
         """The AWS sign-in: code with PKCE against a stand-in provider, in a fresh tab."""
