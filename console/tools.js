@@ -121,6 +121,7 @@ function fillSecrets(list, items) {
     return;
   }
   list.replaceChildren(h("table", { class: "list" },
+    h("caption", { class: "visually-hidden" }, "Active signing secrets"),
     h("thead", {}, h("tr", {}, ["Id", "Created", "Stops verifying", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, items.map((s) => {
       const remove = h("button", { type: "button", class: "danger small", "aria-label": `Delete secret ${s.id}` }, "Delete");
@@ -229,6 +230,7 @@ function decisionsTable(preview) {
   if (!preview.followups.length) return [h("p", { class: "empty" }, "Nothing would be decided for this call.")];
   return [h("h2", {}, `What call ${preview.call_id} would get`),
     h("table", { class: "list decisions" },
+      h("caption", { class: "visually-hidden" }, "Decided follow-ups"),
       h("thead", {}, h("tr", {}, ["Decision", "Channel", "Status", "Why", "Due (contact's time · yours)", "Trace"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, preview.followups.map((d) => h("tr", {},
         h("td", {}, DECISION_WORDS[d.decision] || d.decision),
@@ -247,6 +249,7 @@ export async function outboxPage() {
   return [pageTitle("Outbox"),
     h("p", { class: "lede" }, "What the local runtime “sent”, newest first."),
     items.length ? h("table", { class: "list outbox" },
+      h("caption", { class: "visually-hidden" }, "Messages and calls, newest first"),
       h("thead", {}, h("tr", {}, ["Sent", "Channel", "To", "Message"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, items.map((m) => h("tr", { "data-channel": m.channel },
         h("td", {}, formatTime(m.sent_at)), h("td", {}, channelWords(m.channel)), h("td", {}, m.destination),

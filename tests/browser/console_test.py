@@ -328,6 +328,7 @@ class Console:
         page.get_by_label("Quiet hours end").fill("24:00")
         page.get_by_role("button", name="Save changes").click()
         self.saved()
+        self.shot("02b-account-settings")
         # The federal 08:00-21:00 floor would hold the SMS at night in the contact's zone;
         # like the demo, this test turns it off explicitly so it passes at any hour.
         self.local.put_json("/v1/settings", {
