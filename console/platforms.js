@@ -126,8 +126,11 @@ function platformCard(p, changed) {
     const overrides = Object.fromEntries(Object.entries(mapping)
       .map(([name, f]) => [name, f.control.value.trim()]).filter(([, v]) => v));
     if (Object.keys(overrides).length) body.analysis_mapping = overrides;
-    if (!conn && !keyValue) {
-      showErrors(form, [{ field: "api_key", message: `enter the ${p.name} API key to connect` }]);
+    // A connection with neither can verify no webhook (Retell's are verified with the key).
+    if (!conn && !keyValue && !secretValue) {
+      const message = p.secret ? "enter the API key (to place calls), the webhook secret (to verify webhooks) or both"
+        : `enter the ${p.name} API key to connect`;
+      showErrors(form, [{ field: "api_key", message }]);
       return;
     }
     try {

@@ -537,6 +537,8 @@ class Console:
         expect(page.locator("table.platforms")).not_to_contain_text("Connected\n")
         for platform in ("vapi", "retell", "bland", "elevenlabs"):
             expect(page.locator(f"tr[data-platform={platform}]")).to_contain_text("Not connected")
+        page.get_by_role("button", name="Connect Bland").click()
+        self.error_beside("Bland API key", "the webhook secret (to verify webhooks) or both")
         vapi = page.get_by_role("region", name=re.compile("^Vapi"))
         expect(vapi.get_by_label("Vapi API key")).to_have_attribute("type", "password")
         expect(page.get_by_role("region", name=re.compile("^Retell")).get_by_label(re.compile("secret"))).to_have_count(0)
