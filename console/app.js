@@ -46,7 +46,13 @@ function renderNav() {
   h("li", { class: "signout" }, h("button", { type: "button", class: "link", onclick: () => { signOut(); route(); } }, "Sign out"))));
 }
 
+// Pages load asynchronously: only the latest navigation's page may be shown (a slow
+// page finishing after a faster, later one is dropped).
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
+  const current = () => mine === navigation;
   if (!signedIn()) {
     nav.replaceChildren();
     show(signInPage());
@@ -62,13 +68,17 @@ async function route() {
     const content = found
       ? await found[1](found[0].map((p, i) => (i ? decodeURIComponent(p) : p)), query)
       : [pageTitle("Not found"), h("p", {}, "No such page. "), h("a", { href: "#/" }, "Start")];
-    show(content);
+    if (current()) show(content);
   } catch (e) {
-    if (!signedIn()) return;
+    if (!signedIn() || !current()) return;
     show([pageTitle("Cannot show this page"), h("p", { class: "warning", role: "alert" }, errorText(e)),
       h("a", { href: "#/" }, "Back to the start")]);
   } finally {
-    main.removeAttribute("aria-busy");
+    if (current()) {
+      main.removeAttribute("aria-busy");
+      main.dataset.route = path;
+      document.title = `${document.getElementById("page-title")?.textContent ?? "Follow-ups"} · Follow-ups console`;
+    }
   }
 }
 

@@ -262,7 +262,10 @@ class Console:
         assert ring["width"] >= 2 and ring["style"] != "none" and ring["ratio"] >= 3, ring
 
     def go(self, hash_path):
+        """Opens a page and waits until the router has shown it (not the previous one)."""
         self.page.goto(f"{self.local.url}/#{hash_path}")
+        route = hash_path.split("?")[0]
+        expect(self.page.locator(f'main[data-route="{route}"]:not([aria-busy])')).to_have_count(1)
         expect(self.page.locator("#page-title")).to_be_visible()
 
     def field(self, form, label):
