@@ -1175,12 +1175,14 @@ async fn through_throttling_dropped_connections_and_processes_killed_anywhere_no
 // The two ways a claim was left `sending` for good (before b57628b), one at a time
 // ---------------------------------------------------------------------------------
 
-/// How the table misbehaves, once, on the first write `pick` chooses.
-#[derive(Clone, Copy)]
+/// How the table misbehaves on the first write `pick` chooses (or on every one).
+#[derive(Clone, Copy, PartialEq)]
 enum Misbehave {
     /// Nothing is written; the caller hears "unavailable" (throttled past the SDK's
     /// retries, or the process died before the write).
     FailBefore,
+    /// The same on every write `pick` chooses: the table stays unreachable for it.
+    FailAlways,
     /// The write is applied, its answer is lost, and the SDK sends it again: the
     /// caller hears the second answer (the condition no longer holds).
     RetriedAfterLostAnswer,
@@ -1203,11 +1205,15 @@ impl store::Table for FlakyTable {
     }
     async fn write(&self, writes: Vec<store::Write>) -> Result<(), store::StoreError> {
         use std::sync::atomic::Ordering;
-        if !(self.pick)(&writes) || self.done.swap(true, Ordering::SeqCst) {
+        if !(self.pick)(&writes) {
+            return self.inner.write(writes).await;
+        }
+        let first = !self.done.swap(true, Ordering::SeqCst);
+        if !first && self.how != Misbehave::FailAlways {
             return self.inner.write(writes).await;
         }
         match self.how {
-            Misbehave::FailBefore => Err(store::StoreError::Unavailable(
+            Misbehave::FailBefore | Misbehave::FailAlways => Err(store::StoreError::Unavailable(
                 "injected: the write never happened".into(),
             )),
             Misbehave::RetriedAfterLostAnswer => {
@@ -1339,10 +1345,26 @@ async fn lambda_retries(
 }
 
 #[tokio::test]
+async fn a_message_whose_outcome_write_failed_once_after_the_send_is_recorded_sent_by_the_executor_itself()
+ {
+    let (executor, _clock, outbox, engine, input, _dir) =
+        flaky_executor(|w| puts_status(w, "sent"), Misbehave::FailBefore).await;
+    let first = executor.execute(&input).await;
+    assert!(
+        matches!(first, Ok(Outcome::Sent { .. })),
+        "the outcome is written again: {first:?}"
+    );
+    let account = AccountId::parse("account_id", harness::ACME).unwrap();
+    let followup = engine.followup(&account, &input.followup_id).await.unwrap();
+    assert_eq!(followup.value.status, Status::Sent);
+    assert_eq!(outbox.list().len(), 1, "sent once");
+}
+
+#[tokio::test]
 async fn a_message_whose_outcome_write_failed_after_the_send_is_surfaced_as_unknown_within_lambdas_retries()
  {
     let (executor, clock, outbox, engine, input, _dir) =
-        flaky_executor(|w| puts_status(w, "sent"), Misbehave::FailBefore).await;
+        flaky_executor(|w| puts_status(w, "sent"), Misbehave::FailAlways).await;
     let first = executor.execute(&input).await;
     assert!(first.is_err(), "the invocation fails: {first:?}");
     assert_eq!(outbox.list().len(), 1, "the provider has the SMS");
