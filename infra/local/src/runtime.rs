@@ -13,7 +13,7 @@ use scheduling::{Job, LocalSchedules};
 use service::cache::Cache;
 use service::clock::{Clock, MovableClock};
 use service::dispatch::Dispatcher;
-use service::execute::{Executor, ExecutorInput, Outcome, Senders};
+use service::execute::{Executor, ExecutorInput, Next, Senders};
 use service::{Engine, Repository};
 use store::EmbeddedTable;
 use tokio::sync::mpsc;
@@ -297,15 +297,20 @@ async fn execute_with_retries(
             wait_on_clock(clock, delay).await;
         }
         let last = index == RETRY_DELAYS.len();
-        match executor.execute(input).await {
-            Ok(Outcome::InFlight { detail }) => {
-                tracing::info!(followup_id = %id, %detail, last, "claim in flight")
-            }
-            Ok(outcome) => {
-                tracing::info!(followup_id = %id, ?outcome, "executed");
+        let result = executor.execute(input).await;
+        match Next::after(&result) {
+            Next::Done => {
+                match result {
+                    Ok(outcome) => tracing::info!(followup_id = %id, ?outcome, "executed"),
+                    Err(e) => {
+                        tracing::error!(followup_id = %id, error = %e, "could not be executed")
+                    }
+                }
                 return true;
             }
-            Err(e) => tracing::warn!(followup_id = %id, error = ?e, last, "execution failed"),
+            Next::Again { why } => {
+                tracing::info!(followup_id = %id, %why, last, "to be tried again")
+            }
         }
     }
     false

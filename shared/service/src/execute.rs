@@ -127,6 +127,32 @@ pub enum Outcome {
     },
 }
 
+/// What the invoker of an execution does next: the one place that decides retryable
+/// versus recorded, for the Lambda executor, the local runtime and the tests' model of
+/// Lambda alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Finished: the outcome (or a permanent error, logged) stands.
+    Done,
+    /// Try the same input again later: a fresh claim may still settle, or the error may
+    /// pass (throttling, a timeout, a provider's 5xx). Lambda fails the invocation so it
+    /// is retried; the local runtime waits as Lambda would.
+    Again { why: String },
+}
+
+impl Next {
+    pub fn after(result: &Result<Outcome, ServiceError>) -> Next {
+        match result {
+            Ok(Outcome::InFlight { detail }) => Next::Again {
+                why: detail.clone(),
+            },
+            Ok(_) => Next::Done,
+            Err(e) if e.is_retryable() => Next::Again { why: e.to_string() },
+            Err(_) => Next::Done,
+        }
+    }
+}
+
 pub struct Executor {
     repo: Arc<Repository>,
     senders: Senders,
@@ -746,5 +772,45 @@ fn failed_attempt(attempt: u32, at: DateTime<Utc>, status: Status, error: &str) 
         provider_id: None,
         error: Some(error.to_string()),
         deliveries: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod next_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_fresh_claim_or_a_passing_error_is_tried_again() {
+        let again =
+            |r: &Result<Outcome, ServiceError>| matches!(Next::after(r), Next::Again { .. });
+        let in_flight = Ok(Outcome::InFlight {
+            detail: "claimed".into(),
+        });
+        let throttled = Err(ServiceError::Store(StoreError::Throttled(
+            "slow down".into(),
+        )));
+        let unreachable = Err(ServiceError::Store(StoreError::Unavailable(
+            "timeout".into(),
+        )));
+        let sent = Ok(Outcome::Sent {
+            status: Status::Sent,
+            provider_id: "m-1".into(),
+        });
+        let unknown = Ok(Outcome::Unknown {
+            detail: "died".into(),
+        });
+        let corrupt = Err(ServiceError::Store(StoreError::Corrupt("bad item".into())));
+        let conflict = Err(ServiceError::Conflict("changed".into()));
+        for (result, expected) in [
+            (in_flight, true),
+            (throttled, true),
+            (unreachable, true),
+            (sent, false),
+            (unknown, false),
+            (corrupt, false),
+            (conflict, false),
+        ] {
+            assert_eq!(again(&result), expected, "{result:?}");
+        }
     }
 }
