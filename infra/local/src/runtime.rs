@@ -386,8 +386,12 @@ async fn catch_up(
         .map_err(|e| format!("cannot read the store: {e}"))?;
     let mut pending = 0;
     for item in items {
-        let Ok(followup) = service::records::followup_from_item(&item) else {
-            continue;
+        let followup = match service::records::followup_from_item(&item) {
+            Ok(followup) => followup,
+            Err(e) => {
+                tracing::error!(pk = %item.key.pk, error = %e, "unreadable follow-up left as it is; nothing will send it");
+                continue;
+            }
         };
         let result = match followup.value.status {
             policy::Status::Scheduled => dispatcher
