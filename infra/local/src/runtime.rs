@@ -346,7 +346,9 @@ async fn catch_up(
             continue;
         };
         let result = match followup.value.status {
-            policy::Status::Scheduled => dispatcher
+            // A placed call is scheduled at the end of its wait, when it is looked up
+            // on its platform if its completion has not come by then.
+            policy::Status::Scheduled | policy::Status::Placed => dispatcher
                 .on_change(None, Some(&followup.value))
                 .await
                 .map(|_| ()),
@@ -364,7 +366,7 @@ async fn catch_up(
     if pending > 0 {
         tracing::info!(
             pending,
-            "scheduled and unsettled follow-ups picked up from the store"
+            "scheduled, placed and unsettled follow-ups picked up from the store"
         );
     }
     Ok(())

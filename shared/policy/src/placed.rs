@@ -58,9 +58,9 @@ pub fn settle_placed(
     };
     match lookup {
         CallLookup::Ended => PlacedStep::Record,
-        CallLookup::Unsupported => unknown(
-            "it went through the generic voice endpoint, which has no call lookup".into(),
-        ),
+        CallLookup::Unsupported => {
+            unknown("it went through the generic voice endpoint, which has no call lookup".into())
+        }
         CallLookup::Failed { platform, detail } => {
             unknown(format!("looking it up on {platform} failed: {detail}"))
         }

@@ -77,7 +77,9 @@ fn each_lookup_answer_leads_to_its_step() {
                 platform: "retell".into(),
                 detail: "retell answered 500".into(),
             },
-            Box::new(unknown("looking it up on retell failed: retell answered 500")),
+            Box::new(unknown(
+                "looking it up on retell failed: retell answered 500",
+            )),
         ),
         (
             CallLookup::Unsupported,
@@ -252,7 +254,11 @@ fn get_call_answers_read_like_their_webhooks() {
 #[test]
 fn get_call_answers_of_calls_still_going_say_their_status() {
     let cases = [
-        (Platform::Vapi, json!({"id": "v", "status": "ringing"}), "ringing"),
+        (
+            Platform::Vapi,
+            json!({"id": "v", "status": "ringing"}),
+            "ringing",
+        ),
         (
             Platform::Retell,
             json!({"call_id": "r", "call_status": "ongoing"}),
@@ -277,10 +283,18 @@ fn get_call_answers_of_calls_still_going_say_their_status() {
 #[test]
 fn get_call_answers_that_do_not_say_name_the_field() {
     let cases = [
-        (Platform::Vapi, json!({"id": "v", "status": "not-found"}), "status"),
+        (
+            Platform::Vapi,
+            json!({"id": "v", "status": "not-found"}),
+            "status",
+        ),
         (Platform::Retell, json!({"call_id": "r"}), "call_status"),
         (Platform::Bland, json!({"call_id": "b"}), "completed"),
-        (Platform::ElevenLabs, json!({"status": "unheard-of"}), "status"),
+        (
+            Platform::ElevenLabs,
+            json!({"status": "unheard-of"}),
+            "status",
+        ),
         (Platform::Vapi, json!([1, 2]), "body"),
     ];
     for (platform, body, field) in cases {

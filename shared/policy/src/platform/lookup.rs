@@ -55,7 +55,10 @@ fn ended(platform: Platform, webhook: &Value) -> Result<Lookup, ValidationErrors
 
 fn unexpected(field: &str, status: Option<String>) -> ValidationErrors {
     let status = status.unwrap_or_else(|| "absent".into());
-    ValidationErrors::single(field, format!("{status:?} does not say whether the call ended"))
+    ValidationErrors::single(
+        field,
+        format!("{status:?} does not say whether the call ended"),
+    )
 }
 
 fn vapi(call: &Value) -> Result<Lookup, ValidationErrors> {
