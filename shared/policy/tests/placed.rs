@@ -49,46 +49,62 @@ fn in_progress() -> CallLookup {
     }
 }
 
+/// What a step must be: recorded, waiting until an instant with a detail, or unknown
+/// with a detail (each detail checked by a phrase in it).
+#[derive(Debug)]
+enum Expect {
+    Record,
+    Wait(DateTime<Utc>, &'static str),
+    Unknown(&'static str),
+}
+
 #[test]
 fn each_lookup_answer_leads_to_its_step() {
     let call = placed();
-    let unknown = |needle: &'static str| {
-        move |step: &PlacedStep| match step {
-            PlacedStep::Unknown { reason, detail } => {
-                *reason == Reason::OutcomeUnknown
-                    && detail.contains("no completion webhook arrived")
-                    && detail.contains("vapi-call-1")
-                    && detail.contains(needle)
-            }
-            _ => false,
-        }
-    };
-    let cases: Vec<(CallLookup, Box<dyn Fn(&PlacedStep) -> bool>)> = vec![
-        (CallLookup::Ended, Box::new(|s| *s == PlacedStep::Record)),
+    let cases = [
+        (CallLookup::Ended, Expect::Record),
         (
             in_progress(),
-            Box::new(|s| {
-                matches!(s, PlacedStep::Wait { until, reason: Reason::CallInProgress, detail }
-                    if *until == later() + WAIT && detail.contains("vapi reports the call in-progress"))
-            }),
+            Expect::Wait(later() + WAIT, "vapi reports the call in-progress"),
         ),
         (
             CallLookup::Failed {
                 platform: "retell".into(),
                 detail: "retell answered 500".into(),
             },
-            Box::new(unknown(
-                "looking it up on retell failed: retell answered 500",
-            )),
+            Expect::Unknown("looking it up on retell failed: retell answered 500"),
         ),
         (
             CallLookup::Unsupported,
-            Box::new(unknown("generic voice endpoint, which has no call lookup")),
+            Expect::Unknown("generic voice endpoint, which has no call lookup"),
         ),
     ];
     for (lookup, expected) in cases {
         let step = settle_placed(&call, &lookup, WAIT, later());
-        assert!(expected(&step), "{lookup:?} → {step:?}");
+        let ok = match (&expected, &step) {
+            (Expect::Record, PlacedStep::Record) => true,
+            (
+                Expect::Wait(at, phrase),
+                PlacedStep::Wait {
+                    until,
+                    reason: Reason::CallInProgress,
+                    detail,
+                },
+            ) => until == at && detail.contains(phrase),
+            (
+                Expect::Unknown(phrase),
+                PlacedStep::Unknown {
+                    reason: Reason::OutcomeUnknown,
+                    detail,
+                },
+            ) => {
+                detail.contains(phrase)
+                    && detail.contains("no completion webhook arrived")
+                    && detail.contains("vapi-call-1")
+            }
+            _ => false,
+        };
+        assert!(ok, "{lookup:?}: expected {expected:?}, got {step:?}");
     }
 }
 
