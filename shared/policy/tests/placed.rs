@@ -319,3 +319,77 @@ fn get_call_answers_that_do_not_say_name_the_field() {
     }
     assert!(read_lookup(Platform::Bland, b"not json").is_err());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Get-call answers of any shape, with the fields the readers look at.
+    fn answer() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            prop_oneof![
+                Just("ended".to_owned()),
+                Just("done".to_owned()),
+                Just("failed".to_owned()),
+                Just("not_connected".to_owned()),
+                Just("no-answer".to_owned()),
+                Just("queue_error".to_owned()),
+                "[a-z_+0-9:. -]{0,12}",
+            ]
+            .prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        Just("status".to_owned()),
+                        Just("call_status".to_owned()),
+                        Just("queue_status".to_owned()),
+                        Just("completed".to_owned()),
+                        Just("endedReason".to_owned()),
+                        Just("customer".to_owned()),
+                        Just("number".to_owned()),
+                        Just("metadata".to_owned()),
+                        Just("call_id".to_owned()),
+                        Just("id".to_owned()),
+                        "[a-z_]{1,8}",
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_get_call_answer_reads_or_names_a_field_and_never_panics(
+            body in answer(),
+            platform in prop::sample::select(Platform::ALL.to_vec()),
+        ) {
+            match read_lookup(platform, body.to_string().as_bytes()) {
+                Ok(Lookup::InProgress { status }) => prop_assert!(!status.is_empty()),
+                Ok(Lookup::Ended(call)) => prop_assert_eq!(call.platform, platform),
+                Err(errors) => prop_assert!(!errors.0.is_empty()),
+            }
+        }
+
+        #[test]
+        fn a_call_in_progress_waits_only_while_lookups_are_left(earlier in 0usize..8) {
+            let mut call = placed();
+            for _ in 0..earlier {
+                call.record(later(), Status::Placed, Reason::CallInProgress, "ringing");
+            }
+            let step = settle_placed(&call, &in_progress(), WAIT, later());
+            let waits = matches!(step, PlacedStep::Wait { .. });
+            prop_assert_eq!(waits, earlier + 1 < MAX_IN_PROGRESS_LOOKUPS);
+            let unknown = matches!(step, PlacedStep::Unknown { .. });
+            prop_assert!(waits || unknown);
+        }
+    }
+}
