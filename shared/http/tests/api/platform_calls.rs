@@ -376,20 +376,8 @@ async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World
     let (base, seen) = stub().await;
     world.configure_acme().await;
     let executor = executor(&world, &base);
-    let keys = keys();
-    for (platform, key) in keys {
-        world
-            .put(&format!("/v1/platforms/{platform}"))
-            .json(&key)
-            .send()
-            .await
-            .expect(StatusCode::OK);
-        world
-            .put("/v1/agents/agent-1/followup-settings")
-            .json(&agent_with(platform))
-            .send()
-            .await
-            .expect(StatusCode::OK);
+    for (platform, key) in keys() {
+        connect(&world, platform, &key).await;
         let contact = format!("c-{platform}");
         let body = asking_for_a_call(platform, &contact, &world).to_string();
         deliver(&world, platform, &body).await;
@@ -398,20 +386,8 @@ async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World
         let id = call["id"].as_str().unwrap().to_owned();
 
         for attempt in 1..=2u64 {
-            let call = world.one_followup(&contact, "call").await;
+            let (call, outcome) = run_when_due(&world, &executor, &contact).await;
             assert_eq!(call["attempt"], attempt, "{platform}: {call}");
-            let due =
-                chrono::DateTime::parse_from_rfc3339(call["due_at"].as_str().unwrap()).unwrap();
-            let wait = due.with_timezone(&chrono::Utc) - world.clock.now();
-            if wait > Duration::zero() {
-                world.clock.advance(wait);
-            }
-            let input = service::execute::ExecutorInput {
-                account_id: "acme".into(),
-                followup_id: id.clone(),
-                attempt: attempt as u32,
-            };
-            let outcome = executor.execute(&input).await.unwrap();
             assert!(
                 matches!(outcome, service::execute::Outcome::Sent { .. }),
                 "{platform}: {outcome:?}"
