@@ -112,16 +112,19 @@ pub async fn run(options: Options) -> Result<(), String> {
     };
     // Agents that name a voice platform call through it (its API key from
     // `PUT /v1/platforms/{platform}`); the others as before.
-    senders.call = Some(Arc::new(
+    // The same sender looks up placed calls whose completion did not come.
+    let calls = Arc::new(
         platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
-    ));
+    );
+    senders.call = Some(calls.clone());
     let inbound = Arc::new(service::inbound::Inbound::new(
         engine.clone(),
         senders.sms.clone(),
     ));
     let executor = Arc::new(
         Executor::new(repo.clone(), senders, identity, clock.clone())
-            .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?),
+            .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?)
+            .with_call_lookups(calls),
     );
 
     let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
@@ -394,7 +397,9 @@ async fn catch_up(
             }
         };
         let result = match followup.value.status {
-            policy::Status::Scheduled => dispatcher
+            // A placed call is scheduled at the end of its wait, when it is looked up
+            // on its platform if its completion has not come by then.
+            policy::Status::Scheduled | policy::Status::Placed => dispatcher
                 .on_change(None, Some(&followup.value))
                 .await
                 .map(|_| ()),
@@ -412,7 +417,7 @@ async fn catch_up(
     if pending > 0 {
         tracing::info!(
             pending,
-            "scheduled and unsettled follow-ups picked up from the store"
+            "scheduled, placed and unsettled follow-ups picked up from the store"
         );
     }
     Ok(())

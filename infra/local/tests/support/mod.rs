@@ -51,6 +51,11 @@ impl Local {
 
     /// [`Local::start`] with more flags.
     pub fn start_with(data_dir: &Path, flags: &[&str]) -> Local {
+        Local::start_with_env(data_dir, flags, &[])
+    }
+
+    /// [`Local::start_with`], with these environment variables set.
+    pub fn start_with_env(data_dir: &Path, flags: &[&str], vars: &[(&str, &str)]) -> Local {
         let mut command = Command::new(env!("CARGO_BIN_EXE_followups-local"));
         command
             .args(["--port", "0", "--data-dir"])
@@ -62,6 +67,7 @@ impl Local {
         for name in ENV {
             command.env_remove(name);
         }
+        command.envs(vars.iter().copied());
         let mut child = command.spawn().expect("start followups-local");
         let output = Arc::new(Mutex::new(Vec::new()));
         let (lines_tx, lines_rx) = mpsc::channel();
