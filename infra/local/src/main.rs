@@ -7,6 +7,7 @@
 //! (`--advance 26h` or `POST /v1/local/clock`) to watch tomorrow's follow-ups fire.
 
 mod local_routes;
+mod mailboxes;
 mod options;
 mod runtime;
 

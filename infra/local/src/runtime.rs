@@ -70,7 +70,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         StoreKind::Dynamodb => (dynamodb_table(changes_tx.clone()).await?, None),
     };
     let repo = Arc::new(Repository::new(table, Cache::default()));
-    let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+    let mut engine = Engine::new(repo.clone(), clock.clone());
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
@@ -89,16 +89,24 @@ pub async fn run(options: Options) -> Result<(), String> {
     identity
         .email_from_address
         .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
+    let mailboxes = crate::mailboxes::local_mailboxes(
+        dir,
+        options.port,
+        options.senders,
+        outbox.clone(),
+    )?;
+    if let Some(connect) = mailboxes.connect {
+        engine = engine.with_mailboxes(connect);
+    }
+    let engine = Arc::new(engine);
     let senders = match options.senders {
         SenderKind::Outbox => Senders::all(outbox.clone()),
         SenderKind::Aws => aws_senders(outbox.clone()).await?,
     };
-    let executor = Arc::new(Executor::new(
-        repo.clone(),
-        senders,
-        identity,
-        clock.clone(),
-    ));
+    let executor = Arc::new(
+        Executor::new(repo.clone(), senders, identity, clock.clone())
+            .with_mailboxes(mailboxes.sending),
+    );
 
     let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
     let fire: scheduling::Fire = Arc::new(move |job| {
@@ -132,9 +140,10 @@ pub async fn run(options: Options) -> Result<(), String> {
             tenant_from_bearer(tokens.clone(), request, next)
         }))
         .merge(http_api::webhook_router(
-            engine,
+            engine.clone(),
             http_api::extract::MAX_BODY_BYTES,
-        ));
+        ))
+        .merge(http_api::mailbox_callback_router(engine));
     let app = http_api::with_fallback(app);
 
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
@@ -325,7 +334,7 @@ async fn ensure_webhook_secret(
 }
 
 /// A value made once and kept in `dir/name`.
-fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, String> {
+pub(crate) fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, String> {
     let path = dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return Ok(text.trim().to_string());

@@ -101,7 +101,7 @@ fn encoded_words(text: &str) -> String {
 }
 
 /// A plain `local@domain` with nothing that could break out of the header.
-fn check_address(field: &str, address: &str) -> Result<(), SendError> {
+pub(crate) fn check_address(field: &str, address: &str) -> Result<(), SendError> {
     let bad = |why: &str| {
         Err(SendError::permanent(
             "invalid_address",

@@ -253,6 +253,9 @@ reasons! {
     /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
     /// reply), whatever our do-not-call list says.
     OptedOut => "opted_out",
+    /// The connected mailbox the email was to leave from lost its consent (revoked, or
+    /// its refresh token refused): it must be connected again.
+    MailboxDisconnected => "mailbox_disconnected",
 }
 
 impl std::fmt::Display for Reason {

@@ -22,7 +22,9 @@ pub mod recheck;
 pub mod render;
 pub mod settings;
 pub mod template;
+#[macro_use]
 pub mod values;
+pub mod mailbox;
 pub mod window;
 
 pub use decide::{DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, decide};
@@ -46,6 +48,7 @@ pub use settings::{
     AccountSettings, AgentSettings, CallSettings, CampaignSettings, EmailSettings,
     MissedCallEmailSettings, Settings, SmsSettings, WhatsAppSettings, WhatsAppTemplateSettings,
 };
+pub use mailbox::{EmailSender, MailboxId, MailboxStatus};
 pub use template::{TemplateText, Variable};
 pub use values::{
     CallOutcome, ConfigurationSet, Consent, Destination, EmailAddress, MeetingLink, PhoneNumber,

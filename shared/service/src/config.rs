@@ -143,10 +143,19 @@ pub async fn executor_for_channel(
         "whatsapp" => senders.whatsapp = sender,
         _ => senders.call = sender,
     }
-    Ok(Executor::new(
+    let mailboxes = if channel == "email" {
+        crate::config_mailboxes::executor_mailboxes(sdk).await?
+    } else {
+        None
+    };
+    let executor = Executor::new(
         dynamodb_repository(sdk)?,
         senders,
         sender_identity(),
         Arc::new(crate::clock::SystemClock),
-    ))
+    );
+    Ok(match mailboxes {
+        Some(mailboxes) => executor.with_mailboxes(mailboxes),
+        None => executor,
+    })
 }

@@ -22,6 +22,10 @@ use crate::error::ServiceError;
 use crate::records::Versioned;
 use crate::repository::Repository;
 
+#[path = "execute_mailbox.rs"]
+mod mailbox;
+pub use mailbox::MailboxSending;
+
 /// How long a claim may stay `sending` before a later invocation calls the outcome
 /// unknown. A claim is taken after any wait for the due time, so it lives only as long as
 /// a send (each sender gives up within about 40 s: 10 s timeouts, 3 tries); and it is
@@ -125,6 +129,7 @@ pub struct Executor {
     senders: Senders,
     identity: SenderIdentity,
     clock: Arc<dyn Clock>,
+    mailboxes: Option<MailboxSending>,
 }
 
 impl Executor {
@@ -139,7 +144,14 @@ impl Executor {
             senders,
             identity,
             clock,
+            mailboxes: None,
         }
+    }
+
+    /// Lets email follow-ups leave from the account's connected mailboxes.
+    pub fn with_mailboxes(mut self, mailboxes: MailboxSending) -> Self {
+        self.mailboxes = Some(mailboxes);
+        self
     }
 
     pub async fn execute(&self, input: &ExecutorInput) -> Result<Outcome, ServiceError> {
@@ -240,7 +252,19 @@ impl Executor {
         let mut done = claimed.value.clone();
         let attempt = done.attempt;
 
-        let outbound = match self.render(&claimed.value, settings) {
+        let mailbox = match self.mailbox_for(&claimed.value, settings).await? {
+            None => None,
+            Some(Ok(opened)) => Some(opened),
+            Some(Err(detail)) => {
+                let reason = Reason::MailboxDisconnected;
+                done.record(now, Status::Failed, reason, detail.clone());
+                self.save(&claimed, &done).await?;
+                crate::metrics::count("failed", done.channel.as_str(), reason.as_str());
+                return Ok(Outcome::Failed { reason, detail });
+            }
+        };
+        let from_mailbox = mailbox.as_ref().map(|m| m.mailbox.address.as_str());
+        let outbound = match self.render(&claimed.value, settings, from_mailbox) {
             Ok(outbound) => outbound,
             Err(error) => {
                 let (reason, detail) = match error {
@@ -258,7 +282,10 @@ impl Executor {
                 claimed.value.channel
             )));
         };
-        let result = sender.send(&outbound).await;
+        let result = match &mailbox {
+            Some(opened) => self.send_from_mailbox(&claimed.value, opened, &outbound).await,
+            None => sender.send(&outbound).await,
+        };
         let at = self.clock.now();
         let outcome = match result {
             Ok(sent) => {
@@ -292,6 +319,18 @@ impl Executor {
                 done.record(at, Status::Suppressed, Reason::OptedOut, detail);
                 Outcome::Suppressed {
                     reason: Reason::OptedOut,
+                }
+            }
+            Err(SendError::Permanent { code, reason })
+                if code == channels::mailbox::MAILBOX_DISCONNECTED =>
+            {
+                let detail = format!("the mailbox lost its consent: {reason}");
+                done.attempts
+                    .push(failed_attempt(attempt, at, Status::Failed, &detail));
+                done.record(at, Status::Failed, Reason::MailboxDisconnected, detail.clone());
+                Outcome::Failed {
+                    reason: Reason::MailboxDisconnected,
+                    detail,
                 }
             }
             Err(SendError::Permanent { code, reason }) => {
@@ -378,7 +417,14 @@ impl Executor {
         Ok(Outcome::Unknown { detail })
     }
 
-    fn render(&self, followup: &FollowUp, settings: &Settings) -> Result<Outbound, policy::Error> {
+    /// The message; `from_mailbox` is the connected mailbox's address when the email
+    /// leaves from one (it is then the `From` address).
+    fn render(
+        &self,
+        followup: &FollowUp,
+        settings: &Settings,
+        from_mailbox: Option<&str>,
+    ) -> Result<Outbound, policy::Error> {
         let to = followup
             .destination
             .as_ref()
@@ -406,10 +452,14 @@ impl Executor {
             Channel::Email | Channel::MissedCallEmail => {
                 let email = policy::render_email(followup, settings)?;
                 let account = &settings.account;
-                let from_address = account
-                    .email_from_address
-                    .as_ref()
-                    .map(|a| a.as_str().to_string())
+                let from_address = from_mailbox
+                    .map(str::to_string)
+                    .or_else(|| {
+                        account
+                            .email_from_address
+                            .as_ref()
+                            .map(|a| a.as_str().to_string())
+                    })
                     .or_else(|| self.identity.email_from_address.clone())
                     .ok_or_else(|| policy::Error::NotRenderable {
                         reason: Reason::NoSenderName,

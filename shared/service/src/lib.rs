@@ -9,12 +9,15 @@ pub mod aws;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod config_mailboxes;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
+pub mod mailboxes;
 pub mod metrics;
 pub mod operations;
 pub mod records;
+pub mod sealing;
 pub mod repository;
 pub mod signature;
 pub mod telemetry;
@@ -31,11 +34,22 @@ use clock::Clock;
 pub struct Engine {
     pub repo: Arc<Repository>,
     pub clock: Arc<dyn Clock>,
+    /// Connected mailboxes (OAuth clients and the sealer); `None` where not configured.
+    pub mailboxes: Option<Arc<mailboxes::Mailboxes>>,
 }
 
 impl Engine {
     pub fn new(repo: Arc<Repository>, clock: Arc<dyn Clock>) -> Self {
-        Self { repo, clock }
+        Self {
+            repo,
+            clock,
+            mailboxes: None,
+        }
+    }
+
+    pub fn with_mailboxes(mut self, mailboxes: Arc<mailboxes::Mailboxes>) -> Self {
+        self.mailboxes = Some(mailboxes);
+        self
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod decisions;
 pub mod dnc;
 pub mod followups;
+pub mod mailboxes;
 pub mod settings;
 pub mod webhook;
 

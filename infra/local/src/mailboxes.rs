@@ -1,0 +1,89 @@
+//! Connected mailboxes in the local runtime: OAuth clients from the environment (the
+//! secret given directly, `GOOGLE_CLIENT_SECRET` / `MICROSOFT_CLIENT_SECRET`), the
+//! providers' endpoints configurable (`GOOGLE_OAUTH_BASE`, `MICROSOFT_OAUTH_BASE`) so a
+//! stub can stand in, refresh tokens sealed with a key file in the data directory,
+//! and the state signed with another. Mailbox sends land in the outbox, naming the
+//! mailbox, unless the runtime sends for real.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use channels::mailbox::{MailboxSend, OAuthApp, Provider};
+use channels::{Outbox, Secret};
+use service::config::env;
+use service::config_mailboxes::endpoints;
+use service::execute::MailboxSending;
+use service::mailboxes::{MailboxConfig, Mailboxes};
+use service::sealing::{LocalSealer, Sealer};
+
+use crate::options::SenderKind;
+
+/// The OAuth clients named by `{GOOGLE,MICROSOFT}_CLIENT_ID` and `_CLIENT_SECRET`.
+fn apps() -> Result<HashMap<Provider, OAuthApp>, String> {
+    let mut apps = HashMap::new();
+    for (provider, prefix) in [(Provider::Google, "GOOGLE"), (Provider::Microsoft, "MICROSOFT")] {
+        let Some(client_id) = env(&format!("{prefix}_CLIENT_ID")) else {
+            continue;
+        };
+        let secret = env(&format!("{prefix}_CLIENT_SECRET"))
+            .ok_or_else(|| format!("{prefix}_CLIENT_SECRET must be set with {prefix}_CLIENT_ID"))?;
+        apps.insert(
+            provider,
+            OAuthApp {
+                provider,
+                client_id,
+                client_secret: Secret::new(secret),
+                endpoints: endpoints(
+                    provider,
+                    env(&format!("{prefix}_OAUTH_BASE")),
+                    env("MICROSOFT_TENANT"),
+                ),
+            },
+        );
+    }
+    Ok(apps)
+}
+
+/// What the runtime needs: the connect flow for the API (when a client is
+/// configured) and the executor's mailbox sending.
+pub struct LocalMailboxes {
+    pub connect: Option<Arc<Mailboxes>>,
+    pub sending: MailboxSending,
+}
+
+pub fn local_mailboxes(
+    dir: &Path,
+    port: u16,
+    senders: SenderKind,
+    outbox: Arc<Outbox>,
+) -> Result<LocalMailboxes, String> {
+    let key_path = dir.join("mailbox.key");
+    let sealer: Arc<dyn Sealer> = Arc::new(
+        LocalSealer::from_file(&key_path)
+            .map_err(|e| format!("cannot open {}: {e}", key_path.display()))?,
+    );
+    let apps = apps()?;
+    let sender: Arc<dyn MailboxSend> = match senders {
+        SenderKind::Outbox => outbox,
+        SenderKind::Aws => Arc::new(channels::mailbox::MailboxApi::new(apps.values().cloned())),
+    };
+    let connect = if apps.is_empty() {
+        None
+    } else {
+        let state_key = crate::runtime::remembered(dir, "oauth-state.key", || {
+            format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+        })?;
+        let config = MailboxConfig {
+            apps,
+            public_url: env("FOLLOWUPS_PUBLIC_URL")
+                .unwrap_or_else(|| format!("http://127.0.0.1:{port}")),
+            state_key: Secret::new(state_key),
+        };
+        Some(Arc::new(Mailboxes::new(config, sealer.clone())))
+    };
+    Ok(LocalMailboxes {
+        connect,
+        sending: MailboxSending { sender, sealer },
+    })
+}
