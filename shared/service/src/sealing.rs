@@ -102,7 +102,7 @@ impl LocalSealer {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let mut key = [0u8; 32];
-                getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+                getrandom::fill(&mut key).map_err(|e| std::io::Error::other(e.to_string()))?;
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)?;
                 }

@@ -101,11 +101,15 @@ impl MailProviderStub {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Revokes every refresh token issued so far (the user removed the app's access).
+    /// Revokes every token issued so far, refresh and access alike (the user removed
+    /// the app's access).
     pub fn revoke_consent(&self) {
-        for valid in self.lock().refresh_tokens.values_mut() {
+        let mut inner = self.lock();
+        for valid in inner.refresh_tokens.values_mut() {
             *valid = false;
         }
+        let issued = inner.access_tokens.clone();
+        inner.refused.extend(issued);
     }
 
     /// Access tokens issued from now on live this long (0: every send refreshes).

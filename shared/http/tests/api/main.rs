@@ -7,6 +7,7 @@
 mod support;
 
 mod dnc;
+mod mailboxes;
 mod routes;
 mod secrets;
 mod settings;

@@ -123,7 +123,52 @@ pub struct World {
     /// Every channel's sender: what the executor sent.
     pub outbox: Arc<channels::Outbox>,
     pub executor: service::execute::Executor,
+    /// Google's and Microsoft's OAuth endpoints, Gmail and Graph, on loopback.
+    pub google: testkit::MailProviderStub,
+    pub microsoft: testkit::MailProviderStub,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The public base URL the tests' redirect URIs are made from.
+pub const PUBLIC_URL: &str = "https://api.test.example";
+
+/// The connect flow and mailbox sending wired to the stubs.
+async fn mailboxes() -> (
+    testkit::MailProviderStub,
+    testkit::MailProviderStub,
+    Arc<service::mailboxes::Mailboxes>,
+    service::execute::MailboxSending,
+) {
+    use channels::mailbox::{Endpoints, OAuthApp, Provider};
+    let google = testkit::MailProviderStub::start(testkit::Flavor::Google, "maria@acme.example").await;
+    let microsoft =
+        testkit::MailProviderStub::start(testkit::Flavor::Microsoft, "maria@acme.onmicrosoft.example").await;
+    let app = |provider, stub: &testkit::MailProviderStub| OAuthApp {
+        provider,
+        client_id: stub.client_id.clone(),
+        client_secret: channels::Secret::new(stub.client_secret.clone()),
+        endpoints: Endpoints::under(&stub.base_url),
+    };
+    let apps = [app(Provider::Google, &google), app(Provider::Microsoft, &microsoft)];
+    let sealer: Arc<dyn service::sealing::Sealer> =
+        Arc::new(service::sealing::LocalSealer::with_key([42; 32]));
+    let config = service::mailboxes::MailboxConfig {
+        apps: apps.iter().map(|a| (a.provider, a.clone())).collect(),
+        public_url: PUBLIC_URL.into(),
+        state_key: channels::Secret::new("test-state-key-0123456789abcdef"),
+    };
+    let sending = service::execute::MailboxSending {
+        sender: Arc::new(
+            channels::mailbox::MailboxApi::new(apps).with_sleep(Arc::new(|_| Box::pin(async {}))),
+        ),
+        sealer: sealer.clone(),
+    };
+    (
+        google,
+        microsoft,
+        Arc::new(service::mailboxes::Mailboxes::new(config, sealer)),
+        sending,
+    )
 }
 
 /// A webhook signing secret as `POST /v1/webhook-secrets` returned it.
@@ -160,7 +205,8 @@ impl World {
             }
         };
         let repo = Arc::new(Repository::new(table, Cache::default()));
-        let engine = Arc::new(Engine::new(repo.clone(), clock.clone()));
+        let (google, microsoft, connect, sending) = mailboxes().await;
+        let engine = Arc::new(Engine::new(repo.clone(), clock.clone()).with_mailboxes(connect));
         let outbox = {
             let clock = clock.clone();
             Arc::new(channels::Outbox::new(None, Arc::new(move || clock.now())).unwrap())
@@ -170,7 +216,8 @@ impl World {
             service::execute::Senders::all(outbox.clone()),
             service::execute::SenderIdentity::default(),
             clock.clone(),
-        );
+        )
+        .with_mailboxes(sending);
         let tokens = LocalTokens(Arc::new(
             [
                 (ACME.to_string(), account("acme")),
@@ -187,7 +234,8 @@ impl World {
                 .merge(http_api::webhook_router(
                     engine.clone(),
                     http_api::extract::MAX_BODY_BYTES,
-                )),
+                ))
+                .merge(http_api::mailbox_callback_router(engine.clone())),
         );
         World {
             app,
@@ -195,6 +243,8 @@ impl World {
             clock,
             outbox,
             executor,
+            google,
+            microsoft,
             _dir: dir,
         }
     }
