@@ -81,7 +81,7 @@ fn email() -> Outbound {
 }
 
 /// A sender that records its waits instead of sleeping.
-fn api(stub: &MailProviderStub) -> (MailboxApi, Arc<Mutex<Vec<Duration>>>) {
+fn sender(stub: &MailProviderStub) -> (MailboxApi, Arc<Mutex<Vec<Duration>>>) {
     let waits = Arc::new(Mutex::new(Vec::new()));
     let recorded = waits.clone();
     let api = MailboxApi::new([app(stub)]).with_sleep(Arc::new(move |d| {
@@ -122,7 +122,7 @@ fn check_mime(mime: &[u8], from: &str) {
 #[tokio::test]
 async fn gmail_gets_the_raw_message_base64url_with_a_refreshed_token() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
-    let (api, _) = api(&stub);
+    let (api, _) = sender(&stub);
     let sent = api.send_from(&mailbox, &email()).await.unwrap();
     assert_eq!(sent.provider_id, "gmail-1");
     assert_eq!(sent.rotated_refresh_token, None);
@@ -140,7 +140,7 @@ async fn gmail_gets_the_raw_message_base64url_with_a_refreshed_token() {
 async fn graph_gets_the_mime_base64_and_a_rotated_refresh_token_is_handed_back() {
     let (stub, mailbox) = connected(Flavor::Microsoft, "maria@acme.onmicrosoft.example").await;
     stub.rotate_refresh_tokens();
-    let (api, _) = api(&stub);
+    let (api, _) = sender(&stub);
     let sent = api.send_from(&mailbox, &email()).await.unwrap();
     assert_eq!(sent.provider_id, "<fu_0123abcd@acme.onmicrosoft.example>");
     let rotated = sent.rotated_refresh_token.expect("Microsoft rotates refresh tokens");
@@ -154,7 +154,7 @@ async fn graph_gets_the_mime_base64_and_a_rotated_refresh_token_is_handed_back()
 #[tokio::test]
 async fn the_access_token_is_cached_until_it_expires() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
-    let (api, _) = api(&stub);
+    let (api, _) = sender(&stub);
     let before = stub.token_requests().len();
     api.send_from(&mailbox, &email()).await.unwrap();
     api.send_from(&mailbox, &email()).await.unwrap();
@@ -165,7 +165,7 @@ async fn the_access_token_is_cached_until_it_expires() {
     // Tokens that expire at once are refreshed for every send.
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
     stub.set_expires_in(0);
-    let (api, _) = api(&stub);
+    let (api, _) = sender(&stub);
     let before = stub.token_requests().len();
     api.send_from(&mailbox, &email()).await.unwrap();
     api.send_from(&mailbox, &email()).await.unwrap();
@@ -175,7 +175,7 @@ async fn the_access_token_is_cached_until_it_expires() {
 #[tokio::test]
 async fn a_refused_access_token_is_refreshed_once_and_the_send_goes_through() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
-    let (api, _) = api(&stub);
+    let (api, _) = sender(&stub);
     api.send_from(&mailbox, &email()).await.unwrap();
     stub.refuse_access_token(&stub.sent()[0].access_token);
     api.send_from(&mailbox, &email()).await.unwrap();
@@ -189,7 +189,7 @@ async fn revoked_consent_is_mailbox_disconnected_and_nothing_is_sent() {
     for flavor in [Flavor::Google, Flavor::Microsoft] {
         let (stub, mailbox) = connected(flavor, "maria@acme.example").await;
         stub.revoke_consent();
-        let (api, _) = api(&stub);
+        let (api, _) = sender(&stub);
         let error = api.send_from(&mailbox, &email()).await.unwrap_err();
         assert!(
             matches!(&error, SendError::Permanent { code, reason } if code == MAILBOX_DISCONNECTED && reason.contains("invalid_grant")),
@@ -204,7 +204,7 @@ async fn throttling_waits_as_retry_after_asks_then_sends() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
     stub.fail_next_send(429, Some("3"), r#"{"error":{"code":429,"message":"Rate limit"}}"#);
     stub.fail_next_send(503, None, "unavailable");
-    let (api, waits) = api(&stub);
+    let (api, waits) = sender(&stub);
     let sent = api.send_from(&mailbox, &email()).await.unwrap();
     assert_eq!(sent.provider_id, "gmail-1");
     let waits = waits.lock().unwrap().clone();
@@ -217,7 +217,7 @@ async fn throttling_waits_as_retry_after_asks_then_sends() {
 async fn a_retry_after_beyond_the_bound_is_left_to_the_executor() {
     let (stub, mailbox) = connected(Flavor::Microsoft, "maria@acme.example").await;
     stub.fail_next_send(429, Some("3600"), r#"{"error":{"code":"TooManyRequests","message":"Slow down"}}"#);
-    let (api, waits) = api(&stub);
+    let (api, waits) = sender(&stub);
     let error = api.send_from(&mailbox, &email()).await.unwrap_err();
     assert!(matches!(&error, SendError::Retryable { reason } if reason.contains("Slow down")), "{error:?}");
     assert!(waits.lock().unwrap().is_empty());
@@ -228,7 +228,7 @@ async fn a_retry_after_beyond_the_bound_is_left_to_the_executor() {
 async fn other_client_errors_are_permanent_with_the_providers_message() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
     stub.fail_next_send(400, None, r#"{"error":{"code":400,"message":"Invalid To header"}}"#);
-    let (api, waits) = api(&stub);
+    let (api, waits) = sender(&stub);
     let error = api.send_from(&mailbox, &email()).await.unwrap_err();
     assert_eq!(
         error,
@@ -244,7 +244,7 @@ async fn other_client_errors_are_permanent_with_the_providers_message() {
 async fn a_gateway_timeout_may_have_sent_and_is_never_repeated() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
     stub.fail_next_send(504, None, "gateway timeout");
-    let (api, waits) = api(&stub);
+    let (api, waits) = sender(&stub);
     let error = api.send_from(&mailbox, &email()).await.unwrap_err();
     assert!(matches!(error, SendError::Unknown { .. }), "{error:?}");
     assert!(waits.lock().unwrap().is_empty());
