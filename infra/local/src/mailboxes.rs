@@ -22,7 +22,10 @@ use crate::options::SenderKind;
 /// The OAuth clients named by `{GOOGLE,MICROSOFT}_CLIENT_ID` and `_CLIENT_SECRET`.
 fn apps() -> Result<HashMap<Provider, OAuthApp>, String> {
     let mut apps = HashMap::new();
-    for (provider, prefix) in [(Provider::Google, "GOOGLE"), (Provider::Microsoft, "MICROSOFT")] {
+    for (provider, prefix) in [
+        (Provider::Google, "GOOGLE"),
+        (Provider::Microsoft, "MICROSOFT"),
+    ] {
         let Some(client_id) = env(&format!("{prefix}_CLIENT_ID")) else {
             continue;
         };
@@ -72,7 +75,11 @@ pub fn local_mailboxes(
         None
     } else {
         let state_key = crate::runtime::remembered(dir, "oauth-state.key", || {
-            format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
+            format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            )
         })?;
         let config = MailboxConfig {
             apps,

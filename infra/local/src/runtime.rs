@@ -89,12 +89,13 @@ pub async fn run(options: Options) -> Result<(), String> {
     identity
         .email_from_address
         .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
-    let mailboxes = crate::mailboxes::local_mailboxes(
-        dir,
-        options.port,
-        options.senders,
-        outbox.clone(),
-    )?;
+    // Bound before the mailboxes are set up: the OAuth redirect URI names the port.
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let mailboxes =
+        crate::mailboxes::local_mailboxes(dir, address.port(), options.senders, outbox.clone())?;
     if let Some(connect) = mailboxes.connect {
         engine = engine.with_mailboxes(connect);
     }
@@ -146,10 +147,6 @@ pub async fn run(options: Options) -> Result<(), String> {
         .merge(http_api::mailbox_callback_router(engine));
     let app = http_api::with_fallback(app);
 
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
     banner(
         &address.to_string(),
         &account,
@@ -334,7 +331,11 @@ async fn ensure_webhook_secret(
 }
 
 /// A value made once and kept in `dir/name`.
-pub(crate) fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, String> {
+pub(crate) fn remembered(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<String, String> {
     let path = dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return Ok(text.trim().to_string());

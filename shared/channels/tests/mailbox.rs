@@ -48,7 +48,9 @@ async fn connected(flavor: Flavor, address: &str) -> (MailProviderStub, Mailbox)
         .await
         .unwrap();
     assert_eq!(
-        oauth::mailbox_address(&http, &app, &tokens.access_token).await.unwrap(),
+        oauth::mailbox_address(&http, &app, &tokens.access_token)
+            .await
+            .unwrap(),
         address
     );
     let exchange = stub.token_requests().pop().unwrap();
@@ -59,7 +61,9 @@ async fn connected(flavor: Flavor, address: &str) -> (MailProviderStub, Mailbox)
         id: format!("mb_{}", "1".repeat(32)),
         provider: app.provider,
         address: address.to_owned(),
-        refresh_token: tokens.refresh_token.expect("offline access gives a refresh token"),
+        refresh_token: tokens
+            .refresh_token
+            .expect("offline access gives a refresh token"),
     };
     (stub, mailbox)
 }
@@ -92,21 +96,32 @@ fn sender(stub: &MailProviderStub) -> (MailboxApi, Arc<Mutex<Vec<Duration>>>) {
 }
 
 fn check_mime(mime: &[u8], from: &str) {
-    let message = MessageParser::default().parse(mime).expect("a parsable message");
+    let message = MessageParser::default()
+        .parse(mime)
+        .expect("a parsable message");
     let from_addr = message.from().and_then(|a| a.first()).unwrap();
     assert_eq!(from_addr.name(), Some("María at Acme"));
     assert_eq!(from_addr.address(), Some(from));
     assert_eq!(
-        message.to().and_then(|a| a.first()).and_then(|a| a.address()),
+        message
+            .to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
         Some("lead@example.com")
     );
     assert_eq!(
-        message.reply_to().and_then(|a| a.first()).and_then(|a| a.address()),
+        message
+            .reply_to()
+            .and_then(|a| a.first())
+            .and_then(|a| a.address()),
         Some(from)
     );
     assert_eq!(message.subject(), Some("Following up on our call"));
     let domain = from.split('@').nth(1).unwrap();
-    assert_eq!(message.message_id(), Some(format!("fu_0123abcd@{domain}").as_str()));
+    assert_eq!(
+        message.message_id(),
+        Some(format!("fu_0123abcd@{domain}").as_str())
+    );
     assert_eq!(
         message.header_raw("X-Followup-Id").map(str::trim),
         Some("fu_0123abcd")
@@ -116,7 +131,10 @@ fn check_mime(mime: &[u8], from: &str) {
     assert_eq!(content_type.ctype(), "multipart");
     assert_eq!(content_type.subtype(), Some("alternative"));
     assert_eq!(message.body_text(0).as_deref(), Some("Hi Sam"));
-    assert_eq!(message.body_html(0).as_deref(), Some("<p>Hi <b>Sam</b></p>"));
+    assert_eq!(
+        message.body_html(0).as_deref(),
+        Some("<p>Hi <b>Sam</b></p>")
+    );
 }
 
 #[tokio::test]
@@ -132,7 +150,10 @@ async fn gmail_gets_the_raw_message_base64url_with_a_refreshed_token() {
     assert_eq!(refresh["client_id"], stub.client_id);
     let delivered = stub.sent();
     assert_eq!(delivered.len(), 1);
-    assert_eq!(Some(&delivered[0].access_token), stub.issued_access_tokens().last());
+    assert_eq!(
+        Some(&delivered[0].access_token),
+        stub.issued_access_tokens().last()
+    );
     check_mime(&delivered[0].mime, "maria@acme.example");
 }
 
@@ -143,7 +164,9 @@ async fn graph_gets_the_mime_base64_and_a_rotated_refresh_token_is_handed_back()
     let (api, _) = sender(&stub);
     let sent = api.send_from(&mailbox, &email()).await.unwrap();
     assert_eq!(sent.provider_id, "<fu_0123abcd@acme.onmicrosoft.example>");
-    let rotated = sent.rotated_refresh_token.expect("Microsoft rotates refresh tokens");
+    let rotated = sent
+        .rotated_refresh_token
+        .expect("Microsoft rotates refresh tokens");
     assert_ne!(rotated.expose(), mailbox.refresh_token.expose());
     let refresh = stub.token_requests().pop().unwrap();
     assert_eq!(refresh["grant_type"], "refresh_token");
@@ -158,7 +181,11 @@ async fn the_access_token_is_cached_until_it_expires() {
     let before = stub.token_requests().len();
     api.send_from(&mailbox, &email()).await.unwrap();
     api.send_from(&mailbox, &email()).await.unwrap();
-    assert_eq!(stub.token_requests().len(), before + 1, "one refresh for two sends");
+    assert_eq!(
+        stub.token_requests().len(),
+        before + 1,
+        "one refresh for two sends"
+    );
     let sent = stub.sent();
     assert_eq!(sent[0].access_token, sent[1].access_token);
 
@@ -202,7 +229,11 @@ async fn revoked_consent_is_mailbox_disconnected_and_nothing_is_sent() {
 #[tokio::test]
 async fn throttling_waits_as_retry_after_asks_then_sends() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
-    stub.fail_next_send(429, Some("3"), r#"{"error":{"code":429,"message":"Rate limit"}}"#);
+    stub.fail_next_send(
+        429,
+        Some("3"),
+        r#"{"error":{"code":429,"message":"Rate limit"}}"#,
+    );
     stub.fail_next_send(503, None, "unavailable");
     let (api, waits) = sender(&stub);
     let sent = api.send_from(&mailbox, &email()).await.unwrap();
@@ -216,10 +247,17 @@ async fn throttling_waits_as_retry_after_asks_then_sends() {
 #[tokio::test]
 async fn a_retry_after_beyond_the_bound_is_left_to_the_executor() {
     let (stub, mailbox) = connected(Flavor::Microsoft, "maria@acme.example").await;
-    stub.fail_next_send(429, Some("3600"), r#"{"error":{"code":"TooManyRequests","message":"Slow down"}}"#);
+    stub.fail_next_send(
+        429,
+        Some("3600"),
+        r#"{"error":{"code":"TooManyRequests","message":"Slow down"}}"#,
+    );
     let (api, waits) = sender(&stub);
     let error = api.send_from(&mailbox, &email()).await.unwrap_err();
-    assert!(matches!(&error, SendError::Retryable { reason } if reason.contains("Slow down")), "{error:?}");
+    assert!(
+        matches!(&error, SendError::Retryable { reason } if reason.contains("Slow down")),
+        "{error:?}"
+    );
     assert!(waits.lock().unwrap().is_empty());
     assert!(stub.sent().is_empty());
 }
@@ -227,7 +265,11 @@ async fn a_retry_after_beyond_the_bound_is_left_to_the_executor() {
 #[tokio::test]
 async fn other_client_errors_are_permanent_with_the_providers_message() {
     let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
-    stub.fail_next_send(400, None, r#"{"error":{"code":400,"message":"Invalid To header"}}"#);
+    stub.fail_next_send(
+        400,
+        None,
+        r#"{"error":{"code":400,"message":"Invalid To header"}}"#,
+    );
     let (api, waits) = sender(&stub);
     let error = api.send_from(&mailbox, &email()).await.unwrap_err();
     assert_eq!(

@@ -39,6 +39,7 @@ pub use followup::{
 };
 pub use history::{GuardKey, History, PendingKey, Precondition};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+pub use mailbox::{EmailSender, MailboxId, MailboxStatus};
 pub use recheck::{SendCheck, recheck};
 pub use render::{
     CallRequest, EmailMessage, Encoding, SmsMessage, WhatsAppTemplate, call_request, render_email,
@@ -48,7 +49,6 @@ pub use settings::{
     AccountSettings, AgentSettings, CallSettings, CampaignSettings, EmailSettings,
     MissedCallEmailSettings, Settings, SmsSettings, WhatsAppSettings, WhatsAppTemplateSettings,
 };
-pub use mailbox::{EmailSender, MailboxId, MailboxStatus};
 pub use template::{TemplateText, Variable};
 pub use values::{
     CallOutcome, ConfigurationSet, Consent, Destination, EmailAddress, MeetingLink, PhoneNumber,

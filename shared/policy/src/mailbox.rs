@@ -15,7 +15,10 @@ pub struct MailboxId(String);
 impl MailboxId {
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         let ok = raw.strip_prefix("mb_").is_some_and(|hex| {
-            hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            hex.len() == 32
+                && hex
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         });
         if !ok {
             return Err(FieldError::new(
@@ -86,7 +89,14 @@ mod tests {
         assert_eq!(EmailSender::parse("s", "ses").unwrap(), EmailSender::Ses);
         let id = format!("mb_{}", "0a".repeat(16));
         assert_eq!(EmailSender::parse("s", &id).unwrap().as_str(), id);
-        for bad in ["", "SES", "mb_", "mb_XYZ", &format!("mb_{}", "A".repeat(32)), "gmail"] {
+        for bad in [
+            "",
+            "SES",
+            "mb_",
+            "mb_XYZ",
+            &format!("mb_{}", "A".repeat(32)),
+            "gmail",
+        ] {
             let error = EmailSender::parse("email.sender", bad).unwrap_err();
             assert_eq!(error.field, "email.sender", "{bad:?}");
         }

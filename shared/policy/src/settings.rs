@@ -11,8 +11,8 @@ use serde_json::Value;
 use crate::error::{FieldError, ValidationErrors};
 use crate::followup::{Channel, Reason};
 use crate::ids::{AccountId, AgentId};
-use crate::mailbox::EmailSender;
 use crate::json::{Errors, FromJson, Obj};
+use crate::mailbox::EmailSender;
 use crate::template::TemplateText;
 use crate::values::{
     ConfigurationSet, EmailAddress, MeetingLink, PhoneNumber, SenderName, SmsSenderId, SmsTemplate,

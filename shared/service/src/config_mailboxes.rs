@@ -29,7 +29,9 @@ pub fn endpoints(provider: Provider, base: Option<String>, tenant: Option<String
     }
     let mut endpoints = Endpoints::default_for(provider);
     if let (Provider::Microsoft, Some(tenant)) = (provider, tenant) {
-        endpoints.authorize = endpoints.authorize.replace("/common/", &format!("/{tenant}/"));
+        endpoints.authorize = endpoints
+            .authorize
+            .replace("/common/", &format!("/{tenant}/"));
         endpoints.token = endpoints.token.replace("/common/", &format!("/{tenant}/"));
     }
     endpoints
@@ -40,7 +42,10 @@ pub async fn oauth_apps(
     secrets: &dyn SecretSource,
 ) -> Result<HashMap<Provider, OAuthApp>, ConfigError> {
     let mut apps = HashMap::new();
-    for (provider, prefix) in [(Provider::Google, "GOOGLE"), (Provider::Microsoft, "MICROSOFT")] {
+    for (provider, prefix) in [
+        (Provider::Google, "GOOGLE"),
+        (Provider::Microsoft, "MICROSOFT"),
+    ] {
         let Some(client_id) = env(&format!("{prefix}_CLIENT_ID")) else {
             continue;
         };

@@ -283,7 +283,10 @@ impl Executor {
             )));
         };
         let result = match &mailbox {
-            Some(opened) => self.send_from_mailbox(&claimed.value, opened, &outbound).await,
+            Some(opened) => {
+                self.send_from_mailbox(&claimed.value, opened, &outbound)
+                    .await
+            }
             None => sender.send(&outbound).await,
         };
         let at = self.clock.now();
@@ -327,7 +330,12 @@ impl Executor {
                 let detail = format!("the mailbox lost its consent: {reason}");
                 done.attempts
                     .push(failed_attempt(attempt, at, Status::Failed, &detail));
-                done.record(at, Status::Failed, Reason::MailboxDisconnected, detail.clone());
+                done.record(
+                    at,
+                    Status::Failed,
+                    Reason::MailboxDisconnected,
+                    detail.clone(),
+                );
                 Outcome::Failed {
                     reason: Reason::MailboxDisconnected,
                     detail,

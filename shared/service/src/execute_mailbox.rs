@@ -46,9 +46,14 @@ impl Executor {
                 "this executor cannot send from mailbox {id}: mailboxes are not configured"
             ))));
         };
-        let opened = open_mailbox(&self.repo, sending.sealer.as_ref(), &followup.account_id, id)
-            .await?
-            .map(|(stored, mailbox)| Opened { stored, mailbox });
+        let opened = open_mailbox(
+            &self.repo,
+            sending.sealer.as_ref(),
+            &followup.account_id,
+            id,
+        )
+        .await?
+        .map(|(stored, mailbox)| Opened { stored, mailbox });
         Ok(Some(opened))
     }
 
@@ -77,7 +82,11 @@ impl Executor {
                     });
                 };
                 let context = token_context(account, &changed.id);
-                match sending.sealer.seal(rotated.expose().as_bytes(), &context).await {
+                match sending
+                    .sealer
+                    .seal(rotated.expose().as_bytes(), &context)
+                    .await
+                {
                     Ok(sealed) => changed.refresh_token = sealed,
                     Err(e) => tracing::error!(error = %e, "cannot seal a rotated refresh token"),
                 }
@@ -88,9 +97,17 @@ impl Executor {
                 changed.status_detail = Some(reason.clone());
                 tracing::warn!(mailbox_id = %changed.id, %reason, "mailbox disconnected");
             }
-            Err(_) => return result.map(|s| Sent { provider_id: s.provider_id }),
+            Err(_) => {
+                return result.map(|s| Sent {
+                    provider_id: s.provider_id,
+                });
+            }
         }
-        if let Err(e) = self.repo.save_mailbox(account, &opened.stored, &changed).await {
+        if let Err(e) = self
+            .repo
+            .save_mailbox(account, &opened.stored, &changed)
+            .await
+        {
             tracing::error!(mailbox_id = %changed.id, error = %e, "cannot save the mailbox");
         }
         result.map(|s| Sent {

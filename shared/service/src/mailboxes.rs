@@ -178,8 +178,8 @@ fn sign(key: &Secret, payload: &str) -> Result<Hmac<Sha256>, ServiceError> {
 
 /// The signed state for `payload`.
 fn encode_state(key: &Secret, payload: &StatePayload) -> Result<String, ServiceError> {
-    let json = serde_json::to_vec(payload)
-        .map_err(|e| ServiceError::Internal(format!("state: {e}")))?;
+    let json =
+        serde_json::to_vec(payload).map_err(|e| ServiceError::Internal(format!("state: {e}")))?;
     let body = URL_SAFE_NO_PAD.encode(json);
     let tag = sign(key, &body)?.finalize().into_bytes();
     Ok(format!("{body}.{}", URL_SAFE_NO_PAD.encode(tag)))
@@ -190,7 +190,11 @@ fn bad_state(why: &str) -> ServiceError {
 }
 
 /// The payload of a state whose signature holds and whose time has not run out.
-fn decode_state(key: &Secret, state: &str, now: DateTime<Utc>) -> Result<StatePayload, ServiceError> {
+fn decode_state(
+    key: &Secret,
+    state: &str,
+    now: DateTime<Utc>,
+) -> Result<StatePayload, ServiceError> {
     let (body, tag) = state
         .split_once('.')
         .ok_or_else(|| bad_state("is not a state this API issued"))?;
@@ -312,7 +316,11 @@ impl Engine {
         let verifier = self.consume_connect(&account, &payload.n).await?;
         if let Some(error) = provider_error {
             return Err(ServiceError::Invalid(
-                FieldError::new("error", format!("the provider answered {error:?}; nothing was connected")).into(),
+                FieldError::new(
+                    "error",
+                    format!("the provider answered {error:?}; nothing was connected"),
+                )
+                .into(),
             ));
         }
         let code = code
@@ -324,18 +332,19 @@ impl Engine {
             .map_err(connect_error)?;
         let refresh_token = tokens.refresh_token.ok_or_else(|| {
             ServiceError::Invalid(
-                FieldError::new("code", "the provider granted no offline access (no refresh token)").into(),
+                FieldError::new(
+                    "code",
+                    "the provider granted no offline access (no refresh token)",
+                )
+                .into(),
             )
         })?;
         let address = oauth::mailbox_address(&mailboxes.http, app, &tokens.access_token)
             .await
             .map_err(connect_error)?;
-        let existing = self
-            .repo
-            .mailboxes(&account)
-            .await?
-            .into_iter()
-            .find(|m| m.value.provider == app.provider && m.value.address.eq_ignore_ascii_case(&address));
+        let existing = self.repo.mailboxes(&account).await?.into_iter().find(|m| {
+            m.value.provider == app.provider && m.value.address.eq_ignore_ascii_case(&address)
+        });
         let id = match &existing {
             Some(m) => m.value.id.clone(),
             None => MailboxId::parse("mailbox_id", &format!("mb_{}", random_hex()?))
@@ -343,7 +352,10 @@ impl Engine {
         };
         let sealed = mailboxes
             .sealer
-            .seal(refresh_token.expose().as_bytes(), &token_context(&account, &id))
+            .seal(
+                refresh_token.expose().as_bytes(),
+                &token_context(&account, &id),
+            )
             .await?;
         let mailbox = StoredMailbox {
             id: id.clone(),
@@ -363,14 +375,21 @@ impl Engine {
     }
 
     /// The verifier of a connect in progress, deleting it so the state works once.
-    async fn consume_connect(&self, account: &AccountId, nonce: &str) -> Result<Secret, ServiceError> {
+    async fn consume_connect(
+        &self,
+        account: &AccountId,
+        nonce: &str,
+    ) -> Result<Secret, ServiceError> {
         let key = connect_key(account, nonce);
         let used = || bad_state("was already used or has expired; connect again");
         let item = self.repo.table().get(&key).await?.ok_or_else(used)?;
         match self
             .repo
             .table()
-            .write(vec![Write::Delete { key, cond: Cond::Exists }])
+            .write(vec![Write::Delete {
+                key,
+                cond: Cond::Exists,
+            }])
             .await
         {
             Ok(()) => {}
@@ -384,7 +403,10 @@ impl Engine {
             .ok_or_else(|| ServiceError::Internal("a connect record has no verifier".into()))
     }
 
-    pub async fn list_mailboxes(&self, account: &AccountId) -> Result<Vec<MailboxView>, ServiceError> {
+    pub async fn list_mailboxes(
+        &self,
+        account: &AccountId,
+    ) -> Result<Vec<MailboxView>, ServiceError> {
         Ok(self
             .repo
             .mailboxes(account)
@@ -396,7 +418,11 @@ impl Engine {
 
     pub async fn delete_mailbox(&self, account: &AccountId, id: &str) -> Result<(), ServiceError> {
         let id = MailboxId::parse("mailbox_id", id).map_err(ValidationErrors::from)?;
-        match self.repo.delete_record(mailbox_key(account, &id), None).await {
+        match self
+            .repo
+            .delete_record(mailbox_key(account, &id), None)
+            .await
+        {
             Err(ServiceError::NotFound(_)) => Err(ServiceError::NotFound("mailbox")),
             other => other,
         }
@@ -412,11 +438,17 @@ impl Engine {
         let mut errors = Vec::new();
         for (field, sender) in [
             ("email.sender", &settings.email.sender),
-            ("missed_call_email.sender", &settings.missed_call_email.sender),
+            (
+                "missed_call_email.sender",
+                &settings.missed_call_email.sender,
+            ),
         ] {
             let Some(id) = sender.mailbox() else { continue };
             match self.repo.mailbox(account, id).await? {
-                None => errors.push(FieldError::new(field, "names no connected mailbox of this account")),
+                None => errors.push(FieldError::new(
+                    field,
+                    "names no connected mailbox of this account",
+                )),
                 Some(m) if m.value.status != MailboxStatus::Connected => errors.push(
                     FieldError::new(field, "names a disconnected mailbox; connect it again"),
                 ),
@@ -485,7 +517,11 @@ pub async fn open_mailbox(
         return Ok(Err(format!(
             "mailbox {id} ({}) is disconnected: {}",
             stored.value.address,
-            stored.value.status_detail.as_deref().unwrap_or("connect it again")
+            stored
+                .value
+                .status_detail
+                .as_deref()
+                .unwrap_or("connect it again")
         )));
     }
     let token = sealer
@@ -524,7 +560,8 @@ mod tests {
         assert!(decode_state(&key, &state, now + Duration::seconds(600)).is_err());
         assert!(decode_state(&Secret::new("other"), &state, now).is_err());
         let (_, tag) = state.split_once('.').unwrap();
-        let forged = URL_SAFE_NO_PAD.encode(br#"{"a":"evil","p":"google","n":"00ff","e":9999999999}"#);
+        let forged =
+            URL_SAFE_NO_PAD.encode(br#"{"a":"evil","p":"google","n":"00ff","e":9999999999}"#);
         assert!(decode_state(&key, &format!("{forged}.{tag}"), now).is_err());
         assert!(decode_state(&key, "garbage", now).is_err());
     }

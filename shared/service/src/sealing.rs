@@ -45,7 +45,11 @@ fn internal(what: &str) -> ServiceError {
     ServiceError::Internal(format!("sealing: {what}"))
 }
 
-fn aead_seal(key: &[u8], plaintext: &[u8], context: &str) -> Result<(String, String), ServiceError> {
+fn aead_seal(
+    key: &[u8],
+    plaintext: &[u8],
+    context: &str,
+) -> Result<(String, String), ServiceError> {
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key));
     let mut nonce = [0u8; 12];
     getrandom::fill(&mut nonce).map_err(|_| internal("no randomness"))?;
@@ -253,7 +257,10 @@ mod tests {
     #[tokio::test]
     async fn a_sealed_value_opens_only_with_its_key_and_record() {
         let sealer = LocalSealer::with_key([7; 32]);
-        let sealed = sealer.seal(b"1//refresh-token", "A#acme|MAILBOX#mb_1").await.unwrap();
+        let sealed = sealer
+            .seal(b"1//refresh-token", "A#acme|MAILBOX#mb_1")
+            .await
+            .unwrap();
         assert!(!sealed.ciphertext.contains("refresh"));
         assert!(!format!("{sealed:?}").contains(&sealed.ciphertext));
         assert_eq!(
@@ -263,7 +270,10 @@ mod tests {
         assert!(sealer.open(&sealed, "A#other|MAILBOX#mb_1").await.is_err());
         let other = LocalSealer::with_key([8; 32]);
         assert!(other.open(&sealed, "A#acme|MAILBOX#mb_1").await.is_err());
-        let again = sealer.seal(b"1//refresh-token", "A#acme|MAILBOX#mb_1").await.unwrap();
+        let again = sealer
+            .seal(b"1//refresh-token", "A#acme|MAILBOX#mb_1")
+            .await
+            .unwrap();
         assert_ne!(again.nonce, sealed.nonce, "a fresh nonce every time");
     }
 

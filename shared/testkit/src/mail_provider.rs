@@ -75,7 +75,9 @@ impl MailProviderStub {
             expires_in: 3600,
             ..Inner::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("address"));
         let stub = MailProviderStub {
             base_url,
@@ -124,9 +126,11 @@ impl MailProviderStub {
 
     /// The next sends answer `status` (with `Retry-After`, if given) and `body`.
     pub fn fail_next_send(&self, status: u16, retry_after: Option<&str>, body: &str) {
-        self.lock()
-            .send_script
-            .push_back((status, retry_after.map(str::to_owned), body.to_owned()));
+        self.lock().send_script.push_back((
+            status,
+            retry_after.map(str::to_owned),
+            body.to_owned(),
+        ));
     }
 
     /// Access tokens the send endpoint answers 401 to (as if expired early).
@@ -171,12 +175,13 @@ async fn authorize(State(stub): Shared, RawQuery(query): RawQuery) -> Response {
         Flavor::Google => {
             want("access_type") == "offline"
                 && want("prompt") == "consent"
-                && scope.split(' ').any(|s| s == "https://www.googleapis.com/auth/gmail.send")
+                && scope
+                    .split(' ')
+                    .any(|s| s == "https://www.googleapis.com/auth/gmail.send")
         }
         Flavor::Microsoft => {
             let scopes: Vec<_> = scope.split(' ').collect();
-            scopes.contains(&"offline_access")
-                && scopes.iter().any(|s| s.ends_with("Mail.Send"))
+            scopes.contains(&"offline_access") && scopes.iter().any(|s| s.ends_with("Mail.Send"))
         }
     };
     if want("client_id") != stub.client_id
@@ -186,18 +191,26 @@ async fn authorize(State(stub): Shared, RawQuery(query): RawQuery) -> Response {
         || want("state").is_empty()
         || !offline_ok
     {
-        return (StatusCode::BAD_REQUEST, format!("bad authorization request: {q:?}")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("bad authorization request: {q:?}"),
+        )
+            .into_response();
     }
     let redirect = want("redirect_uri").to_owned();
     let mut inner = stub.lock();
     inner.counter += 1;
     let code = format!("code-{}", inner.counter);
-    inner
-        .codes
-        .insert(code.clone(), (want("code_challenge").to_owned(), redirect.clone()));
-    let location = reqwest::Url::parse_with_params(&redirect, &[("code", code.as_str()), ("state", want("state"))])
-        .map(String::from)
-        .unwrap_or_default();
+    inner.codes.insert(
+        code.clone(),
+        (want("code_challenge").to_owned(), redirect.clone()),
+    );
+    let location = reqwest::Url::parse_with_params(
+        &redirect,
+        &[("code", code.as_str()), ("state", want("state"))],
+    )
+    .map(String::from)
+    .unwrap_or_default();
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
 }
 
@@ -219,7 +232,9 @@ fn issue(inner: &mut Inner, refresh: bool) -> Value {
 }
 
 async fn token(State(stub): Shared, headers: HeaderMap, body: Bytes) -> Response {
-    if headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok())
+    if headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
         != Some("application/x-www-form-urlencoded")
     {
         return oauth_error("invalid_request", "form-encoded body expected");
@@ -236,9 +251,13 @@ async fn token(State(stub): Shared, headers: HeaderMap, body: Bytes) -> Response
             let Some((challenge, redirect)) = inner.codes.remove(field("code")) else {
                 return oauth_error("invalid_grant", "unknown or used code");
             };
-            let verified = URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
+            let verified =
+                URL_SAFE_NO_PAD.encode(Sha256::digest(field("code_verifier").as_bytes()));
             if verified != challenge {
-                return oauth_error("invalid_grant", "code_verifier does not match the challenge");
+                return oauth_error(
+                    "invalid_grant",
+                    "code_verifier does not match the challenge",
+                );
             }
             if field("redirect_uri") != redirect {
                 return oauth_error("invalid_grant", "redirect_uri differs");
@@ -286,7 +305,9 @@ async fn profile(State(stub): Shared, headers: HeaderMap) -> Response {
     }
     axum::Json(match stub.flavor {
         Flavor::Google => json!({"sub": "1234", "email": stub.address, "email_verified": true}),
-        Flavor::Microsoft => json!({"id": "abcd", "mail": stub.address, "userPrincipalName": stub.address}),
+        Flavor::Microsoft => {
+            json!({"id": "abcd", "mail": stub.address, "userPrincipalName": stub.address})
+        }
     })
     .into_response()
 }
@@ -295,7 +316,10 @@ async fn send(State(stub): Shared, headers: HeaderMap, body: Bytes) -> Response 
     let Some(access_token) = bearer(&stub, &headers) else {
         return unauthorized();
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let mime = match stub.flavor {
         Flavor::Google => {
             let raw = serde_json::from_slice::<Value>(&body)
@@ -305,11 +329,19 @@ async fn send(State(stub): Shared, headers: HeaderMap, body: Bytes) -> Response 
                 .and_then(|raw| URL_SAFE_NO_PAD.decode(raw.trim_end_matches('=')).ok());
             match raw {
                 Some(raw) => raw,
-                None => return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"code": 400, "message": "Invalid raw"}}))).into_response(),
+                None => {
+                    return (
+                        StatusCode::BAD_REQUEST,
+                        axum::Json(json!({"error": {"code": 400, "message": "Invalid raw"}})),
+                    )
+                        .into_response();
+                }
             }
         }
         Flavor::Microsoft => {
-            let decoded = std::str::from_utf8(&body).ok().and_then(|b| STANDARD.decode(b.trim()).ok());
+            let decoded = std::str::from_utf8(&body)
+                .ok()
+                .and_then(|b| STANDARD.decode(b.trim()).ok());
             match decoded {
                 Some(mime) if content_type == "text/plain" => mime,
                 _ => return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"code": "ErrorMimeContentInvalidBase64String", "message": "Invalid base64 string for MIME content."}}))).into_response(),
@@ -318,9 +350,15 @@ async fn send(State(stub): Shared, headers: HeaderMap, body: Bytes) -> Response 
     };
     let mut inner = stub.lock();
     if let Some((status, retry_after, body)) = inner.send_script.pop_front() {
-        let mut response = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), body).into_response();
+        let mut response = (
+            StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        )
+            .into_response();
         if let Some(after) = retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, after.parse().expect("header value"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, after.parse().expect("header value"));
         }
         return response;
     }

@@ -113,9 +113,17 @@ impl MailboxApi {
         Ok((tokens.access_token, rotated))
     }
 
-    async fn post(&self, mailbox: &Mailbox, token: &Secret, mime: &[u8]) -> Result<reqwest::Response, SendError> {
+    async fn post(
+        &self,
+        mailbox: &Mailbox,
+        token: &Secret,
+        mime: &[u8],
+    ) -> Result<reqwest::Response, SendError> {
         let app = self.app(mailbox.provider)?;
-        let request = self.http.post(&app.endpoints.send).bearer_auth(token.expose());
+        let request = self
+            .http
+            .post(&app.endpoints.send)
+            .bearer_auth(token.expose());
         let request = match mailbox.provider {
             Provider::Google => request.json(&json!({ "raw": URL_SAFE_NO_PAD.encode(mime) })),
             Provider::Microsoft => request
@@ -146,13 +154,20 @@ struct GmailAccepted {
 /// What one try of the send API came to.
 enum Try {
     Done(String),
-    Again { error: SendError, wait: Option<Duration> },
+    Again {
+        error: SendError,
+        wait: Option<Duration>,
+    },
     Unauthorized(SendError),
 }
 
 #[async_trait::async_trait]
 impl MailboxSend for MailboxApi {
-    async fn send_from(&self, mailbox: &Mailbox, message: &Outbound) -> Result<MailboxSent, SendError> {
+    async fn send_from(
+        &self,
+        mailbox: &Mailbox,
+        message: &Outbound,
+    ) -> Result<MailboxSent, SendError> {
         let (mime, message_id) = build_mime(message, &mailbox.address)?;
         let (mut token, mut rotated) = self.access_token(mailbox).await?;
         let mut reauthorized = false;
@@ -269,7 +284,10 @@ mod tests {
     fn retry_after_reads_seconds_and_dates() {
         assert_eq!(retry_after("7"), Some(Duration::from_secs(7)));
         assert_eq!(retry_after(" 0 "), Some(Duration::ZERO));
-        assert_eq!(retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(retry_after("soon"), None);
     }
 

@@ -29,7 +29,10 @@ pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, St
     };
     check_address("from_address", from_address)?;
     check_address("to", to)?;
-    if [from_name, subject].iter().any(|h| h.chars().any(char::is_control)) {
+    if [from_name, subject]
+        .iter()
+        .any(|h| h.chars().any(char::is_control))
+    {
         return Err(SendError::permanent(
             "invalid_header",
             "from_name or subject contains a control character (CR/LF)",
@@ -39,9 +42,14 @@ pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, St
         .iter()
         .find(|(name, _)| name == "followup_id")
         .map(|(_, value)| value.as_str())
-        .filter(|id| id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        .filter(|id| {
+            id.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        })
         .ok_or_else(|| SendError::permanent("invalid_request", "the email has no follow-up id"))?;
-    let domain = from_address.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    let domain = from_address
+        .rsplit_once('@')
+        .map_or("localhost", |(_, d)| d);
     let message_id = format!("{followup_id}@{domain}");
     let from = if from_name.trim().is_empty() {
         Address::new_address(None::<&str>, from_address)

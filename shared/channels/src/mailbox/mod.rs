@@ -83,8 +83,7 @@ impl Endpoints {
                 send: "https://gmail.googleapis.com/gmail/v1/users/me/messages/send".into(),
             },
             Provider::Microsoft => Endpoints {
-                authorize: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize"
-                    .into(),
+                authorize: "https://login.microsoftonline.com/common/oauth2/v2.0/authorize".into(),
                 token: "https://login.microsoftonline.com/common/oauth2/v2.0/token".into(),
                 profile: "https://graph.microsoft.com/v1.0/me".into(),
                 send: "https://graph.microsoft.com/v1.0/me/sendMail".into(),

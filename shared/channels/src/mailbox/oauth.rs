@@ -157,11 +157,17 @@ async fn token_request(
         .map_err(|e| SendError::retryable(transport_reason("token answer", &e)))?;
     if status.is_success() {
         let answer: TokenAnswer = serde_json::from_str(&text).map_err(|_| {
-            SendError::permanent("invalid_token_answer", "the token endpoint answered without an access token")
+            SendError::permanent(
+                "invalid_token_answer",
+                "the token endpoint answered without an access token",
+            )
         })?;
         return Ok(Tokens {
             access_token: Secret::new(answer.access_token),
-            refresh_token: answer.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+            refresh_token: answer
+                .refresh_token
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
             expires_in: Duration::from_secs(answer.expires_in.unwrap_or(3600)),
         });
     }
@@ -184,7 +190,9 @@ fn token_error(status: u16, body: &str) -> SendError {
         Some("invalid_grant" | "interaction_required" | "consent_required") => {
             SendError::permanent(MAILBOX_DISCONNECTED, reason)
         }
-        _ if status == 429 || status >= 500 => SendError::retryable(format!("token endpoint {reason}")),
+        _ if status == 429 || status >= 500 => {
+            SendError::retryable(format!("token endpoint {reason}"))
+        }
         _ => SendError::permanent("oauth_error", reason),
     }
 }
@@ -223,7 +231,10 @@ pub async fn mailbox_address(
     if !status.is_success() {
         return Err(SendError::permanent(
             "oauth_error",
-            format!("the profile endpoint answered HTTP {status}: {}", snippet(&text, 300)),
+            format!(
+                "the profile endpoint answered HTTP {status}: {}",
+                snippet(&text, 300)
+            ),
         ));
     }
     let profile: Profile = serde_json::from_str(&text)
@@ -252,10 +263,17 @@ mod tests {
 
     #[test]
     fn invalid_grant_disconnects_and_throttling_is_retryable() {
-        let revoked = token_error(400, r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#);
-        assert!(matches!(&revoked, SendError::Permanent { code, reason } if code == MAILBOX_DISCONNECTED && reason.contains("revoked")));
+        let revoked = token_error(
+            400,
+            r#"{"error":"invalid_grant","error_description":"Token has been expired or revoked."}"#,
+        );
+        assert!(
+            matches!(&revoked, SendError::Permanent { code, reason } if code == MAILBOX_DISCONNECTED && reason.contains("revoked"))
+        );
         assert!(token_error(429, "slow down").is_retryable());
         assert!(token_error(503, "").is_retryable());
-        assert!(matches!(token_error(401, r#"{"error":"invalid_client"}"#), SendError::Permanent { code, .. } if code == "oauth_error"));
+        assert!(
+            matches!(token_error(401, r#"{"error":"invalid_client"}"#), SendError::Permanent { code, .. } if code == "oauth_error")
+        );
     }
 }

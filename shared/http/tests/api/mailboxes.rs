@@ -28,7 +28,9 @@ async fn consent(authorization_url: &str) -> String {
     let answer = browser.get(authorization_url).send().await.unwrap();
     assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
     let location = answer.headers()["location"].to_str().unwrap().to_owned();
-    let path = location.strip_prefix(PUBLIC_URL).expect("back to our redirect URI");
+    let path = location
+        .strip_prefix(PUBLIC_URL)
+        .expect("back to our redirect URI");
     path.to_owned()
 }
 
@@ -56,15 +58,25 @@ async fn connecting_a_mailbox_stores_it_without_ever_showing_a_token(world: Worl
         .expect(StatusCode::CREATED)
         .json();
     let url = start["authorization_url"].as_str().unwrap();
-    assert!(url.starts_with(&format!("{}/authorize?", world.google.base_url)), "{url}");
+    assert!(
+        url.starts_with(&format!("{}/authorize?", world.google.base_url)),
+        "{url}"
+    );
     let query = query_of(url);
     assert_eq!(query["client_id"], world.google.client_id);
     assert_eq!(query["response_type"], "code");
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["access_type"], "offline");
     assert_eq!(query["prompt"], "consent");
-    assert!(query["scope"].split(' ').any(|s| s == "https://www.googleapis.com/auth/gmail.send"));
-    assert_eq!(query["redirect_uri"], format!("{PUBLIC_URL}/v1/mailboxes/google/callback"));
+    assert!(
+        query["scope"]
+            .split(' ')
+            .any(|s| s == "https://www.googleapis.com/auth/gmail.send")
+    );
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{PUBLIC_URL}/v1/mailboxes/google/callback")
+    );
     assert_eq!(start["redirect_uri"], query["redirect_uri"].as_str());
     assert!(!start.to_string().contains("verifier"));
 
@@ -98,7 +110,13 @@ async fn connecting_a_mailbox_stores_it_without_ever_showing_a_token(world: Worl
         }
     }
     // Another tenant sees none of it.
-    let other = world.get("/v1/mailboxes").by(GLOBEX).send().await.ok().json();
+    let other = world
+        .get("/v1/mailboxes")
+        .by(GLOBEX)
+        .send()
+        .await
+        .ok()
+        .json();
     assert_eq!(other["items"], json!([]));
 
     // Outlook too.
@@ -120,24 +138,40 @@ async fn a_state_works_once_and_a_forged_or_foreign_one_is_refused(world: World)
     let (body, tag) = state.split_once('.').unwrap();
     let forged = format!("{}x.{tag}", &body[..body.len() - 1]);
     let reply = world
-        .get(&format!("/v1/mailboxes/google/callback?code=x&state={forged}"))
+        .get(&format!(
+            "/v1/mailboxes/google/callback?code=x&state={forged}"
+        ))
         .anonymous()
         .send()
         .await;
-    assert_eq!(reply.expect(StatusCode::BAD_REQUEST).invalid_fields(), ["state"]);
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+        ["state"]
+    );
     let reply = world
-        .get(&format!("/v1/mailboxes/microsoft/callback?code=x&state={state}"))
+        .get(&format!(
+            "/v1/mailboxes/microsoft/callback?code=x&state={state}"
+        ))
         .anonymous()
         .send()
         .await;
-    assert_eq!(reply.expect(StatusCode::BAD_REQUEST).invalid_fields(), ["state"]);
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+        ["state"]
+    );
 
     world.get(&callback).anonymous().send().await.ok();
     let again = world.get(&callback).anonymous().send().await;
-    assert_eq!(again.expect(StatusCode::BAD_REQUEST).invalid_fields(), ["state"]);
+    assert_eq!(
+        again.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+        ["state"]
+    );
 
     let unknown = world.post("/v1/mailboxes/yahoo/connect").send().await;
-    assert_eq!(unknown.expect(StatusCode::BAD_REQUEST).invalid_fields(), ["provider"]);
+    assert_eq!(
+        unknown.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+        ["provider"]
+    );
 }
 
 async fn campaign_settings_refuse_a_missing_or_disconnected_mailbox(world: World) {
@@ -145,27 +179,58 @@ async fn campaign_settings_refuse_a_missing_or_disconnected_mailbox(world: World
     let missing = format!("mb_{}", "0".repeat(32));
     let mut campaign = campaign_json();
     campaign["email"]["sender"] = json!(missing);
-    let reply = world.put("/v1/campaigns/camp-1/followup-settings").json(&campaign).send().await;
-    assert_eq!(reply.expect(StatusCode::BAD_REQUEST).invalid_fields(), ["email.sender"]);
+    let reply = world
+        .put("/v1/campaigns/camp-1/followup-settings")
+        .json(&campaign)
+        .send()
+        .await;
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+        ["email.sender"]
+    );
     campaign["email"]["sender"] = json!("gmail");
-    let reply = world.put("/v1/campaigns/camp-1/followup-settings").json(&campaign).send().await;
-    assert_eq!(reply.expect(StatusCode::BAD_REQUEST).invalid_fields(), ["email.sender"]);
+    let reply = world
+        .put("/v1/campaigns/camp-1/followup-settings")
+        .json(&campaign)
+        .send()
+        .await;
+    assert_eq!(
+        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+        ["email.sender"]
+    );
 
     let mailbox = connect(&world, "google").await;
     campaign["email"]["sender"] = mailbox["id"].clone();
     campaign["missed_call_email"]["sender"] = mailbox["id"].clone();
-    let saved = world.put("/v1/campaigns/camp-1/followup-settings").json(&campaign).send().await.ok().json();
+    let saved = world
+        .put("/v1/campaigns/camp-1/followup-settings")
+        .json(&campaign)
+        .send()
+        .await
+        .ok()
+        .json();
     assert_eq!(saved["email"]["sender"], mailbox["id"]);
 
     // Consent revoked, seen at the next send: the mailbox is disconnected and refused.
     world.google.revoke_consent();
     let secret = world.create_secret(ACME).await;
     let now = world.clock.now();
-    world.deliver(&secret, "wh_missed", &missed_call("call-m", "contact-m", now)).await.ok();
+    world
+        .deliver(
+            &secret,
+            "wh_missed",
+            &missed_call("call-m", "contact-m", now),
+        )
+        .await
+        .ok();
     let followup = world.one_followup("contact-m", "missed_call_email").await;
     world.clock.advance(chrono::Duration::hours(1));
     world.execute(&followup).await;
-    let reply = world.put("/v1/campaigns/camp-1/followup-settings").json(&campaign).send().await;
+    let reply = world
+        .put("/v1/campaigns/camp-1/followup-settings")
+        .json(&campaign)
+        .send()
+        .await;
     let mut fields = reply.expect(StatusCode::BAD_REQUEST).invalid_fields();
     fields.sort();
     assert_eq!(fields, ["email.sender", "missed_call_email.sender"]);
@@ -182,10 +247,18 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
     let mailbox = connect(&world, "google").await;
     let mut campaign = campaign_json();
     campaign["missed_call_email"]["sender"] = mailbox["id"].clone();
-    world.put("/v1/campaigns/camp-1/followup-settings").json(&campaign).send().await.ok();
+    world
+        .put("/v1/campaigns/camp-1/followup-settings")
+        .json(&campaign)
+        .send()
+        .await
+        .ok();
 
     let now = world.clock.now();
-    world.deliver(&secret, "wh_1", &missed_call("call-1", "contact-1", now)).await.ok();
+    world
+        .deliver(&secret, "wh_1", &missed_call("call-1", "contact-1", now))
+        .await
+        .ok();
     let followup = world.one_followup("contact-1", "missed_call_email").await;
     world.clock.advance(chrono::Duration::hours(1));
     let outcome = world.execute(&followup).await;
@@ -207,20 +280,42 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
 
     world.google.revoke_consent();
     let now = world.clock.now();
-    world.deliver(&secret, "wh_2", &missed_call("call-2", "contact-2", now)).await.ok();
+    world
+        .deliver(&secret, "wh_2", &missed_call("call-2", "contact-2", now))
+        .await
+        .ok();
     let followup = world.one_followup("contact-2", "missed_call_email").await;
     world.clock.advance(chrono::Duration::hours(1));
     let outcome = world.execute(&followup).await;
     assert!(
-        matches!(&outcome, service::execute::Outcome::Failed { reason: policy::Reason::MailboxDisconnected, .. }),
+        matches!(
+            &outcome,
+            service::execute::Outcome::Failed {
+                reason: policy::Reason::MailboxDisconnected,
+                ..
+            }
+        ),
         "{outcome:?}"
     );
-    let stored = world.get(&format!("/v1/followups/{}", followup["id"].as_str().unwrap())).send().await.ok().json();
+    let stored = world
+        .get(&format!(
+            "/v1/followups/{}",
+            followup["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .ok()
+        .json();
     assert_eq!(stored["status"], "failed");
     assert_eq!(stored["reason"], "mailbox_disconnected");
     let listed = world.get("/v1/mailboxes").send().await.ok().json();
     assert_eq!(listed["items"][0]["status"], "disconnected");
-    assert!(listed["items"][0]["status_detail"].as_str().unwrap().contains("invalid_grant"));
+    assert!(
+        listed["items"][0]["status_detail"]
+            .as_str()
+            .unwrap()
+            .contains("invalid_grant")
+    );
     assert_eq!(world.google.sent().len(), 1, "nothing more was sent");
 
     // Connecting the address again reconnects the same mailbox.
@@ -233,9 +328,22 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
 async fn a_removed_mailbox_is_gone(world: World) {
     let mailbox = connect(&world, "microsoft").await;
     let path = format!("/v1/mailboxes/{}", mailbox["id"].as_str().unwrap());
-    world.delete(&path).by(GLOBEX).send().await.expect(StatusCode::NOT_FOUND);
-    world.delete(&path).send().await.expect(StatusCode::NO_CONTENT);
-    world.delete(&path).send().await.expect(StatusCode::NOT_FOUND);
+    world
+        .delete(&path)
+        .by(GLOBEX)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND);
+    world
+        .delete(&path)
+        .send()
+        .await
+        .expect(StatusCode::NO_CONTENT);
+    world
+        .delete(&path)
+        .send()
+        .await
+        .expect(StatusCode::NOT_FOUND);
     let listed = world.get("/v1/mailboxes").send().await.ok().json();
     assert_eq!(listed["items"], json!([]));
 }

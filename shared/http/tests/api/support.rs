@@ -140,16 +140,23 @@ async fn mailboxes() -> (
     service::execute::MailboxSending,
 ) {
     use channels::mailbox::{Endpoints, OAuthApp, Provider};
-    let google = testkit::MailProviderStub::start(testkit::Flavor::Google, "maria@acme.example").await;
-    let microsoft =
-        testkit::MailProviderStub::start(testkit::Flavor::Microsoft, "maria@acme.onmicrosoft.example").await;
+    let google =
+        testkit::MailProviderStub::start(testkit::Flavor::Google, "maria@acme.example").await;
+    let microsoft = testkit::MailProviderStub::start(
+        testkit::Flavor::Microsoft,
+        "maria@acme.onmicrosoft.example",
+    )
+    .await;
     let app = |provider, stub: &testkit::MailProviderStub| OAuthApp {
         provider,
         client_id: stub.client_id.clone(),
         client_secret: channels::Secret::new(stub.client_secret.clone()),
         endpoints: Endpoints::under(&stub.base_url),
     };
-    let apps = [app(Provider::Google, &google), app(Provider::Microsoft, &microsoft)];
+    let apps = [
+        app(Provider::Google, &google),
+        app(Provider::Microsoft, &microsoft),
+    ];
     let sealer: Arc<dyn service::sealing::Sealer> =
         Arc::new(service::sealing::LocalSealer::with_key([42; 32]));
     let config = service::mailboxes::MailboxConfig {
