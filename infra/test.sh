@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh machine: installs what is missing (the
 # Python tools into .venv), then the Rust tests (the integration tests start and stop
-# their own moto server on loopback), then lints the SAM template.
+# their own moto server on loopback), then the console in a real browser, then lints the
+# SAM template.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -19,6 +20,17 @@ export PATH="$venv/bin:$PATH"
 
 echo "==> cargo test (unit, contract and moto-backed integration tests)"
 cargo test --workspace --locked "$@"
+
+echo "==> the operator console in a real browser (Debian's chromium, Playwright)"
+if [ ! -x /usr/bin/chromium ]; then
+  echo "    installing Debian's chromium"
+  sudo_=""
+  [ "$(id -u)" -eq 0 ] || sudo_="sudo"
+  $sudo_ apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_ apt-get install -y -qq chromium >/dev/null
+fi
+cargo build -p followups-local --locked
+"$venv/bin/python" tests/browser/console_test.py
 
 echo "==> OpenAPI document"
 python infra/check_openapi.py shared/http/openapi.json

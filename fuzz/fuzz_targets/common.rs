@@ -76,6 +76,9 @@ pub fn check_decisions(event: &CallCompleted, decisions: &Decisions, now: DateTi
             // Without a history there is nothing to reschedule, retry or finish.
             panic!("{decision:?} without any history");
         };
+        // The reason says what happened, on this channel, and is the latest step's.
+        assert!(new.reason.fits(new.channel), "{new:?}");
+        assert_eq!(new.trace.last().map(|t| t.reason), Some(new.reason), "{new:?}");
         if new.status == Status::Suppressed {
             continue;
         }

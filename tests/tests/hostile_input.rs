@@ -337,18 +337,8 @@ fn cases() -> Vec<Case> {
                 Some(json!("ana@example.com\r\nBcc: victim@example.com")),
             ),
         ),
-        case(
-            "contact.timezone unknown",
-            400,
-            Some("contact.timezone"),
-            hook_with("/contact/timezone", Some(json!("Mars/Olympus"))),
-        ),
-        case(
-            "contact.timezone path traversal",
-            400,
-            Some("contact.timezone"),
-            hook_with("/contact/timezone", Some(json!("../../etc/localtime"))),
-        ),
+        // An unknown `contact.timezone` is not refused: the call is decided in the
+        // fallback zone (shared/http/tests/api/operators.rs).
         case(
             "contact.id path traversal",
             400,

@@ -6,6 +6,7 @@
 //! the voice platform (`GET /v1/outbox`). The clock can be moved forward
 //! (`--advance 26h` or `POST /v1/local/clock`) to watch tomorrow's follow-ups fire.
 
+mod console;
 mod local_routes;
 mod mailboxes;
 mod options;

@@ -144,7 +144,8 @@ pub async fn run(options: Options) -> Result<(), String> {
             engine.clone(),
             http_api::extract::MAX_BODY_BYTES,
         ))
-        .merge(http_api::mailbox_callback_router(engine));
+        .merge(http_api::mailbox_callback_router(engine))
+        .merge(crate::console::router());
     let app = http_api::with_fallback(app);
 
     banner(
@@ -356,6 +357,7 @@ fn banner(
 ) {
     println!(
         "\nfollow-ups engine, local runtime\n\
+         \n  console        http://{address}/  (sign in with the bearer token)\
          \n  API            http://{address}/v1  (OpenAPI: /v1/openapi.json)\
          \n  account        {account}\
          \n  bearer token   {token}\

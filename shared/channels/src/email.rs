@@ -161,6 +161,7 @@ impl Sender for SesEmail {
             text,
             configuration_set,
             tags,
+            ..
         } = message
         else {
             return Err(SendError::wrong_channel("email", message));

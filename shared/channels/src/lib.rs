@@ -31,7 +31,7 @@ pub use call::VoiceCall;
 pub use email::{SesEmail, from_header};
 pub use error::SendError;
 pub use http::DEFAULT_HTTP_TIMEOUT;
-pub use message::{Outbound, Sent};
+pub use message::{EmailKind, Outbound, Sent};
 pub use outbox::{Outbox, OutboxEntry};
 pub use retry::RetryPolicy;
 pub use secrets::{DEFAULT_SECRET_TTL, Secret, SecretSource, SsmSecrets, StaticSecrets};

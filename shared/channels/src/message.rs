@@ -13,6 +13,9 @@ pub enum Outbound {
         origination_number: Option<String>,
     },
     Email {
+        /// Which follow-up it is: a consent-gated email or a missed-call email.
+        #[serde(default)]
+        kind: EmailKind,
         from_name: String,
         from_address: String,
         to: String,
@@ -43,12 +46,28 @@ pub enum Outbound {
     },
 }
 
+/// The two kinds of email follow-up, told apart wherever a message is shown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    #[default]
+    Email,
+    MissedCallEmail,
+}
+
 impl Outbound {
-    /// `sms`, `email`, `whatsapp` or `call`.
+    /// `sms`, `email`, `missed_call_email`, `whatsapp` or `call`.
     pub fn channel(&self) -> &'static str {
         match self {
             Outbound::Sms { .. } => "sms",
-            Outbound::Email { .. } => "email",
+            Outbound::Email {
+                kind: EmailKind::Email,
+                ..
+            } => "email",
+            Outbound::Email {
+                kind: EmailKind::MissedCallEmail,
+                ..
+            } => "missed_call_email",
             Outbound::WhatsApp { .. } => "whatsapp",
             Outbound::Call { .. } => "call",
         }

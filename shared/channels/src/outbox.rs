@@ -13,7 +13,7 @@ use crate::{Clock, Outbound, SendError, Sender, Sent};
 /// One message the [`Outbox`] "sent".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
-    /// `sms`, `email`, `whatsapp` or `call`.
+    /// `sms`, `email`, `missed_call_email`, `whatsapp` or `call`.
     pub channel: String,
     /// The phone number or email address.
     pub destination: String,

@@ -294,6 +294,7 @@ async fn ses_with_identity(moto: &Moto) -> (aws_sdk_sesv2::Client, String) {
 
 fn email(from: &str, to: &str, from_name: &str) -> Outbound {
     Outbound::Email {
+        kind: channels::EmailKind::Email,
         from_name: from_name.into(),
         from_address: from.into(),
         to: to.into(),
@@ -376,6 +377,7 @@ async fn email_with_a_configuration_set_goes_through() {
         .unwrap();
     let to = format!("{}@contact.example", unique("ana"));
     let Outbound::Email {
+        kind,
         from_name,
         from_address,
         to: email_to,
@@ -389,6 +391,7 @@ async fn email_with_a_configuration_set_goes_through() {
         unreachable!()
     };
     let message = Outbound::Email {
+        kind,
         from_name,
         from_address,
         to: email_to,

@@ -31,6 +31,7 @@ fn sms() -> Outbound {
 
 fn email() -> Outbound {
     Outbound::Email {
+        kind: channels::EmailKind::Email,
         from_name: "Acme".into(),
         from_address: "hello@acme.example".into(),
         to: "ana@contact.example".into(),

@@ -26,12 +26,18 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/webhook-secrets"),
     ("POST", "/v1/webhook-secrets"),
     ("DELETE", "/v1/webhook-secrets/{secret_id}"),
+    ("GET", "/v1/agents"),
     ("GET", "/v1/agents/{agent_id}/followup-settings"),
     ("PUT", "/v1/agents/{agent_id}/followup-settings"),
     ("DELETE", "/v1/agents/{agent_id}/followup-settings"),
+    ("GET", "/v1/campaigns"),
     ("GET", "/v1/campaigns/{campaign_id}/followup-settings"),
     ("PUT", "/v1/campaigns/{campaign_id}/followup-settings"),
     ("DELETE", "/v1/campaigns/{campaign_id}/followup-settings"),
+    (
+        "POST",
+        "/v1/campaigns/{campaign_id}/followup-settings/preview",
+    ),
     ("GET", "/v1/dnc"),
     ("PUT", "/v1/dnc/{phone_or_email}"),
     ("DELETE", "/v1/dnc/{phone_or_email}"),
@@ -67,6 +73,8 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
             "/v1/webhook-secrets/{secret_id}",
             axum::routing::delete(settings::delete_secret),
         )
+        .route("/v1/agents", get(settings::list_agents))
+        .route("/v1/campaigns", get(settings::list_campaigns))
         .route(
             "/v1/agents/{agent_id}/followup-settings",
             get(settings::get_agent)
@@ -78,6 +86,10 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
             get(settings::get_campaign)
                 .put(settings::put_campaign)
                 .delete(settings::delete_campaign),
+        )
+        .route(
+            "/v1/campaigns/{campaign_id}/followup-settings/preview",
+            post(settings::preview_campaign),
         )
         .route("/v1/dnc", get(dnc::list))
         .route(

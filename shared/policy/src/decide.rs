@@ -17,7 +17,7 @@ use crate::event::{CallCompleted, FollowUpRequest};
 use crate::followup::{
     Appointment, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status, TraceEntry,
 };
-use crate::history::{GuardKey, History, PendingKey, Precondition};
+use crate::history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 use crate::ids::{CampaignId, ContactId, FollowUpId};
 use crate::settings::{CampaignSettings, Settings, SmsSettings};
 use crate::template::Variable;
@@ -45,6 +45,20 @@ pub enum Decision {
         due_at: DateTime<Utc>,
         destination: Destination,
         content: Content,
+        /// Entries recorded before `trace` (e.g. `invalid_contact_timezone`).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<TraceEntry>,
+        trace: TraceEntry,
+    },
+    /// A `needs_review` SMS gets the number this call confirmed: `scheduled`, with the
+    /// consent of this call, instead of a second SMS refused as `already_sent`.
+    Complete {
+        followup_id: FollowUpId,
+        due_at: DateTime<Utc>,
+        destination: Destination,
+        content: Content,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<TraceEntry>,
         trace: TraceEntry,
     },
     /// An unanswered follow-up call is tried again: back to `scheduled` as `attempt`.
@@ -53,6 +67,10 @@ pub enum Decision {
         attempt: u32,
         due_at: DateTime<Utc>,
         destination: Option<Destination>,
+        /// Entries recorded before `trace`: suppressions of other channels this call
+        /// decided again, already stored once (see [`Decision::Noted`]).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<TraceEntry>,
         trace: TraceEntry,
     },
     /// A follow-up call reaches its end: `completed`, `exhausted`, `failed` or
@@ -61,8 +79,45 @@ pub enum Decision {
         followup_id: FollowUpId,
         status: Status,
         reason: Reason,
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        notes: Vec<TraceEntry>,
         trace: TraceEntry,
     },
+    /// A suppression already stored for this (campaign, contact, channel, reason):
+    /// nothing new is stored; when the call was a follow-up call, its trace keeps it.
+    Noted {
+        channel: Channel,
+        /// The follow-up that records the suppression.
+        recorded_as: FollowUpId,
+        trace: TraceEntry,
+    },
+}
+
+impl Decision {
+    /// The follow-up an existing-follow-up decision is about.
+    pub fn followup_id(&self) -> Option<&FollowUpId> {
+        match self {
+            Self::Reschedule { followup_id, .. }
+            | Self::Complete { followup_id, .. }
+            | Self::Retry { followup_id, .. }
+            | Self::Finish { followup_id, .. } => Some(followup_id),
+            Self::Noted { recorded_as, .. } => Some(recorded_as),
+            Self::Create(_) => None,
+        }
+    }
+
+    /// The trace entries the decision adds to its follow-up, oldest first; the last one
+    /// is the follow-up's new status and reason.
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        match self {
+            Self::Create(new) => new.trace.clone(),
+            Self::Reschedule { notes, trace, .. }
+            | Self::Complete { notes, trace, .. }
+            | Self::Retry { notes, trace, .. }
+            | Self::Finish { notes, trace, .. } => notes.iter().chain([trace]).cloned().collect(),
+            Self::Noted { trace, .. } => vec![trace.clone()],
+        }
+    }
 }
 
 /// Everything decided for one call, all about one (campaign, contact).
@@ -102,7 +157,12 @@ impl Decisions {
         let mut all = std::collections::BTreeSet::new();
         for decision in &self.decisions {
             match decision {
-                Decision::Create(new) if new.status != Status::Suppressed => {
+                Decision::Create(new) if new.status == Status::Suppressed => {
+                    if let Some(key) = new.suppression_key() {
+                        all.insert(Precondition::NotYetSuppressed(key));
+                    }
+                }
+                Decision::Create(new) => {
                     if let Some(destination) = &new.destination {
                         all.insert(Precondition::NotOnDnc(destination.clone()));
                     }
@@ -131,7 +191,8 @@ impl Decisions {
                         });
                     }
                 }
-                Decision::Reschedule { destination, .. } => {
+                Decision::Reschedule { destination, .. }
+                | Decision::Complete { destination, .. } => {
                     all.insert(Precondition::NotOnDnc(destination.clone()));
                 }
                 Decision::Retry { destination, .. } => {
@@ -144,7 +205,7 @@ impl Decisions {
                         channel: Channel::Call,
                     });
                 }
-                Decision::Create(_) | Decision::Finish { .. } => {}
+                Decision::Finish { .. } | Decision::Noted { .. } => {}
             }
         }
         all.into_iter().collect()
@@ -182,6 +243,8 @@ pub fn decide(
     let requested = ctx.requests(&mut original);
     decisions.splice(0..0, original);
     decisions.extend(requested);
+    let mut decisions = ctx.once_per_suppression(decisions);
+    ctx.note_invalid_zone(&mut decisions);
     Decisions {
         campaign_id: event.call.campaign_id.clone(),
         contact_id: event.contact.id.clone(),
@@ -205,6 +268,13 @@ enum Verdict {
         reason: Reason,
         detail: String,
         destination: Option<Destination>,
+    },
+    /// The `needs_review` follow-up gets this destination.
+    Complete {
+        followup_id: FollowUpId,
+        destination: Destination,
+        due_at: DateTime<Utc>,
+        detail: String,
     },
 }
 
@@ -230,12 +300,93 @@ impl Ctx<'_> {
         self.settings.campaign.as_ref()
     }
 
-    fn already_sent(&self, kind: GuardKind) -> bool {
-        self.history.already_sent.contains(&GuardKey {
+    fn guard(&self, kind: GuardKind) -> GuardKey {
+        GuardKey {
             campaign_id: self.event.call.campaign_id.clone(),
             contact_id: self.event.contact.id.clone(),
             kind,
-        })
+        }
+    }
+
+    /// Whether the kind's once is spent. A guard held by a `needs_review` SMS is not
+    /// (see `sms_verdict`); for the emails, which never wait for review, it would be.
+    fn already_sent(&self, kind: GuardKind) -> bool {
+        let guard = self.guard(kind);
+        self.history.already_sent.contains(&guard)
+            || (kind != GuardKind::Sms && self.history.awaiting_review.contains_key(&guard))
+    }
+
+    /// Rule 9: a suppression is stored once per (campaign, contact, channel, reason).
+    /// One already stored becomes a [`Decision::Noted`] (kept in the trace of the
+    /// follow-up call this call finishes or retries, if any); two alike in this call
+    /// become one follow-up with both entries.
+    fn once_per_suppression(&self, decisions: Vec<Decision>) -> Vec<Decision> {
+        let mut out: Vec<Decision> = Vec::with_capacity(decisions.len());
+        let mut first: std::collections::BTreeMap<SuppressionKey, usize> = Default::default();
+        let mut notes = Vec::new();
+        for decision in decisions {
+            let Decision::Create(new) = decision else {
+                out.push(decision);
+                continue;
+            };
+            let Some(key) = new.suppression_key() else {
+                out.push(Decision::Create(new));
+                continue;
+            };
+            if let Some(recorded_as) = self.history.suppressed.get(&key) {
+                let trace = new.trace[new.trace.len() - 1].clone().about(new.channel);
+                notes.push(trace.clone());
+                out.push(Decision::Noted {
+                    channel: new.channel,
+                    recorded_as: recorded_as.clone(),
+                    trace,
+                });
+            } else if let Some(Decision::Create(earlier)) = first.get(&key).map(|&i| &mut out[i]) {
+                earlier.trace.extend(new.trace);
+            } else {
+                first.insert(key, out.len());
+                out.push(Decision::Create(new));
+            }
+        }
+        if let Some(Decision::Retry { notes: kept, .. } | Decision::Finish { notes: kept, .. }) =
+            out.iter_mut()
+                .find(|d| matches!(d, Decision::Retry { .. } | Decision::Finish { .. }))
+        {
+            kept.extend(notes);
+        }
+        out
+    }
+
+    /// Rule 10: an invalid `contact.timezone` does not lose the call; every follow-up
+    /// decided in the fallback zone says so first in its trace.
+    fn note_invalid_zone(&self, decisions: &mut [Decision]) {
+        let Some(raw) = &self.event.contact.invalid_timezone else {
+            return;
+        };
+        let note = |status| {
+            TraceEntry::new(
+                self.now,
+                status,
+                Reason::InvalidContactTimezone,
+                format!(
+                    "contact.timezone {raw:?} is not a time zone; decided in {}",
+                    self.zone
+                ),
+            )
+        };
+        for decision in decisions {
+            match decision {
+                Decision::Create(new) => new.trace.insert(0, note(new.status)),
+                Decision::Reschedule { notes, .. } | Decision::Complete { notes, .. } => {
+                    notes.insert(0, note(Status::Scheduled))
+                }
+                // A retry is read in the follow-up's own zone unless a request moved it.
+                Decision::Retry { notes, trace, .. } if trace.reason == Reason::Rescheduled => {
+                    notes.insert(0, note(Status::Scheduled))
+                }
+                Decision::Retry { .. } | Decision::Finish { .. } | Decision::Noted { .. } => {}
+            }
+        }
     }
 
     fn on_dnc(&self, destination: &Destination) -> bool {
@@ -279,6 +430,21 @@ impl Ctx<'_> {
                 detail,
                 destination,
             } => (Status::Suppressed, self.now, destination, reason, detail),
+            Verdict::Complete {
+                followup_id,
+                destination,
+                due_at,
+                detail,
+            } => {
+                return Decision::Complete {
+                    followup_id,
+                    due_at,
+                    destination,
+                    content,
+                    notes: Vec::new(),
+                    trace: TraceEntry::new(self.now, Status::Scheduled, Reason::Consented, detail),
+                };
+            }
         };
         let calls = self
             .settings
@@ -335,7 +501,20 @@ impl Ctx<'_> {
         if let Err((reason, detail)) = self.sms_slots(sms) {
             return suppress(reason, detail);
         }
+        let in_review = self
+            .history
+            .awaiting_review
+            .get(&self.guard(GuardKind::Sms));
         let Some(number) = analysis.sms_destination.as_ref().filter(|d| d.confirmed) else {
+            if let Some(in_review) = in_review {
+                return suppress(
+                    Reason::AwaitingReview,
+                    format!(
+                        "SMS {} already waits for an operator to set its number",
+                        in_review.id
+                    ),
+                );
+            }
             return Verdict::NeedsReview {
                 reason: Reason::DestinationUnconfirmed,
                 detail:
@@ -361,6 +540,17 @@ impl Ctx<'_> {
         } else {
             "the contact agreed to a text on the call".to_owned()
         };
+        if let Some(in_review) = in_review {
+            return Verdict::Complete {
+                followup_id: in_review.id.clone(),
+                destination,
+                due_at,
+                detail: format!(
+                    "call {} confirmed {}; the SMS that waited for review goes there ({detail})",
+                    self.event.call.id, number.number
+                ),
+            };
+        }
         Verdict::Schedule {
             destination,
             due_at,
@@ -549,6 +739,7 @@ impl Ctx<'_> {
                 followup_id: original.id.clone(),
                 status,
                 reason,
+                notes: Vec::new(),
                 trace: TraceEntry::new(self.now, status, reason, detail),
             })
         };
@@ -610,6 +801,7 @@ impl Ctx<'_> {
             attempt,
             due_at,
             destination: original.destination.clone(),
+            notes: Vec::new(),
             trace: TraceEntry::new(
                 self.now,
                 Status::Scheduled,
@@ -683,6 +875,7 @@ impl Ctx<'_> {
                             due_at,
                             destination,
                             content,
+                            notes: Vec::new(),
                             trace: TraceEntry::new(
                                 self.now,
                                 Status::Scheduled,

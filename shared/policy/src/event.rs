@@ -188,7 +188,40 @@ pub struct Contact {
     pub email: Option<EmailAddress>,
     pub name: Option<String>,
     pub timezone: Option<TimeZone>,
+    /// What `timezone` held when it was not a time zone (shortened): the call is then
+    /// decided in the fallback zone and says so, rather than refused.
+    pub invalid_timezone: Option<String>,
     pub locale: Option<String>,
+}
+
+/// Longest part of an invalid `contact.timezone` repeated in a trace.
+const MAX_INVALID_ZONE_CHARS: usize = 64;
+
+/// `contact.timezone`: a zone, nothing (absent, null or blank), or what it held instead.
+fn contact_zone(obj: &Obj<'_>) -> (Option<TimeZone>, Option<String>) {
+    let Some(value) = obj.get("timezone") else {
+        return (None, None);
+    };
+    match value.as_str().map(str::trim) {
+        Some("") => (None, None),
+        Some(raw) => match TimeZone::parse(&obj.path("timezone"), raw) {
+            Ok(zone) => (Some(zone), None),
+            Err(_) => (
+                None,
+                Some(raw.chars().take(MAX_INVALID_ZONE_CHARS).collect()),
+            ),
+        },
+        None => (
+            None,
+            Some(
+                value
+                    .to_string()
+                    .chars()
+                    .take(MAX_INVALID_ZONE_CHARS)
+                    .collect(),
+            ),
+        ),
+    }
 }
 
 impl FromJson for Contact {
@@ -196,11 +229,13 @@ impl FromJson for Contact {
         let obj = Obj::new(path, value, &[], false, errors)?;
         let id = obj.required("id", errors);
         let locale = text(&obj, "locale", 35, true, errors);
+        let (timezone, invalid_timezone) = contact_zone(&obj);
         Some(Self {
             phone: obj.optional("phone", errors),
             email: obj.optional("email", errors),
             name: text(&obj, "name", MAX_NAME_CHARS, true, errors),
-            timezone: obj.optional("timezone", errors),
+            timezone,
+            invalid_timezone,
             locale,
             id: id?,
         })

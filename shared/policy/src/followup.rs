@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, FieldError};
-use crate::history::{GuardKey, PendingKey};
+use crate::history::{GuardKey, PendingKey, SuppressionKey};
 use crate::ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
 use crate::values::{Destination, PhoneNumber, TimeZone};
 
@@ -147,6 +147,16 @@ impl Status {
             .ok_or_else(|| FieldError::new(field, format!("unknown status {raw:?}")))
     }
 
+    /// Whether a follow-up of a once-per-contact kind (SMS, emails) in this status still
+    /// holds its kind's guard. "Once per contact" means *sent*: a follow-up that was
+    /// cancelled, suppressed or failed before reaching the provider releases it, so a
+    /// later call may send that kind. `needs_review` holds it without spending it (a
+    /// later call's confirmed number completes that follow-up instead of a second one);
+    /// `unknown` holds it because the provider may have it.
+    pub fn holds_guard(self) -> bool {
+        !matches!(self, Self::Cancelled | Self::Suppressed | Self::Failed)
+    }
+
     /// Nothing more will happen to a follow-up in this status.
     pub fn is_final(self) -> bool {
         matches!(
@@ -171,7 +181,7 @@ impl std::fmt::Display for Status {
 macro_rules! reasons {
     ($($(#[$doc:meta])* $variant:ident => $name:literal,)*) => {
         /// Why a decision was taken, machine-readable (shown through the API).
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "snake_case")]
         pub enum Reason {
             $($(#[$doc])* $variant,)*
@@ -253,9 +263,64 @@ reasons! {
     /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
     /// reply), whatever our do-not-call list says.
     OptedOut => "opted_out",
+    /// The follow-up came due and the executor claimed it to send it (any channel).
+    Due => "due",
+    /// An SMS to this contact already waits for an operator to set its number.
+    AwaitingReview => "awaiting_review",
+    /// `contact.timezone` was not a time zone: the call was decided in the fallback
+    /// zone (campaign's, agent's, account's) instead of being refused.
+    InvalidContactTimezone => "invalid_contact_timezone",
     /// The connected mailbox the email was to leave from lost its consent (revoked, or
     /// its refresh token refused): it must be connected again.
     MailboxDisconnected => "mailbox_disconnected",
+}
+
+impl Reason {
+    /// Whether the reason can describe a step of a follow-up of `channel`. Decisions,
+    /// send-time checks and operator actions only ever record reasons that fit, so a
+    /// follow-up's `reason` always says something true about its own channel.
+    pub fn fits(self, channel: Channel) -> bool {
+        use Channel::*;
+        match self {
+            Self::Consented | Self::DestinationUnconfirmed => matches!(channel, Sms | Email),
+            Self::MissedCall => channel == MissedCallEmail,
+            Self::Reviewed
+            | Self::AwaitingReview
+            | Self::NoAppointment
+            | Self::NoSummary
+            | Self::NoOffer
+            | Self::MessageTooLong => channel == Sms,
+            Self::AskForEmailOff => channel == Email,
+            Self::MailboxDisconnected => matches!(channel, Email | MissedCallEmail),
+            Self::NoSenderName => matches!(channel, Sms | Email | MissedCallEmail),
+            Self::AlreadySent => channel.guard_kind().is_some(),
+            Self::Requested
+            | Self::Rescheduled
+            | Self::Superseded
+            | Self::OutsideHorizon
+            | Self::NoAllowedWindow => channel.is_requested(),
+            Self::NoTemplate => channel != Call,
+            Self::Answered | Self::RetriesExhausted | Self::CallDeclined | Self::InvalidNumber => {
+                channel == Call
+            }
+            Self::NotAnswered
+            | Self::ChannelDisabled
+            | Self::NoConsent
+            | Self::Dnc
+            | Self::OutsideWindow
+            | Self::NoDestination
+            | Self::NoMeetingLink
+            | Self::Cancelled
+            | Self::WrongChannel
+            | Self::NotPending
+            | Self::ProviderAccepted
+            | Self::ProviderError
+            | Self::OutcomeUnknown
+            | Self::OptedOut
+            | Self::Due
+            | Self::InvalidContactTimezone => true,
+        }
+    }
 }
 
 impl std::fmt::Display for Reason {
@@ -298,6 +363,11 @@ pub struct TraceEntry {
     pub reason: Reason,
     #[serde(default)]
     pub detail: String,
+    /// Set on a note about a follow-up of another channel (e.g. an SMS suppression this
+    /// follow-up call's completion decided again and that is already stored once):
+    /// `status` and `reason` are that follow-up's, not this one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
 }
 
 impl TraceEntry {
@@ -312,7 +382,14 @@ impl TraceEntry {
             status,
             reason,
             detail: detail.into(),
+            channel: None,
         }
+    }
+
+    /// A note about a follow-up of `channel` kept in another follow-up's trace.
+    pub fn about(mut self, channel: Channel) -> Self {
+        self.channel = Some(channel);
+        self
     }
 }
 
@@ -483,6 +560,16 @@ impl NewFollowUp {
             campaign_id: self.campaign_id.clone(),
             contact_id: self.contact_id.clone(),
             channel: self.channel,
+        })
+    }
+
+    /// The once-per-(campaign, contact, channel, reason) key of a suppression.
+    pub fn suppression_key(&self) -> Option<SuppressionKey> {
+        (self.status == Status::Suppressed).then(|| SuppressionKey {
+            campaign_id: self.campaign_id.clone(),
+            contact_id: self.contact_id.clone(),
+            channel: self.channel,
+            reason: self.reason,
         })
     }
 }

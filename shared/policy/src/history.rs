@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::followup::{Channel, FollowUp, GuardKind};
-use crate::ids::{CampaignId, ContactId};
+use crate::followup::{Channel, FollowUp, GuardKind, Reason};
+use crate::ids::{CampaignId, ContactId, FollowUpId};
 use crate::values::Destination;
 
 /// The once-per-(campaign, contact, kind) guard of SMS and emails.
@@ -28,6 +28,17 @@ pub struct PendingKey {
     pub campaign_id: CampaignId,
     pub contact_id: ContactId,
     pub channel: Channel,
+}
+
+/// A suppression is stored once per (campaign, contact, channel, reason): a call that
+/// decides the same suppression again (every completion of a follow-up call re-decides
+/// SMS and emails) adds nothing to the contact's follow-ups.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SuppressionKey {
+    pub campaign_id: CampaignId,
+    pub contact_id: ContactId,
+    pub channel: Channel,
+    pub reason: Reason,
 }
 
 /// A fact the write of the decisions must check atomically.
@@ -48,6 +59,8 @@ pub enum Precondition {
         contact_id: ContactId,
         channel: Channel,
     },
+    /// This suppression is not stored yet; the write records it.
+    NotYetSuppressed(SuppressionKey),
 }
 
 impl Precondition {
@@ -59,11 +72,14 @@ impl Precondition {
                 campaign_id,
                 contact_id,
                 kind,
-            } => !history.already_sent.contains(&GuardKey {
-                campaign_id: campaign_id.clone(),
-                contact_id: contact_id.clone(),
-                kind: *kind,
-            }),
+            } => {
+                let key = GuardKey {
+                    campaign_id: campaign_id.clone(),
+                    contact_id: contact_id.clone(),
+                    kind: *kind,
+                };
+                !history.already_sent.contains(&key) && !history.awaiting_review.contains_key(&key)
+            }
             Self::NoPending {
                 campaign_id,
                 contact_id,
@@ -73,6 +89,7 @@ impl Precondition {
                 contact_id: contact_id.clone(),
                 channel: *channel,
             }),
+            Self::NotYetSuppressed(key) => !history.suppressed.contains_key(key),
         }
     }
 }
@@ -83,8 +100,14 @@ impl Precondition {
 pub struct History {
     /// Destinations found on the do-not-call list.
     pub dnc: BTreeSet<Destination>,
-    /// Guards that already exist.
+    /// Guards held by a follow-up that was sent or is on its way (see
+    /// [`crate::Status::holds_guard`]).
     pub already_sent: BTreeSet<GuardKey>,
+    /// Guards held by a `needs_review` SMS: sent nothing yet, and a later call's
+    /// confirmed number completes it.
+    pub awaiting_review: BTreeMap<GuardKey, FollowUp>,
+    /// Suppressions already stored, with the follow-up that records each.
+    pub suppressed: BTreeMap<SuppressionKey, FollowUpId>,
     /// The follow-up pending in each slot (status `scheduled`).
     pub pending: BTreeMap<PendingKey, FollowUp>,
     /// For a call that was itself a follow-up call (`call.followup_id`): that follow-up.
@@ -92,6 +115,15 @@ pub struct History {
 }
 
 impl History {
+    /// A follow-up this history holds (the original call, a pending one, one in review).
+    pub fn followup(&self, id: &FollowUpId) -> Option<&FollowUp> {
+        self.original_followup
+            .iter()
+            .chain(self.pending.values())
+            .chain(self.awaiting_review.values())
+            .find(|f| &f.id == id)
+    }
+
     /// Records everything a failed precondition says, for the next `decide`.
     pub fn learn_dnc(&mut self, destination: Destination) {
         self.dnc.insert(destination);
@@ -99,6 +131,17 @@ impl History {
 
     pub fn learn_already_sent(&mut self, key: GuardKey) {
         self.already_sent.insert(key);
+    }
+
+    /// The guard is held by `followup`, a `needs_review` follow-up.
+    pub fn learn_awaiting_review(&mut self, followup: FollowUp) {
+        if let Some(key) = followup.kind_guard() {
+            self.awaiting_review.insert(key, followup);
+        }
+    }
+
+    pub fn learn_suppressed(&mut self, key: SuppressionKey, recorded_as: FollowUpId) {
+        self.suppressed.insert(key, recorded_as);
     }
 
     /// `followup` is the one pending in its slot (a call or WhatsApp follow-up).

@@ -53,6 +53,13 @@ macro_rules! id_type {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// A constant id known to be valid (previews use some of these).
+            #[allow(dead_code)]
+            pub(crate) fn fixed(raw: &'static str) -> Self {
+                debug_assert!(check_id($field, raw).is_ok());
+                Self(raw.to_owned())
+            }
         }
 
         impl std::fmt::Display for $name {

@@ -160,6 +160,24 @@ impl<'v> Obj<'v> {
         self.map.get(key).filter(|v| !v.is_null())
     }
 
+    /// The value at `key` of a setting: `null` and a blank or whitespace-only string
+    /// count as absent, so a form's empty box means "use the default".
+    pub(crate) fn get_setting(&self, key: &str) -> Option<&'v Value> {
+        self.get(key)
+            .filter(|v| v.as_str().is_none_or(|s| !s.trim().is_empty()))
+    }
+
+    /// An optional setting: `None` when absent, `null` or blank (see
+    /// [`Obj::get_setting`]) or invalid (an invalid value records its error).
+    pub(crate) fn optional_setting<T: FromJson>(
+        &self,
+        key: &str,
+        errors: &mut Errors,
+    ) -> Option<T> {
+        self.get_setting(key)
+            .and_then(|value| T::from_json_at(&self.path(key), value, errors))
+    }
+
     pub(crate) fn required<T: FromJson>(&self, key: &str, errors: &mut Errors) -> Option<T> {
         match self.get(key) {
             Some(value) => T::from_json_at(&self.path(key), value, errors),

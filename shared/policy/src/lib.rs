@@ -37,7 +37,7 @@ pub use followup::{
     Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,
     TraceEntry,
 };
-pub use history::{GuardKey, History, PendingKey, Precondition};
+pub use history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
 pub use mailbox::{EmailSender, MailboxId, MailboxStatus};
 pub use recheck::{SendCheck, recheck};

@@ -121,14 +121,14 @@ impl FromJson for AccountSettings {
             errors,
         )?;
         Some(Self {
-            default_sender_name: obj.optional("default_sender_name", errors),
-            default_meeting_link: obj.optional("default_meeting_link", errors),
+            default_sender_name: obj.optional_setting("default_sender_name", errors),
+            default_meeting_link: obj.optional_setting("default_meeting_link", errors),
             default_time_zone: obj.or_default("default_time_zone", TimeZone::UTC, errors),
             quiet_hours: obj.or_default("quiet_hours", Self::default_quiet_hours(), errors),
-            sms_sender_id: obj.optional("sms_sender_id", errors),
-            sms_origination_number: obj.optional("sms_origination_number", errors),
-            email_from_address: obj.optional("email_from_address", errors),
-            email_configuration_set: obj.optional("email_configuration_set", errors),
+            sms_sender_id: obj.optional_setting("sms_sender_id", errors),
+            sms_origination_number: obj.optional_setting("sms_origination_number", errors),
+            email_from_address: obj.optional_setting("email_from_address", errors),
+            email_configuration_set: obj.optional_setting("email_configuration_set", errors),
         })
     }
 }
@@ -378,7 +378,7 @@ impl FromJson for AgentSettings {
         )?;
         let allowed_hours = obj.required("allowed_hours", errors);
         let allowed_days = obj.required("allowed_days", errors);
-        let time_zone = obj.optional("time_zone", errors);
+        let time_zone = obj.optional_setting("time_zone", errors);
         let calls = obj.or_default("calls", CallSettings::default(), errors);
         let whatsapp = obj.or_default("whatsapp", WhatsAppSettings::default(), errors);
         Some(Self {
@@ -424,9 +424,9 @@ impl FromJson for SmsSettings {
             errors,
         )?;
         let enabled = obj.or_default("enabled", false, errors);
-        let template: Option<SmsTemplate> = obj.optional("template", errors);
+        let template: Option<SmsTemplate> = obj.optional_setting("template", errors);
         let offer_summary = obj
-            .optional::<String>("offer_summary", errors)
+            .optional_setting::<String>("offer_summary", errors)
             .and_then(|raw| {
                 single_line(&obj.path("offer_summary"), &raw, MAX_OFFER_SUMMARY_CHARS)
                     .map_err(|e| errors.push(e))
@@ -434,7 +434,7 @@ impl FromJson for SmsSettings {
             })
             .filter(|s| !s.is_empty());
         let promo_code = obj
-            .optional::<String>("promo_code", errors)
+            .optional_setting::<String>("promo_code", errors)
             .and_then(|raw| {
                 let ok = (1..=32).contains(&raw.len())
                     && raw
@@ -448,20 +448,20 @@ impl FromJson for SmsSettings {
                 }
                 ok.then_some(raw)
             });
-        if enabled && template.is_none() && obj.get("template").is_none() {
+        if enabled && template.is_none() && obj.get_setting("template").is_none() {
             errors.push(FieldError::new(
                 obj.path("template"),
                 "is required when SMS is enabled",
             ));
         }
         if enabled && template == Some(SmsTemplate::OfferPromo) {
-            if obj.get("offer_summary").is_none() {
+            if obj.get_setting("offer_summary").is_none() {
                 errors.push(FieldError::new(
                     obj.path("offer_summary"),
                     "is required by the offer_promo template",
                 ));
             }
-            if obj.get("promo_code").is_none() {
+            if obj.get_setting("promo_code").is_none() {
                 errors.push(FieldError::new(
                     obj.path("promo_code"),
                     "is required by the offer_promo template",
@@ -471,8 +471,8 @@ impl FromJson for SmsSettings {
         Some(Self {
             enabled,
             template,
-            sender_name: obj.optional("sender_name", errors),
-            meeting_link: obj.optional("meeting_link", errors),
+            sender_name: obj.optional_setting("sender_name", errors),
+            meeting_link: obj.optional_setting("meeting_link", errors),
             offer_summary,
             promo_code,
         })
@@ -547,10 +547,10 @@ impl FromJson for EmailSettings {
         Some(Self {
             enabled,
             ask_for_email: obj.or_default("ask_for_email", false, errors),
-            from_name: obj.optional("from_name", errors),
+            from_name: obj.optional_setting("from_name", errors),
             subject,
             body,
-            meeting_link: obj.optional("meeting_link", errors),
+            meeting_link: obj.optional_setting("meeting_link", errors),
             sender: obj.or_default("sender", EmailSender::Ses, errors),
         })
     }
@@ -609,8 +609,8 @@ impl FromJson for CampaignSettings {
             errors,
         )?;
         Some(Self {
-            agent_id: obj.optional("agent_id", errors),
-            time_zone: obj.optional("time_zone", errors),
+            agent_id: obj.optional_setting("agent_id", errors),
+            time_zone: obj.optional_setting("time_zone", errors),
             sms: obj.or_default("sms", SmsSettings::default(), errors),
             email: obj.or_default("email", EmailSettings::default(), errors),
             missed_call_email: obj.or_default(

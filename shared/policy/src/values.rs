@@ -348,6 +348,16 @@ impl Destination {
         }
     }
 
+    /// How the do-not-call list matches this destination: a number as written (E.164
+    /// is already canonical), an address case-insensitively, whole address. Two
+    /// destinations with the same key are the same entry of the list.
+    pub fn dnc_match_key(&self) -> String {
+        match self {
+            Self::Phone(phone) => phone.as_str().to_owned(),
+            Self::Email(email) => email.as_str().to_ascii_lowercase(),
+        }
+    }
+
     pub fn phone(&self) -> Option<&PhoneNumber> {
         match self {
             Self::Phone(phone) => Some(phone),

@@ -245,9 +245,30 @@ fn a_bad_call_completed_body_reports_every_field() {
             "call.outcome",
             "contact.email",
             "contact.phone",
-            "contact.timezone",
         ]
     );
+}
+
+#[test]
+fn an_invalid_contact_timezone_is_no_reason_to_refuse_the_call() {
+    for (raw, kept) in [
+        (json!("Nowhere/City"), Some("Nowhere/City")),
+        (json!(42), Some("42")),
+        (json!("   "), None),
+        (json!("Europe/Madrid"), None),
+    ] {
+        let body = with(event_json(), "/contact/timezone", raw.clone());
+        let WebhookEvent::CallCompleted(event) = parse_event(body.to_string().as_bytes()).unwrap()
+        else {
+            panic!("not a call.completed")
+        };
+        assert_eq!(event.contact.invalid_timezone.as_deref(), kept, "{raw}");
+        assert_eq!(
+            event.contact.timezone.is_some(),
+            raw == json!("Europe/Madrid"),
+            "{raw}"
+        );
+    }
 }
 
 #[test]

@@ -899,7 +899,14 @@ fn every_suppression_is_recorded_with_its_reason_and_a_trace() {
         assert_eq!(new.trace[0].reason, new.reason);
         assert!(!new.trace[0].detail.is_empty());
     }
-    assert!(decisions.preconditions().is_empty());
+    // A suppression checks nothing but that it is not stored yet (once per reason).
+    assert!(
+        decisions
+            .preconditions()
+            .iter()
+            .all(|p| matches!(p, Precondition::NotYetSuppressed(_)))
+    );
+    assert_eq!(decisions.preconditions().len(), 3);
 }
 
 /// The caller's loop: decide knowing nothing, "write" against the real facts, learn what
@@ -954,6 +961,10 @@ fn deciding_again_with_the_learned_facts_satisfies_every_precondition() {
                     channel,
                 };
                 learned.learn_pending(truth.pending[&key].clone());
+            }
+            Precondition::NotYetSuppressed(key) => {
+                let recorded_as = truth.suppressed[&key].clone();
+                learned.learn_suppressed(key, recorded_as);
             }
         }
     }

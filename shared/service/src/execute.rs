@@ -196,13 +196,12 @@ impl Executor {
             SendCheck::Reschedule(due_at) => {
                 let mut moved = stored.value.clone();
                 moved.due_at = due_at;
-                moved.updated_at = now;
-                moved.trace.push(policy::TraceEntry::new(
+                moved.record(
                     now,
                     Status::Scheduled,
                     Reason::OutsideWindow,
-                    format!("moved to the next allowed instant, {due_at}"),
-                ));
+                    format!("outside its window at send time; moved to {due_at}"),
+                );
                 self.save(&stored, &moved).await?;
                 Ok(Outcome::Rescheduled { due_at })
             }
@@ -229,7 +228,7 @@ impl Executor {
         claimed.record(
             now,
             Status::Sending,
-            Reason::Requested,
+            Reason::Due,
             format!("claimed by the executor (claim {token})"),
         );
         let claim_version = match self.repo.save_followup(&stored, &claimed).await {
@@ -476,6 +475,10 @@ impl Executor {
                                 .into(),
                     })?;
                 Outbound::Email {
+                    kind: match followup.channel {
+                        Channel::MissedCallEmail => channels::EmailKind::MissedCallEmail,
+                        _ => channels::EmailKind::Email,
+                    },
                     from_name: email.from_name.unwrap_or_default(),
                     from_address,
                     to,

@@ -5,6 +5,7 @@
 //! through ports: the [`store::Table`], [`scheduling::Schedules`], [`channels::Sender`]
 //! and [`clock::Clock`], so the same code runs in Lambda, locally and in tests.
 
+pub mod answer;
 pub mod aws;
 pub mod cache;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod webhook;
 
 use std::sync::Arc;
 
+pub use answer::{CallAnswer, DecidedFollowUp, DecisionKind};
 pub use error::ServiceError;
 pub use repository::{DncEntry, Listing, Repository, StoredSecret};
 

@@ -3,18 +3,21 @@
 //! a `needs_review` SMS by hand, and preview what a call would get. Every input is
 //! parsed by the policy's types first; an invalid one stores nothing.
 
+use policy::render::{MessagesPreview, PreviewRequest};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, Channel,
     ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Precondition,
-    Reason, Status, ValidationErrors, WebhookEvent,
+    Reason, Settings, Status, ValidationErrors, WebhookEvent,
 };
 use serde_json::{Value, json};
 use store::StoreError;
 
+use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
 use crate::records::{self, Versioned};
 use crate::repository::{DncEntry, Listing, StoredSecret};
 use crate::signature::WebhookSecret;
+use crate::webhook::apply;
 use crate::{Engine, new_followup_id};
 
 /// Largest page a list returns.
@@ -33,6 +36,26 @@ fn parse<T>(result: Result<T, policy::FieldError>) -> Result<T, ServiceError> {
 /// The page size asked for, bounded.
 pub fn page_size(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
+}
+
+/// An agent's or a campaign's settings in a list.
+#[derive(Debug, serde::Serialize)]
+pub struct SettingsOf<T> {
+    pub id: String,
+    pub settings: T,
+}
+
+impl<T> SettingsOf<T> {
+    fn listing(page: Listing<(String, T)>) -> Listing<Self> {
+        Listing {
+            items: page
+                .items
+                .into_iter()
+                .map(|(id, settings)| Self { id, settings })
+                .collect(),
+            next_cursor: page.next_cursor,
+        }
+    }
 }
 
 /// A newly created secret: the only time its text is shown.
@@ -171,6 +194,72 @@ impl Engine {
         self.repo
             .delete_record(records::campaign_key(account, &campaign), if_match)
             .await
+    }
+
+    /// The campaign's SMS, email and missed-call email rendered for a sample contact by
+    /// the policy's renderers, with the settings in the request (unsaved) or else the
+    /// saved ones, and the account defaults. Changes nothing.
+    pub async fn preview_messages(
+        &self,
+        account: &AccountId,
+        campaign: &str,
+        body: &Value,
+    ) -> Result<MessagesPreview, ServiceError> {
+        let campaign = parse(CampaignId::parse("campaign_id", campaign));
+        let request = PreviewRequest::from_json(body);
+        let (campaign, request) = both(campaign, request)?;
+        let campaign_settings = match request.settings {
+            Some(settings) => settings,
+            None => {
+                self.campaign_settings(account, campaign.as_str())
+                    .await?
+                    .value
+            }
+        };
+        let account_settings = self.account_settings(account).await?.value;
+        let mut settings = Settings::new(account.clone(), account_settings);
+        if let Some(agent) = &campaign_settings.agent_id {
+            settings.agent = self
+                .repo
+                .agent_settings(account, agent)
+                .await?
+                .map(|v| v.value);
+        }
+        settings.campaign = Some(campaign_settings);
+        Ok(policy::render::preview_messages(
+            &settings,
+            &campaign,
+            &request.sample,
+            self.clock.now(),
+        ))
+    }
+
+    /// The agents that have follow-up settings, by id.
+    pub async fn agents(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<SettingsOf<AgentSettings>>, ServiceError> {
+        let page = self
+            .repo
+            .settings_page(account, records::AGENT_PREFIX, cursor, page_size(limit))
+            .await?;
+        Ok(SettingsOf::listing(page))
+    }
+
+    /// The campaigns that have follow-up settings, by id.
+    pub async fn campaigns(
+        &self,
+        account: &AccountId,
+        cursor: Option<String>,
+        limit: Option<u32>,
+    ) -> Result<Listing<SettingsOf<CampaignSettings>>, ServiceError> {
+        let page = self
+            .repo
+            .settings_page(account, records::CAMPAIGN_PREFIX, cursor, page_size(limit))
+            .await?;
+        Ok(SettingsOf::listing(page))
     }
 
     // ---- webhook secrets ----
@@ -408,16 +497,21 @@ impl Engine {
         }
     }
 
-    /// What a `call.completed` body would get, with the reasons, changing nothing.
-    /// Facts the webhook would learn from its transaction (do-not-call entries,
-    /// follow-ups already sent, pending follow-ups) are read here instead, so the
-    /// preview matches what the webhook then does.
-    pub async fn preview(&self, account: &AccountId, body: &[u8]) -> Result<Value, ServiceError> {
+    /// What a `call.completed` body would get, with the reasons, changing nothing: the
+    /// webhook's own answer ([`CallAnswer`]) without the ids of follow-ups it would
+    /// create. Facts the webhook would learn from its transaction (do-not-call entries,
+    /// follow-ups already sent or in review, pending follow-ups, suppressions already
+    /// stored) are read here instead, so the preview matches what the webhook then does.
+    pub async fn preview(
+        &self,
+        account: &AccountId,
+        body: &[u8],
+    ) -> Result<CallAnswer, ServiceError> {
         let now = self.clock.now();
         let event = match policy::parse_event(body)? {
             WebhookEvent::CallCompleted(event) => event,
             WebhookEvent::Ignored { event_type } => {
-                return Ok(json!({ "ignored": event_type, "decisions": [] }));
+                return Ok(CallAnswer::ignored(None, event_type));
             }
         };
         let settings = self
@@ -439,18 +533,32 @@ impl Engine {
             }
             decisions = policy::decide(&settings, &event, &history, now);
         }
-        let followups: Vec<Value> = decisions
+        let followups = decisions
             .iter()
-            .map(|d| match d {
+            .filter_map(|decision| match decision {
                 Decision::Create(new) => {
                     let f = new.clone().into_followup(new_followup_id(), now);
-                    json!({ "decision": "create", "channel": f.channel, "status": f.status, "due_at": f.due_at,
-                            "time_zone": f.time_zone, "destination": f.destination, "reason": f.reason, "trace": f.trace })
+                    Some(DecidedFollowUp::new(decision, &f, None))
                 }
-                other => serde_json::to_value(other).unwrap_or(Value::Null),
+                Decision::Noted {
+                    channel,
+                    recorded_as,
+                    trace,
+                } => Some(DecidedFollowUp::noted(*channel, recorded_as, trace)),
+                other => {
+                    let id = other.followup_id()?;
+                    let mut f = history.followup(id)?.clone();
+                    apply(other, &mut f, now);
+                    Some(DecidedFollowUp::new(other, &f, Some(id.clone())))
+                }
             })
             .collect();
-        Ok(json!({ "call_id": event.call.id, "decisions": followups }))
+        Ok(CallAnswer {
+            webhook_id: None,
+            call_id: Some(event.call.id),
+            ignored: None,
+            followups,
+        })
     }
 
     async fn learn(
@@ -459,7 +567,6 @@ impl Engine {
         precondition: &Precondition,
         history: &mut History,
     ) -> Result<bool, ServiceError> {
-        let table = self.repo.table();
         Ok(match precondition {
             Precondition::NotOnDnc(destination) => {
                 let on = self.repo.is_on_dnc(account, destination).await?;
@@ -478,14 +585,30 @@ impl Engine {
                     contact_id: contact_id.clone(),
                     kind: *kind,
                 };
-                let sent = table
-                    .get(&records::guard_key(account, &key))
-                    .await?
-                    .is_some();
-                if sent {
-                    history.learn_already_sent(key);
+                let Some(id) = self.repo.guard_holder(account, &key).await? else {
+                    return Ok(false);
+                };
+                match self.repo.followup(account, &id).await?.map(|v| v.value) {
+                    Some(holder) if holder.status == Status::NeedsReview => {
+                        history.learn_awaiting_review(holder);
+                        true
+                    }
+                    Some(holder) if holder.status.holds_guard() => {
+                        history.learn_already_sent(key);
+                        true
+                    }
+                    // Left by a follow-up that was not sent: the webhook takes it over.
+                    _ => false,
                 }
-                sent
+            }
+            Precondition::NotYetSuppressed(key) => {
+                match self.repo.suppression(account, key).await? {
+                    Some(id) => {
+                        history.learn_suppressed(key.clone(), id);
+                        true
+                    }
+                    None => false,
+                }
             }
             Precondition::NoPending {
                 campaign_id,
@@ -497,6 +620,7 @@ impl Engine {
                     contact_id: contact_id.clone(),
                     channel: *channel,
                 };
+                let table = self.repo.table();
                 let Some(pointer) = table.get(&records::pending_key(account, &slot)).await? else {
                     return Ok(false);
                 };

@@ -8,10 +8,12 @@
 //! | agent settings | `A#{account}` | `AGENT#{agent}` | |
 //! | campaign settings | `A#{account}` | `CAMPAIGN#{campaign}` | |
 //! | webhook secret | `A#{account}` | `SECRET#{id}` | |
-//! | do-not-call entry | `A#{account}` | `DNC#{phone or email}` | |
+//! | do-not-call entry | `A#{account}` | `DNC#{phone, or email lower-cased}` | |
+//! | data migration done | `A#{account}` | `MIGRATION#{name}` | |
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
+//! | suppression stored | `A#{account}#SUPPRESSED#{campaign}#{contact}#{channel}#{reason}` | `SUPPRESSED` | |
 //! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
 //!
 //! Follow-ups get a partition each so a busy campaign never makes a hot partition; the
@@ -20,7 +22,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use policy::{
     AccountId, AgentId, CampaignId, ContactId, Destination, FollowUp, FollowUpId, GuardKey,
-    PendingKey, Status,
+    PendingKey, Status, SuppressionKey,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,12 +45,16 @@ pub fn account_settings_key(account: &AccountId) -> Key {
     Key::new(account_pk(account), "SETTINGS")
 }
 
+pub const AGENT_PREFIX: &str = "AGENT#";
+
 pub fn agent_key(account: &AccountId, agent: &AgentId) -> Key {
-    Key::new(account_pk(account), format!("AGENT#{agent}"))
+    Key::new(account_pk(account), format!("{AGENT_PREFIX}{agent}"))
 }
 
+pub const CAMPAIGN_PREFIX: &str = "CAMPAIGN#";
+
 pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
-    Key::new(account_pk(account), format!("CAMPAIGN#{campaign}"))
+    Key::new(account_pk(account), format!("{CAMPAIGN_PREFIX}{campaign}"))
 }
 
 pub const SECRET_PREFIX: &str = "SECRET#";
@@ -59,11 +65,21 @@ pub fn secret_key(account: &AccountId, id: &str) -> Key {
 
 pub const DNC_PREFIX: &str = "DNC#";
 
+/// Keyed by [`Destination::dnc_match_key`], so an address matches however it is cased.
+/// Entries stored before that (keyed as typed) are re-keyed once per account: see
+/// [`DNC_KEYS_MIGRATION`].
 pub fn dnc_key(account: &AccountId, destination: &Destination) -> Key {
     Key::new(
         account_pk(account),
-        format!("{DNC_PREFIX}{}", destination.as_str()),
+        format!("{DNC_PREFIX}{}", destination.dnc_match_key()),
     )
+}
+
+/// The migration that re-keys do-not-call addresses stored with upper-case letters.
+pub const DNC_KEYS_MIGRATION: &str = "dnc_email_case";
+
+pub fn migration_key(account: &AccountId, name: &str) -> Key {
+    Key::new(account_pk(account), format!("MIGRATION#{name}"))
 }
 
 pub fn followup_key(account: &AccountId, id: &FollowUpId) -> Key {
@@ -199,13 +215,19 @@ pub fn followup_item(followup: &FollowUp, version: u64) -> Result<Item, ServiceE
     Ok(Item::new(followup_key(account, &followup.id), attrs))
 }
 
+/// A stored follow-up. Its `reason` is its latest own trace entry's, also for items
+/// written when a send-time move did not update it.
 pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceError> {
-    let value = serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
-        ServiceError::Internal(format!(
-            "stored follow-up {:?} is unreadable: {e}",
-            item.key
-        ))
-    })?;
+    let mut value: FollowUp =
+        serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
+            ServiceError::Internal(format!(
+                "stored follow-up {:?} is unreadable: {e}",
+                item.key
+            ))
+        })?;
+    if let Some(last) = value.trace.iter().rev().find(|t| t.channel.is_none()) {
+        value.reason = Some(last.reason);
+    }
     Ok(Versioned {
         value,
         version: version_of(item),
@@ -225,6 +247,17 @@ pub fn followup_writes(
         item: followup_item(new, version)?,
         cond: expect.cond(),
     }];
+    if let (Some(old), Some(guard)) = (old, new.kind_guard())
+        && old.status.holds_guard()
+        && !new.status.holds_guard()
+    {
+        // Not sent after all (cancelled, suppressed at send time, failed): the contact's
+        // once is released for a later call.
+        writes.push(Write::Delete {
+            key: guard_key(&new.account_id, &guard),
+            cond: Cond::Equals(vec![("followup_id".into(), json!(new.id.as_str()))]),
+        });
+    }
     let was_pending = old.is_some_and(|o| o.status == Status::Scheduled);
     let is_pending = new.status == Status::Scheduled;
     if let Some(slot) = new.pending_key() {
@@ -246,7 +279,7 @@ pub fn followup_writes(
     Ok(writes)
 }
 
-/// The follow-up id a pending slot points at.
+/// The follow-up id a pending slot, guard or suppression record points at.
 pub fn pending_followup_id(item: &Item) -> Option<FollowUpId> {
     item.attrs
         .get("followup_id")
@@ -255,9 +288,31 @@ pub fn pending_followup_id(item: &Item) -> Option<FollowUpId> {
 }
 
 pub fn guard_item(account: &AccountId, guard: &GuardKey, followup: &FollowUpId) -> Item {
+    Item::new(guard_key(account, guard), followup_pointer(followup))
+}
+
+pub fn suppression_key(account: &AccountId, key: &SuppressionKey) -> Key {
+    Key::new(
+        format!(
+            "A#{account}#SUPPRESSED#{}#{}#{}#{}",
+            key.campaign_id,
+            key.contact_id,
+            key.channel.as_str(),
+            key.reason.as_str()
+        ),
+        "SUPPRESSED",
+    )
+}
+
+/// The record that a suppression is stored, pointing at the follow-up that stores it.
+pub fn suppression_item(account: &AccountId, key: &SuppressionKey, followup: &FollowUpId) -> Item {
+    Item::new(suppression_key(account, key), followup_pointer(followup))
+}
+
+fn followup_pointer(followup: &FollowUpId) -> Attrs {
     let mut attrs = Attrs::new();
     attrs.insert("followup_id".into(), json!(followup.as_str()));
-    Item::new(guard_key(account, guard), attrs)
+    attrs
 }
 
 pub fn webhook_item(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, FollowUp, FollowUpId, Settings,
+    Destination, FollowUp, FollowUpId, GuardKey, Settings, SuppressionKey,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -229,11 +229,15 @@ impl Repository {
             records::agent_key(account, agent),
             records::campaign_key(account, campaign),
         );
-        let (account_settings, agent, campaign) = tokio::join!(
+        // The do-not-call list is consulted with these settings: its keys must be the
+        // current ones first (a cached no-op once done).
+        let (account_settings, agent, campaign, dnc) = tokio::join!(
             self.cached_record::<AccountSettings>(&keys.0),
             self.cached_record::<AgentSettings>(&keys.1),
             self.cached_record::<CampaignSettings>(&keys.2),
+            self.dnc_keys_current(account),
         );
+        dnc?;
         let mut settings = Settings::new(account.clone(), account_settings?.unwrap_or_default());
         settings.agent = agent?;
         settings.campaign = campaign?;
@@ -362,12 +366,85 @@ impl Repository {
 
     // ---- do-not-call ----
 
+    /// Makes sure every do-not-call entry of the account is under its current key
+    /// ([`records::dnc_key`]): addresses stored before the list matched them
+    /// case-insensitively were keyed as typed (`DNC#Pat.Case@example.com`) and are
+    /// moved once to the lower-cased key, every attribute kept. A marker record says it
+    /// is done; it is cached like settings, so a warm process pays nothing.
+    pub async fn dnc_keys_current(&self, account: &AccountId) -> Result<(), ServiceError> {
+        let marker = records::migration_key(account, records::DNC_KEYS_MIGRATION);
+        if self.cached_record::<Value>(&marker).await?.is_some() {
+            return Ok(());
+        }
+        self.rekey_dnc_entries(account).await?;
+        let done = json!({ "done": true });
+        let mut attrs = Attrs::new();
+        attrs.insert("data".into(), done.clone());
+        self.table
+            .write(vec![Write::Put {
+                item: Item::new(marker.clone(), attrs),
+                cond: Cond::Always,
+            }])
+            .await?;
+        self.cache.put(cache_key(&marker), Some(done));
+        Ok(())
+    }
+
+    async fn rekey_dnc_entries(&self, account: &AccountId) -> Result<(), ServiceError> {
+        let mut query = Query::new(Index::Primary, records::account_pk(account));
+        query.sk_prefix = Some(records::DNC_PREFIX.into());
+        loop {
+            let page = self.table.query(&query).await?;
+            for item in page.items {
+                let Some(value) = item.attrs.get("value").and_then(Value::as_str) else {
+                    continue;
+                };
+                let Ok(destination) = Destination::from_stored("value", value) else {
+                    continue;
+                };
+                let key = records::dnc_key(account, &destination);
+                if key == item.key {
+                    continue;
+                }
+                let moved = vec![
+                    Write::Put {
+                        item: Item::new(key, item.attrs.clone()),
+                        cond: Cond::NotExists,
+                    },
+                    Write::Delete {
+                        key: item.key.clone(),
+                        cond: Cond::Always,
+                    },
+                ];
+                match self.table.write(moved).await {
+                    Ok(()) => {}
+                    // The address is already under its key (another casing, another
+                    // process): the first entry stays, this copy goes.
+                    Err(StoreError::ConditionFailed { .. }) => {
+                        self.table
+                            .write(vec![Write::Delete {
+                                key: item.key,
+                                cond: Cond::Always,
+                            }])
+                            .await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match page.cursor {
+                Some(cursor) => query.cursor = Some(cursor),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// Adds an entry; adding one that exists keeps (and returns) the first.
     pub async fn add_dnc(
         &self,
         account: &AccountId,
         entry: &DncEntry,
     ) -> Result<DncEntry, ServiceError> {
+        self.dnc_keys_current(account).await?;
         let mut attrs = Attrs::new();
         attrs.insert("value".into(), json!(entry.value.as_str()));
         attrs.insert("added_at".into(), json!(entry.added_at));
@@ -396,6 +473,7 @@ impl Repository {
         account: &AccountId,
         value: &Destination,
     ) -> Result<(), ServiceError> {
+        self.dnc_keys_current(account).await?;
         let key = records::dnc_key(account, value);
         match self
             .table
@@ -417,6 +495,7 @@ impl Repository {
         account: &AccountId,
         value: &Destination,
     ) -> Result<bool, ServiceError> {
+        self.dnc_keys_current(account).await?;
         Ok(self
             .table
             .get(&records::dnc_key(account, value))
@@ -439,6 +518,33 @@ impl Repository {
             .into_iter()
             .filter_map(|item| serde_json::from_value(Value::Object(item.attrs)).ok())
             .collect();
+        Ok(Listing {
+            items,
+            next_cursor: cursor,
+        })
+    }
+
+    /// One page of the account's settings records whose sort key starts with `prefix`
+    /// (`AGENT#`, `CAMPAIGN#`), as `(id, settings)` by id.
+    pub async fn settings_page<T: DeserializeOwned>(
+        &self,
+        account: &AccountId,
+        prefix: &str,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<Listing<(String, T)>, ServiceError> {
+        let mut query = Query::new(Index::Primary, records::account_pk(account));
+        query.sk_prefix = Some(prefix.into());
+        query.limit = limit;
+        query.cursor = cursor;
+        let Page { items, cursor } = self.query(&query).await?;
+        let items = items
+            .iter()
+            .map(|item| {
+                let id = item.key.sk.strip_prefix(prefix).unwrap_or(&item.key.sk);
+                records::data_from_item::<T>(item).map(|v| (id.to_owned(), v.value))
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Listing {
             items,
             next_cursor: cursor,
@@ -540,6 +646,29 @@ impl Repository {
             )),
             e => e.into(),
         })
+    }
+
+    /// The follow-up a once-per-contact guard points at, when the guard exists.
+    pub async fn guard_holder(
+        &self,
+        account: &AccountId,
+        guard: &GuardKey,
+    ) -> Result<Option<FollowUpId>, ServiceError> {
+        let item = self.table.get(&records::guard_key(account, guard)).await?;
+        Ok(item.as_ref().and_then(records::pending_followup_id))
+    }
+
+    /// The follow-up that stores this suppression, when one does.
+    pub async fn suppression(
+        &self,
+        account: &AccountId,
+        key: &SuppressionKey,
+    ) -> Result<Option<FollowUpId>, ServiceError> {
+        let item = self
+            .table
+            .get(&records::suppression_key(account, key))
+            .await?;
+        Ok(item.as_ref().and_then(records::pending_followup_id))
     }
 
     /// The answer stored for a webhook delivery, if it was already processed.

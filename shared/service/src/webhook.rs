@@ -12,11 +12,12 @@
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, CallCompleted, Decision, Decisions, Destination, FollowUp, FollowUpId, GuardKey,
-    History, PendingKey, Precondition, WebhookEvent,
+    History, PendingKey, Precondition, Status, SuppressionKey, WebhookEvent,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use store::{Cond, StoreError, Write};
 
+use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
 use crate::records::{self, Expect, Versioned};
 use crate::signature::{self, SignedHeaders, WebhookSecret};
@@ -31,6 +32,7 @@ enum Meaning {
     Delivery,
     NewFollowUp,
     Guard(GuardKey),
+    Suppression(SuppressionKey),
     Pending(PendingKey),
     Dnc(Destination),
     Existing(FollowUpId),
@@ -64,7 +66,7 @@ impl Engine {
         let event = match policy::parse_event(body).map_err(ServiceError::from)? {
             WebhookEvent::CallCompleted(event) => event,
             WebhookEvent::Ignored { event_type } => {
-                return Ok(json!({ "webhook_id": webhook_id, "ignored": event_type }));
+                return Ok(to_json(&CallAnswer::ignored(Some(webhook_id), event_type))?);
             }
         };
         Ok(self.record_call(&account, &webhook_id, &event, now).await?)
@@ -122,7 +124,7 @@ impl Engine {
             match self.repo.table().write(plan.writes).await {
                 Ok(()) => {
                     record_metrics(&plan.answer);
-                    return Ok(plan.answer);
+                    return to_json(&plan.answer);
                 }
                 Err(StoreError::ConditionFailed { failed }) => {
                     for (index, current) in failed {
@@ -140,7 +142,17 @@ impl Engine {
                                         }),
                                 };
                             }
-                            Meaning::Guard(key) => known.history.learn_already_sent(key.clone()),
+                            Meaning::Guard(key) => {
+                                let id = current.as_ref().and_then(records::pending_followup_id);
+                                self.learn_guard(account, key, id, &mut known).await?;
+                            }
+                            Meaning::Suppression(key) => {
+                                if let Some(id) =
+                                    current.as_ref().and_then(records::pending_followup_id)
+                                {
+                                    known.history.learn_suppressed(key.clone(), id);
+                                }
+                            }
                             Meaning::Dnc(destination) => {
                                 known.history.learn_dnc(destination.clone())
                             }
@@ -161,8 +173,14 @@ impl Engine {
                                         known.history.original_followup = Some(fresh.value.clone());
                                     }
                                     known.remember(fresh.clone());
-                                    if fresh.value.status == policy::Status::Scheduled {
-                                        known.history.learn_pending(fresh.value);
+                                    match fresh.value.status {
+                                        Status::Scheduled => {
+                                            known.history.learn_pending(fresh.value)
+                                        }
+                                        Status::NeedsReview => {
+                                            known.history.learn_awaiting_review(fresh.value)
+                                        }
+                                        _ => {}
                                     }
                                 }
                             }
@@ -176,6 +194,34 @@ impl Engine {
         Err(ServiceError::Conflict(
             "the contact's follow-ups kept changing while this call was decided; redeliver".into(),
         ))
+    }
+
+    /// A guard exists: its holder was sent or is on its way (the once is spent), waits
+    /// for review (this call may complete it), or ended without sending before guards
+    /// were released (stale: this call may take the guard over).
+    async fn learn_guard(
+        &self,
+        account: &AccountId,
+        key: &GuardKey,
+        id: Option<FollowUpId>,
+        known: &mut Known,
+    ) -> Result<(), ServiceError> {
+        let Some(id) = id else {
+            return Ok(());
+        };
+        match self.repo.followup(account, &id).await? {
+            Some(holder) if holder.value.status == Status::NeedsReview => {
+                known.remember(holder.clone());
+                known.history.learn_awaiting_review(holder.value);
+            }
+            Some(holder) if holder.value.status.holds_guard() => {
+                known.history.learn_already_sent(key.clone())
+            }
+            _ => {
+                known.stale_guards.insert(key.clone(), id);
+            }
+        }
+        Ok(())
     }
 
     async fn learn_pending(
@@ -207,6 +253,9 @@ impl Engine {
 struct Known {
     history: History,
     versions: std::collections::HashMap<FollowUpId, Versioned<FollowUp>>,
+    /// Guards left by a follow-up that was not sent (stored before cancelling released
+    /// them): taken over, on condition they still point there.
+    stale_guards: std::collections::HashMap<GuardKey, FollowUpId>,
 }
 
 impl Known {
@@ -217,6 +266,7 @@ impl Known {
     fn forget(&mut self, id: &FollowUpId) {
         self.versions.remove(id);
         self.history.pending.retain(|_, f| &f.id != id);
+        self.history.awaiting_review.retain(|_, f| &f.id != id);
     }
 }
 
@@ -224,7 +274,7 @@ impl Known {
 struct Plan {
     writes: Vec<Write>,
     meanings: Vec<Meaning>,
-    answer: Value,
+    answer: CallAnswer,
 }
 
 impl Plan {
@@ -239,65 +289,36 @@ impl Plan {
         let mut plan = Plan {
             writes: Vec::new(),
             meanings: Vec::new(),
-            answer: Value::Null,
+            answer: CallAnswer {
+                webhook_id: Some(webhook_id.to_owned()),
+                call_id: Some(event.call.id.clone()),
+                ignored: None,
+                followups: Vec::new(),
+            },
         };
-        let mut summary = Vec::new();
         for decision in decisions.iter() {
-            match decision {
-                Decision::Create(new) => {
-                    let followup = new.clone().into_followup(new_followup_id(), now);
-                    let guard = followup
-                        .kind_guard()
-                        .filter(|_| followup.status != policy::Status::Suppressed);
-                    let writes = records::followup_writes(None, &followup, 1, Expect::Absent)?;
-                    let mut meanings = vec![Meaning::NewFollowUp];
-                    meanings.extend(
-                        followup
-                            .pending_key()
-                            .filter(|_| writes.len() > 1)
-                            .map(Meaning::Pending),
-                    );
-                    plan.push_all(writes, meanings);
-                    if let Some(guard) = guard {
-                        plan.push(
-                            Write::Put {
-                                item: records::guard_item(account, &guard, &followup.id),
-                                cond: Cond::NotExists,
-                            },
-                            Meaning::Guard(guard),
-                        );
-                    }
-                    summary.push(followup_summary(&followup));
-                }
+            let decided = match decision {
+                Decision::Create(new) => plan.create(account, decision, new, known, now)?,
+                Decision::Noted {
+                    channel,
+                    recorded_as,
+                    trace,
+                } => DecidedFollowUp::noted(*channel, recorded_as, trace),
                 Decision::Reschedule { followup_id, .. }
+                | Decision::Complete { followup_id, .. }
                 | Decision::Retry { followup_id, .. }
                 | Decision::Finish { followup_id, .. } => {
-                    let old = known.versions.get(followup_id).ok_or_else(|| {
-                        ServiceError::Internal(format!(
-                            "decision on {followup_id}, which was not loaded"
-                        ))
-                    })?;
-                    let mut new = old.value.clone();
-                    apply(decision, &mut new, now);
-                    let writes = records::followup_writes(
-                        Some(&old.value),
-                        &new,
-                        old.version + 1,
-                        Expect::Version(old.version),
-                    )?;
-                    let mut meanings = vec![Meaning::Existing(followup_id.clone())];
-                    meanings.extend(
-                        new.pending_key()
-                            .filter(|_| writes.len() > 1)
-                            .map(Meaning::Pending),
-                    );
-                    plan.push_all(writes, meanings);
-                    summary.push(followup_summary(&new));
+                    plan.update(decision, followup_id, known, now)?
                 }
-            }
+            };
+            plan.answer.followups.push(decided);
         }
+        // Destinations that differ only in case share one entry: check it once.
+        let mut checked = std::collections::BTreeSet::new();
         for precondition in decisions.preconditions() {
-            if let Precondition::NotOnDnc(destination) = precondition {
+            if let Precondition::NotOnDnc(destination) = precondition
+                && checked.insert(destination.dnc_match_key())
+            {
                 plan.push(
                     Write::Check {
                         key: records::dnc_key(account, &destination),
@@ -307,19 +328,92 @@ impl Plan {
                 );
             }
         }
-        plan.answer = json!({
-            "webhook_id": webhook_id,
-            "call_id": event.call.id,
-            "followups": summary,
-        });
+        let response = to_json(&plan.answer)?;
         plan.push(
             Write::Put {
-                item: records::webhook_item(account, webhook_id, &plan.answer, now),
+                item: records::webhook_item(account, webhook_id, &response, now),
                 cond: Cond::NotExists,
             },
             Meaning::Delivery,
         );
         Ok(plan)
+    }
+
+    /// A new follow-up, with its guard (SMS and emails that may send) or its
+    /// suppression record (suppressions).
+    fn create(
+        &mut self,
+        account: &AccountId,
+        decision: &Decision,
+        new: &policy::NewFollowUp,
+        known: &Known,
+        now: DateTime<Utc>,
+    ) -> Result<DecidedFollowUp, ServiceError> {
+        let followup = new.clone().into_followup(new_followup_id(), now);
+        let writes = records::followup_writes(None, &followup, 1, Expect::Absent)?;
+        let mut meanings = vec![Meaning::NewFollowUp];
+        meanings.extend(
+            followup
+                .pending_key()
+                .filter(|_| writes.len() > 1)
+                .map(Meaning::Pending),
+        );
+        self.push_all(writes, meanings);
+        if let Some(key) = new.suppression_key() {
+            self.push(
+                Write::Put {
+                    item: records::suppression_item(account, &key, &followup.id),
+                    cond: Cond::NotExists,
+                },
+                Meaning::Suppression(key),
+            );
+        } else if let Some(guard) = followup.kind_guard() {
+            let cond = match known.stale_guards.get(&guard) {
+                Some(stale) => Cond::Equals(vec![("followup_id".into(), stale.as_str().into())]),
+                None => Cond::NotExists,
+            };
+            self.push(
+                Write::Put {
+                    item: records::guard_item(account, &guard, &followup.id),
+                    cond,
+                },
+                Meaning::Guard(guard),
+            );
+        }
+        Ok(DecidedFollowUp::new(
+            decision,
+            &followup,
+            Some(followup.id.clone()),
+        ))
+    }
+
+    /// A decision about a follow-up already stored, conditional on its version.
+    fn update(
+        &mut self,
+        decision: &Decision,
+        followup_id: &FollowUpId,
+        known: &Known,
+        now: DateTime<Utc>,
+    ) -> Result<DecidedFollowUp, ServiceError> {
+        let old = known.versions.get(followup_id).ok_or_else(|| {
+            ServiceError::Internal(format!("decision on {followup_id}, which was not loaded"))
+        })?;
+        let mut new = old.value.clone();
+        apply(decision, &mut new, now);
+        let writes = records::followup_writes(
+            Some(&old.value),
+            &new,
+            old.version + 1,
+            Expect::Version(old.version),
+        )?;
+        let mut meanings = vec![Meaning::Existing(followup_id.clone())];
+        meanings.extend(
+            new.pending_key()
+                .filter(|_| writes.len() > 1)
+                .map(Meaning::Pending),
+        );
+        self.push_all(writes, meanings);
+        Ok(DecidedFollowUp::new(decision, &new, Some(new.id.clone())))
     }
 
     fn push(&mut self, write: Write, meaning: Meaning) {
@@ -334,27 +428,31 @@ impl Plan {
     }
 }
 
-/// Applies a decision about an existing follow-up to it.
+/// Applies a decision about an existing follow-up to it: its fields, then the trace
+/// entries the decision adds (the last one sets the status and the reason).
 pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<Utc>) {
-    let trace = match decision {
-        Decision::Create(_) => return,
+    match decision {
+        Decision::Create(_) | Decision::Noted { .. } => return,
         Decision::Reschedule {
             due_at,
             destination,
             content,
-            trace,
+            ..
+        }
+        | Decision::Complete {
+            due_at,
+            destination,
+            content,
             ..
         } => {
             followup.due_at = *due_at;
             followup.destination = Some(destination.clone());
             followup.content = content.clone();
-            trace
         }
         Decision::Retry {
             attempt,
             due_at,
             destination,
-            trace,
             ..
         } => {
             followup.attempt = *attempt;
@@ -362,37 +460,33 @@ pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<
             if destination.is_some() {
                 followup.destination = destination.clone();
             }
-            trace
         }
-        Decision::Finish { trace, .. } => trace,
-    };
-    followup.status = trace.status;
-    followup.reason = Some(trace.reason);
+        Decision::Finish { .. } => {}
+    }
+    let trace = decision.trace();
+    if let Some(last) = trace.last() {
+        followup.status = last.status;
+        followup.reason = Some(last.reason);
+    }
     followup.updated_at = now;
-    followup.trace.push(trace.clone());
+    followup.trace.extend(trace);
 }
 
 /// `decided` for every follow-up of the answer, plus `suppressed` / `needs_review`.
-fn record_metrics(answer: &Value) {
-    for followup in answer["followups"].as_array().into_iter().flatten() {
-        let channel = followup["channel"].as_str().unwrap_or("unknown");
-        let reason = followup["reason"].as_str().unwrap_or("none");
+fn record_metrics(answer: &CallAnswer) {
+    for followup in &answer.followups {
+        let channel = followup.channel.as_str();
+        let reason = followup.reason.as_str();
         crate::metrics::count("decided", channel, reason);
-        match followup["status"].as_str() {
-            Some("suppressed") => crate::metrics::count("suppressed", channel, reason),
-            Some("needs_review") => crate::metrics::count("needs_review", channel, reason),
+        match followup.status {
+            Status::Suppressed => crate::metrics::count("suppressed", channel, reason),
+            Status::NeedsReview => crate::metrics::count("needs_review", channel, reason),
             _ => {}
         }
     }
 }
 
-/// One follow-up as the webhook's answer lists it.
-pub fn followup_summary(followup: &FollowUp) -> Value {
-    json!({
-        "id": followup.id,
-        "channel": followup.channel,
-        "status": followup.status,
-        "due_at": followup.due_at,
-        "reason": followup.reason,
-    })
+pub(crate) fn to_json(answer: &CallAnswer) -> Result<Value, ServiceError> {
+    serde_json::to_value(answer)
+        .map_err(|e| ServiceError::Internal(format!("cannot serialize an answer: {e}")))
 }

@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
-use serde_json::Value;
-use service::Engine;
+use service::{CallAnswer, Engine};
 
 use crate::auth::Tenant;
 use crate::extract::RawBody;
@@ -15,6 +14,6 @@ pub async fn preview(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
     RawBody(body): RawBody,
-) -> Result<Json<Value>, Problem> {
+) -> Result<Json<CallAnswer>, Problem> {
     Ok(Json(engine.preview(&account, &body).await?))
 }

@@ -8,11 +8,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::Value;
-use service::Engine;
+use service::operations::SettingsOf;
 use service::records::Versioned;
+use service::{Engine, Listing};
 
 use crate::auth::Tenant;
-use crate::extract::{IfMatch, JsonBody, RawBody, etag};
+use crate::extract::{IfMatch, JsonBody, PageQuery, RawBody, etag};
 use crate::problem::Problem;
 
 type Engine_ = State<Arc<Engine>>;
@@ -158,4 +159,37 @@ pub async fn delete_secret(
 ) -> Result<StatusCode, Problem> {
     engine.delete_webhook_secret(&account, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The campaign's messages rendered for a sample contact (settings from the body, or
+/// the saved ones); changes nothing.
+pub async fn preview_campaign(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    Path(campaign): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<policy::render::MessagesPreview>, Problem> {
+    Ok(Json(
+        engine.preview_messages(&account, &campaign, &body).await?,
+    ))
+}
+
+/// The agents with follow-up settings.
+pub async fn list_agents(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    page: PageQuery,
+) -> Result<Json<Listing<SettingsOf<policy::AgentSettings>>>, Problem> {
+    let limit = page.limit()?;
+    Ok(Json(engine.agents(&account, page.cursor, limit).await?))
+}
+
+/// The campaigns with follow-up settings.
+pub async fn list_campaigns(
+    State(engine): Engine_,
+    Tenant(account): Tenant,
+    page: PageQuery,
+) -> Result<Json<Listing<SettingsOf<policy::CampaignSettings>>>, Problem> {
+    let limit = page.limit()?;
+    Ok(Json(engine.campaigns(&account, page.cursor, limit).await?))
 }

@@ -7,7 +7,10 @@
 mod support;
 
 mod dnc;
+mod lists;
 mod mailboxes;
+mod operators;
+mod previews;
 mod routes;
 mod secrets;
 mod settings;

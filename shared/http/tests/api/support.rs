@@ -624,3 +624,14 @@ pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
     parent.insert(field.to_string(), new);
     value
 }
+
+/// PUTs `body` at `path` (no `If-Match`) and expects it saved.
+pub async fn saved(world: &World, path: &str, body: &Value) -> Value {
+    world
+        .put(path)
+        .json(body)
+        .send()
+        .await
+        .expect(StatusCode::OK)
+        .json()
+}

@@ -556,7 +556,7 @@ async fn a_preview_shows_the_decisions_and_stores_nothing(world: World) {
         .expect(StatusCode::OK);
     let preview = reply.json();
     assert_eq!(preview["call_id"], "call-1");
-    let decisions = preview["decisions"].as_array().unwrap();
+    let decisions = preview["followups"].as_array().unwrap();
     for decision in decisions {
         assert_eq!(decision["decision"], "create", "{decision}");
         assert!(
@@ -592,9 +592,16 @@ async fn a_preview_shows_the_decisions_and_stores_nothing(world: World) {
         v
     };
     assert_eq!(
-        outline(&preview["decisions"]),
+        outline(&preview["followups"]),
         outline(&answer["followups"])
     );
+    // One schema: the answer is the preview plus the delivery's id and the new ids.
+    let mut real = answer.clone();
+    real.as_object_mut().unwrap().remove("webhook_id");
+    for followup in real["followups"].as_array_mut().unwrap() {
+        followup.as_object_mut().unwrap().remove("id");
+    }
+    assert_eq!(preview, real);
     assert_eq!(outline(&answer["followups"]).len(), 3, "{answer}");
 
     // A preview of the same call now sees what is stored: nothing new would be sent.
@@ -605,7 +612,7 @@ async fn a_preview_shows_the_decisions_and_stores_nothing(world: World) {
         .await;
     let again = again.expect(StatusCode::OK).json();
     assert!(
-        again["decisions"]
+        again["followups"]
             .as_array()
             .unwrap()
             .iter()
@@ -625,7 +632,7 @@ async fn a_preview_shows_the_decisions_and_stores_nothing(world: World) {
         .await;
     assert_eq!(
         ignored.expect(StatusCode::OK).json(),
-        json!({"ignored": "call.started", "decisions": []})
+        json!({"ignored": "call.started", "followups": []})
     );
 }
 

@@ -311,14 +311,6 @@ async fn a_signed_body_with_bad_fields_is_400_naming_them_and_stores_nothing(wor
             vec!["contact.phone"],
         ),
         (
-            set(
-                good.clone(),
-                "/contact/timezone",
-                json!("Mars/Olympus_Mons"),
-            ),
-            vec!["contact.timezone"],
-        ),
-        (
             set(good.clone(), "/call/outcome", json!("exploded")),
             vec!["call.outcome"],
         ),

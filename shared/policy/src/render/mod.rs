@@ -4,6 +4,7 @@
 //! for HTML, flattened to one line where a line is expected.
 
 pub mod email;
+pub mod preview;
 pub mod sms;
 
 use chrono::DateTime;
@@ -18,6 +19,7 @@ use crate::template::{TemplateText, Variable};
 use crate::values::{MeetingLink, PhoneNumber, SenderName, TimeZone, normalize_line};
 
 pub use email::{EmailMessage, render_email};
+pub use preview::{MessagesPreview, PreviewRequest, Sample, preview_messages};
 pub use sms::{Encoding, SmsMessage, count_segments, render_sms};
 
 /// Fails unless `followup` is for `channel`.

@@ -1,0 +1,480 @@
+#!/usr/bin/env python3
+"""The operator console in a real browser, against the real local runtime.
+
+Starts `followups-local` (the binary cargo built) on a free port with a temporary data
+directory, opens the console in Debian's headless Chromium through Playwright, and plays
+an operator new to the product: signs in, saves account, agent and campaign settings
+(and sees a validation error beside a bad field), watches the live SMS and email
+preview, posts signed call.completed webhooks as the voice platform would, finds their
+follow-ups in the campaign view and in the contacts' inboxes with their reasons,
+cancels one, sends a needs-review SMS by hand and finds it in the outbox, and visits
+the do-not-call list, the webhook secrets and the decision preview.
+
+A screenshot of every page goes to the output folder (default target/console-test/).
+
+Usage: python tests/browser/console_test.py [--binary PATH] [--out DIR]
+Needs: playwright (pip), /usr/bin/chromium (apt-get install chromium).
+Waits poll for what the page shows, bounded; nothing asserts how long anything took.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import queue
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import urllib.request
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from playwright.sync_api import expect, sync_playwright
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from oidc_provider import CLIENT_ID, ConsoleHost, Provider  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+# Upper bounds of waits (a loaded 2-core CI machine is slow); never asserted as timings.
+START_BOUND_S = 60
+WAIT_MS = 15_000
+CAMPAIGN = "camp-1"
+AGENT = "agent-1"
+
+
+class Local:
+    """The running binary: its URL, token and webhook secret from the banner."""
+
+    def __init__(self, binary, data_dir):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPS_") and k != "RUST_LOG"}
+        self.process = subprocess.Popen(
+            [binary, "--port", "0", "--data-dir", data_dir],
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        lines = queue.Queue()
+        self.log = []
+
+        def pump():
+            for line in self.process.stdout:
+                self.log.append(line)
+                lines.put(line)
+
+        threading.Thread(target=pump, daemon=True).start()
+        banner = {}
+        deadline = time.monotonic() + START_BOUND_S
+        while "secret" not in banner:
+            try:
+                line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                self.stop()
+                sys.exit("followups-local printed no banner:\n" + "".join(self.log))
+            if m := re.match(r"\s+console\s+(http://\S+)/", line):
+                banner["url"] = m.group(1)
+            elif m := re.match(r"\s+bearer token\s+(\S+)", line):
+                banner["token"] = m.group(1)
+            elif m := re.match(r"\s+webhook secret\s+(\S+)", line):
+                banner["secret"] = m.group(1)
+        self.url, self.token, self.secret = banner["url"], banner["token"], banner["secret"]
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def post_webhook(self, webhook_id, event):
+        """POSTs a call.completed event signed as Standard Webhooks prescribes."""
+        body = json.dumps(event).encode()
+        timestamp = str(int(time.time()))
+        key = base64.b64decode(self.secret.removeprefix("whsec_"))
+        signature = base64.b64encode(
+            hmac.new(key, f"{webhook_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()).decode()
+        request = urllib.request.Request(
+            f"{self.url}/v1/webhooks/acme/call-completed", data=body, method="POST",
+            headers={"content-type": "application/json", "webhook-id": webhook_id,
+                     "webhook-timestamp": timestamp, "webhook-signature": f"v1,{signature}"})
+        with urllib.request.urlopen(request) as response:
+            assert response.status in (200, 201), response.status
+            return json.load(response)
+
+
+def call_event(contact, name, *, outcome="completed", consent=None, sms_confirmed=True, requests=()):
+    now = datetime.now(timezone.utc)
+    analysis = {
+        "summary": f"{name} talked about the premium plan.",
+        "consent": consent or {"sms": True, "email": True, "whatsapp": False},
+        "email_address": {"address": f"{contact}@example.com", "confirmed": True},
+        "followup_requests": list(requests),
+    }
+    if sms_confirmed:
+        analysis["sms_destination"] = {"number": "+14155550101", "confirmed": True}
+    return {
+        "type": "call.completed",
+        "call": {"id": f"call-{contact}", "agent_id": AGENT, "campaign_id": CAMPAIGN, "outcome": outcome,
+                 "started_at": (now - timedelta(minutes=4)).isoformat(), "ended_at": now.isoformat()},
+        "contact": {"id": contact, "phone": "+14155550101", "email": f"{contact}@example.com", "name": name,
+                    "timezone": "America/New_York"},
+        "analysis": analysis if outcome == "completed" else {},
+    }
+
+
+class Console:
+    """The scenarios, in order: each builds on what the previous ones did."""
+
+    def __init__(self, page, local, out):
+        self.page, self.local, self.out = page, local, out
+
+    def shot(self, name):
+        """Saves the page, after checking every control on it can be named by a screen reader."""
+        unlabelled = self.page.evaluate("""() => [...document.querySelectorAll("input, select, textarea, button")]
+            .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
+            .map((c) => c.outerHTML.slice(0, 120))""")
+        assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
+        self.page.screenshot(path=str(self.out / f"{name}.png"), full_page=True)
+
+    def go(self, hash_path):
+        self.page.goto(f"{self.local.url}/#{hash_path}")
+        expect(self.page.locator("#page-title")).to_be_visible()
+
+    def field(self, form, label):
+        return form.get_by_label(label, exact=True)
+
+    def error_beside(self, label, text):
+        """The error slot of the field labelled `label` (its aria-describedby) says `text`."""
+        control = self.page.get_by_label(label, exact=True)
+        expect(control).to_have_attribute("aria-invalid", "true")
+        ids = control.get_attribute("aria-describedby").split()
+        error = self.page.locator(f"#{ids[-1]}")
+        expect(error).to_be_visible()
+        expect(error).to_contain_text(text)
+
+    def saved(self):
+        expect(self.page.locator("#status")).to_contain_text("Saved")
+
+    # ---- scenarios ----
+
+    def sign_in(self):
+        page = self.page
+        page.goto(self.local.url + "/")
+        expect(page.locator("h1")).to_have_text("Sign in")
+        self.shot("01-sign-in")
+        page.get_by_label("Bearer token").fill("not-the-token")
+        page.get_by_role("button", name="Sign in").click()
+        self.error_beside("Bearer token", "not accepted")
+        page.get_by_label("Bearer token").fill(self.local.token)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.locator("h1")).to_have_text("Follow-ups console")
+        expect(page.get_by_role("link", name="Outbox")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("No campaign has follow-up settings yet.")
+        stored = page.evaluate("() => JSON.stringify({...localStorage})")
+        assert self.local.token not in stored, "the token must not be in localStorage"
+        assert self.local.token not in page.url
+        self.shot("02-start")
+        # Keyboard: after a navigation the page title has focus; on a fresh load the
+        # first Tab reaches the skip link, which moves focus to the content.
+        expect(page.locator("#page-title")).to_be_focused()
+        page.reload()
+        expect(page.locator("h1")).to_have_text("Follow-ups console")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.locator("main")).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).not_to_be_focused()
+
+    def account_settings(self):
+        page = self.page
+        self.go("/settings")
+        page.get_by_label("Default sender name").fill("Acme Team")
+        page.get_by_label("Default meeting link").fill("https://cal.example.com/acme")
+        page.get_by_label("Default time zone").fill("America/New_York")
+        # SMS wait for quiet hours: the whole day keeps this test the same at any hour.
+        page.get_by_label("Quiet hours start").fill("00:00")
+        page.get_by_label("Quiet hours end").fill("24:00")
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+
+    def agent_settings(self):
+        page = self.page
+        self.go(f"/agents/{AGENT}")
+        page.get_by_label("From", exact=True).fill("08:00")
+        page.get_by_label("Until", exact=True).fill("07:00")
+        page.get_by_label("Sunday").uncheck()
+        page.get_by_label("Enable follow-up calls").check()
+        page.get_by_label("When to schedule calls").fill("When the contact asks to be called back.")
+        page.get_by_label("Instructions for the call").fill("Greet them by name and offer a demo.")
+        page.get_by_label("Maximum number of retries").fill("2")
+        page.get_by_role("button", name="Save changes").click()
+        self.error_beside("Until", "later than start")
+        expect(page.get_by_label("Until", exact=True)).to_be_focused()
+        self.shot("03-agent-settings-error")
+        page.get_by_label("Until", exact=True).fill("20:00")
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+        expect(page.get_by_label("Until", exact=True)).not_to_have_attribute("aria-invalid", "true")
+        self.shot("04-agent-settings")
+
+    def campaign_settings(self):
+        page = self.page
+        self.go(f"/campaigns/{CAMPAIGN}/settings")
+        page.get_by_label("Enable SMS follow-ups").check()
+        page.get_by_label("SMS template").select_option("meeting_request")
+        sms = page.get_by_test_id("sms-text")
+        # The sender name is blank: the preview shows the account default in the text.
+        expect(sms).to_contain_text("Hi Ana Diaz, this is Acme Team.")
+        expect(sms).to_contain_text("https://cal.example.com/acme")
+        expect(page.locator(".preview")).to_contain_text("Sender name: Acme Team (account default)")
+        expect(page.get_by_test_id("sms-segments")).to_contain_text("GSM-7 · 1 segment")
+        page.get_by_text("Sample contact", exact=True).click()
+        page.get_by_label("Contact name").fill("Zoë Ångström")
+        expect(page.get_by_test_id("sms-segments")).to_contain_text("UCS-2")
+        page.get_by_label("Contact name").fill("Ana Diaz")
+        expect(page.get_by_test_id("sms-segments")).to_contain_text("GSM-7")
+
+        page.get_by_label("Enable email follow-ups").check()
+        page.get_by_label("Ask for email on the call").check()
+        email = page.get_by_role("group", name="Email follow-ups")
+        email.get_by_label("From name").fill("Ana at Acme")
+        email.get_by_label("Subject").fill("Great talking, {{contact_name}}")
+        email.get_by_label("Body").fill("Hi {{contact_name}},\n\n**Next step**: [book a slot]({{meeting_link}}).")
+        expect(page.get_by_test_id("email-subject")).to_have_text("Great talking, Ana Diaz")
+        expect(page.get_by_test_id("email-from")).to_contain_text("Ana at Acme")
+        frame = page.frame_locator("iframe.email-frame").first
+        expect(frame.locator("strong")).to_have_text("Next step")
+        expect(frame.locator("a")).to_have_attribute("href", "https://cal.example.com/acme")
+
+        sms_group = page.get_by_role("group", name="SMS follow-ups")
+        sms_group.get_by_label("Meeting link").fill("http://insecure.example.com")
+        page.get_by_role("button", name="Save changes").click()
+        self.error_beside_in(sms_group, "Meeting link", "https")
+        # The live preview validates too, and says why it stopped.
+        expect(page.locator(".preview-output")).to_contain_text("waits for the fields marked in red")
+        self.shot("05-campaign-settings-error")
+        sms_group.get_by_label("Meeting link").fill("")
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+        expect(sms).to_contain_text("this is Acme Team.")
+        self.shot("06-campaign-settings-preview")
+        page.get_by_role("link", name="Start").click()
+        expect(page.get_by_role("link", name=CAMPAIGN, exact=True)).to_be_visible()
+        expect(page.get_by_role("link", name=AGENT, exact=True)).to_be_visible()
+        expect(page.locator("main")).to_contain_text("SMS, email")
+        self.shot("06b-start-with-lists")
+
+    def error_beside_in(self, group, label, text):
+        control = group.get_by_label(label, exact=True)
+        expect(control).to_have_attribute("aria-invalid", "true")
+        error = self.page.locator(f"#{control.get_attribute('aria-describedby').split()[-1]}")
+        expect(error).to_contain_text(text)
+
+    def webhooks(self):
+        local = self.local
+        tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT15:00")
+        local.post_webhook("msg_ana", call_event("contact-ana", "Ana Diaz"))
+        local.post_webhook("msg_bob", call_event("contact-bob", "Bob Lee",
+                                                 consent={"sms": False, "email": False, "whatsapp": False}))
+        local.post_webhook("msg_eve", call_event("contact-eve", "Eve Stone", sms_confirmed=False))
+        local.post_webhook("msg_dan", call_event("contact-dan", "Dan Park", requests=[
+            {"channel": "call", "at": tomorrow, "reason": "Asked to be called back tomorrow afternoon."}]))
+
+    def campaign_view(self):
+        page = self.page
+        self.go(f"/campaigns/{CAMPAIGN}")
+        table = page.locator("table.list")
+        expect(table.locator("tbody tr")).to_have_count(9, timeout=WAIT_MS)
+        expect(table).to_contain_text("No consent was heard on the call")
+        expect(table).to_contain_text("No number was confirmed on the call")
+        expect(table).to_contain_text("America/New_York")
+        self.shot("07-campaign-followups")
+        page.get_by_label("Per page").select_option("5")
+        page.get_by_role("button", name="Apply filters").click()
+        expect(table.locator("tbody tr")).to_have_count(5)
+        page.get_by_role("button", name="Next page →").click()
+        expect(table.locator("tbody tr")).to_have_count(4)
+        expect(page.get_by_role("button", name="Next page →")).to_have_count(0)
+        assert "cursor" not in page.url and "pages" not in page.url, page.url
+        page.get_by_role("button", name="← Previous page").click()
+        expect(table.locator("tbody tr")).to_have_count(5)
+        page.get_by_label("Per page").select_option("25")
+        page.get_by_label("Status").select_option("needs_review")
+        page.get_by_role("button", name="Apply filters").click()
+        expect(table.locator("tbody tr")).to_have_count(1)
+        expect(table).to_contain_text("Eve Stone")
+        page.get_by_label("Status").select_option("")
+        page.get_by_label("Channel").select_option("call")
+        page.get_by_role("button", name="Apply filters").click()
+        expect(table.locator("tbody tr")).to_have_count(1)
+        expect(table).to_contain_text("Dan Park")
+        self.shot("08-campaign-filtered")
+
+    def inbox(self):
+        page = self.page
+        self.go("/contacts/contact-bob")
+        timeline = page.locator(".timeline")
+        expect(timeline).to_contain_text("Call call-contact-bob")
+        expect(timeline.locator(".followup")).to_have_count(2)
+        expect(timeline).to_contain_text("Not sent")
+        expect(timeline).to_contain_text("No consent was heard on the call")
+        self.shot("09-inbox-suppressed")
+        self.go("/contacts/contact-ana")
+        expect(page.locator(".timeline .followup")).to_have_count(2)
+        expect(page.locator(".timeline").get_by_text("Sent", exact=True)).to_have_count(2, timeout=WAIT_MS)
+        expect(page.locator(".timeline")).to_contain_text("The contact agreed on the call")
+        self.shot("10-inbox-sent")
+
+    def cancel(self):
+        page = self.page
+        self.go("/contacts/contact-dan")
+        page.get_by_role("link", name=re.compile("Follow-up call follow-up")).click()
+        expect(page.locator("h1")).to_contain_text("Follow-up call follow-up")
+        expect(page.locator(".trace")).to_contain_text("The agent asked for it on the call")
+        self.shot("11-followup-detail")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Cancel this follow-up").click()
+        expect(page.locator(".facts")).to_contain_text("Cancelled")
+        expect(page.locator(".trace")).to_contain_text("Cancelled by an operator")
+        expect(page.get_by_role("button", name="Cancel this follow-up")).to_have_count(0)
+
+    def send_needs_review(self):
+        page = self.page
+        self.go(f"/campaigns/{CAMPAIGN}?status=needs_review")
+        page.get_by_role("link", name=re.compile("SMS follow-up")).click()
+        expect(page.locator(".facts")).to_contain_text("Needs review")
+        page.get_by_label("Send to (E.164 number)").fill("555-0155")
+        page.get_by_role("button", name="Send SMS").click()
+        self.error_beside("Send to (E.164 number)", "E.164")
+        self.shot("12-needs-review-error")
+        page.get_by_label("Send to (E.164 number)").fill("+14155550155")
+        page.get_by_role("button", name="Send SMS").click()
+        expect(page.locator(".trace")).to_contain_text("An operator set the number and sent it")
+        page.get_by_role("link", name="Outbox").click()
+        row = page.locator("table.outbox tbody tr", has_text="+14155550155")
+        expect(row).to_have_count(1, timeout=WAIT_MS)
+        expect(row).to_contain_text("Hi Eve Stone, this is Acme Team.")
+        self.shot("13-outbox")
+
+    def dnc(self):
+        page = self.page
+        self.go("/dnc")
+        page.get_by_label("Phone number (E.164) or email address").fill("not a number")
+        page.get_by_role("button", name="Add").click()
+        expect(page.locator("[aria-invalid=true]")).to_have_count(1)
+        page.get_by_label("Phone number (E.164) or email address").fill("+14155550199")
+        page.get_by_role("button", name="Add").click()
+        expect(page.locator("table.list")).to_contain_text("+14155550199")
+        self.shot("14-dnc")
+
+    def secrets(self):
+        page = self.page
+        self.go("/secrets")
+        rows = page.locator("table.list tbody tr")
+        expect(rows).to_have_count(1)
+        page.get_by_role("button", name="Create a new secret").click()
+        secret = page.locator("#new-secret")
+        expect(secret).to_have_value(re.compile(r"^whsec_"))
+        expect(page.locator(".secret-once")).to_contain_text("Shown once")
+        expect(rows).to_have_count(2)
+        self.shot("15-secrets")
+        self.go("/")
+        self.go("/secrets")
+        expect(page.locator("#new-secret")).to_have_count(0)
+
+    def decision_preview(self):
+        page = self.page
+        self.go("/decisions")
+        page.get_by_role("button", name="Preview decisions").click()
+        expect(page.locator("table.decisions tbody tr").first).to_be_visible()
+        expect(page.locator("table.decisions")).to_contain_text("Follow-up call")
+        self.shot("16-decision-preview")
+        body = page.get_by_label("call.completed body")
+        body.fill(json.dumps({"type": "call.completed", "call": {"id": "c1", "outcome": "maybe"}}))
+        page.get_by_role("button", name="Preview decisions").click()
+        expect(body).to_have_attribute("aria-invalid", "true")
+        expect(page.locator("#event-error")).to_contain_text("call.outcome")
+
+    def oidc_sign_in(self):
+        """The AWS sign-in: code with PKCE against a stand-in provider, in a fresh tab."""
+        provider = Provider(access_token=self.local.token)
+        host = ConsoleHost(ROOT / "console", {"auth": {
+            "kind": "oidc", "issuer": provider.issuer, "client_id": CLIENT_ID,
+            "scope": "openid", "token": "access_token"}}, self.local.url)
+        try:
+            page = self.page.context.browser.new_context().new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(host.url + "/")
+            page.get_by_role("button", name="Sign in").click()
+            expect(page.locator("h1")).to_have_text("Follow-ups console")
+            expect(page.get_by_role("link", name=CAMPAIGN, exact=True)).to_be_visible()
+            assert "code=" not in page.url and "state=" not in page.url, page.url
+            storage = page.evaluate("() => JSON.stringify({...sessionStorage, ...localStorage})")
+            assert "oidc-pending" not in storage, storage
+            assert [kind for kind, _ in provider.seen] == ["authorize", "token"], provider.seen
+            assert not provider.problems, provider.problems
+            page.screenshot(path=str(self.out / "17-oidc-signed-in.png"), full_page=True)
+            page.context.close()
+        finally:
+            host.stop()
+            provider.stop()
+
+
+SCENARIOS = ["sign_in", "account_settings", "agent_settings", "campaign_settings", "webhooks", "campaign_view",
+             "inbox", "cancel", "send_needs_review", "dnc", "secrets", "decision_preview",
+             "oidc_sign_in"]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--binary", default=str(Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "debug" / "followups-local"))
+    parser.add_argument("--out", default=str(ROOT / "target" / "console-test"))
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    passed, failed = 0, 0
+    with tempfile.TemporaryDirectory(prefix="console-test-") as data_dir:
+        local = Local(args.binary, data_dir)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                context = browser.new_context(viewport={"width": 1280, "height": 900}, timezone_id="Europe/Madrid")
+                page = context.new_page()
+                page.set_default_timeout(WAIT_MS)
+                errors = []
+                page.on("pageerror", lambda e: errors.append(str(e)))
+                # The local runtime serves a strict Content-Security-Policy: nothing may break it.
+                page.on("console", lambda m: errors.append(m.text)
+                        if m.type == "error" and "Content Security Policy" in m.text else None)
+                console = Console(page, local, out)
+                for name in SCENARIOS:
+                    try:
+                        getattr(console, name)()
+                        assert not errors, f"JavaScript errors: {errors}"
+                        passed += 1
+                        print(f"ok    {name}")
+                    except Exception:
+                        failed += 1
+                        print(f"FAIL  {name}\n{traceback.format_exc()}")
+                        page.screenshot(path=str(out / f"FAILED-{name}.png"), full_page=True)
+                        break
+                browser.close()
+        finally:
+            local.stop()
+            if failed:
+                print("---- followups-local output ----\n" + "".join(local.log[-60:]))
+    skipped = len(SCENARIOS) - passed - failed
+    print(f"console: {passed} passed, {failed} failed" + (f", {skipped} skipped" if skipped else ""))
+    print(f"screenshots in {out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
