@@ -70,6 +70,7 @@ async fn connected(flavor: Flavor, address: &str) -> (MailProviderStub, Mailbox)
 
 fn email() -> Outbound {
     Outbound::Email {
+        kind: channels::EmailKind::Email,
         from_name: "María at Acme".into(),
         from_address: "ignored@ses.example".into(),
         to: "lead@example.com".into(),
