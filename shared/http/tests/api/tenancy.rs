@@ -21,7 +21,13 @@ for_each_store!(
 fn operator_requests(followup_id: &str, secret_id: &str) -> Vec<(Method, String, Option<Value>)> {
     http_api::ROUTES
         .iter()
-        .filter(|(_, path)| !path.starts_with("/v1/webhooks/") && *path != "/v1/openapi.json")
+        // Public: the webhook (signed), the document, and the OAuth callback (its
+        // signed state names the account; tested in `mailboxes`).
+        .filter(|(_, path)| {
+            !path.starts_with("/v1/webhooks/")
+                && *path != "/v1/openapi.json"
+                && *path != "/v1/mailboxes/{provider}/callback"
+        })
         .map(|(method, path)| {
             let path = path
                 .replace("{agent_id}", "agent-1")
@@ -29,7 +35,9 @@ fn operator_requests(followup_id: &str, secret_id: &str) -> Vec<(Method, String,
                 .replace("{contact_id}", "contact-1")
                 .replace("{phone_or_email}", "%2B14155550000")
                 .replace("{followup_id}", followup_id)
-                .replace("{secret_id}", secret_id);
+                .replace("{secret_id}", secret_id)
+                .replace("{provider}", "google")
+                .replace("{mailbox_id}", "mb_00000000000000000000000000000000");
             let body = match (*method, path.as_str()) {
                 ("PUT", "/v1/settings") => Some(set(
                     account_json(),
