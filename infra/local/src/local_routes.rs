@@ -11,7 +11,7 @@ use http_api::Tenant;
 use http_api::extract::JsonBody;
 use http_api::problem::Problem;
 use serde_json::{Value, json};
-use service::clock::{Clock, MovableClock};
+use service::clock::{Clock, MAX_OFFSET, MovableClock};
 
 #[derive(Clone)]
 pub struct Local {
@@ -23,13 +23,31 @@ pub struct Local {
 
 const OFFSET_FILE: &str = "clock-offset";
 
-/// The clock offset saved by an earlier run (seconds in `DIR/clock-offset`).
-pub fn saved_offset(dir: &Path) -> chrono::Duration {
-    std::fs::read_to_string(dir.join(OFFSET_FILE))
+/// The clock offset saved by an earlier run (seconds in `DIR/clock-offset`); none is
+/// zero. A file that is not a number of seconds within `0..=MAX_OFFSET` is refused with
+/// what to do about it, rather than starting the clock elsewhere (or not at all).
+pub fn saved_offset(dir: &Path) -> Result<chrono::Duration, String> {
+    let path = dir.join(OFFSET_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(chrono::Duration::zero()),
+        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+    };
+    let max = MAX_OFFSET.num_seconds();
+    text.trim()
+        .parse::<i64>()
         .ok()
-        .and_then(|s| s.trim().parse().ok())
+        .filter(|seconds| (0..=max).contains(seconds))
         .map(chrono::Duration::seconds)
-        .unwrap_or_else(chrono::Duration::zero)
+        .ok_or_else(|| {
+            format!(
+                "{} holds {:?}, not a clock offset in seconds from 0 to {max} ({} days); \
+                 delete the file to start the local clock at the machine's time",
+                path.display(),
+                text.trim().chars().take(40).collect::<String>(),
+                MAX_OFFSET.num_days()
+            )
+        })
 }
 
 pub fn save_offset(dir: &Path, offset: chrono::Duration) {
@@ -45,9 +63,9 @@ pub fn router(local: Local) -> Router {
         .with_state(local)
 }
 
-/// What was "sent", newest last.
-async fn outbox(State(local): State<Local>, _: Tenant) -> Json<Value> {
-    Json(json!({ "items": local.outbox.list() }))
+/// What was "sent" for the caller's account, newest last.
+async fn outbox(State(local): State<Local>, Tenant(account): Tenant) -> Json<Value> {
+    Json(json!({ "items": local.outbox.list_for(account.as_str()) }))
 }
 
 async fn clock(State(local): State<Local>, _: Tenant) -> Json<Value> {
@@ -60,15 +78,11 @@ async fn advance(
     _: Tenant,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, Problem> {
-    let raw = body
-        .get("advance")
-        .and_then(Value::as_str)
-        .ok_or_else(|| Problem::field("advance", "is required, like \"26h\", \"90m\" or \"2d\""))?;
-    let by = crate::options::parse_duration(raw).map_err(|e| Problem::field("advance", e))?;
-    if by < chrono::Duration::zero() {
-        return Err(Problem::field("advance", "the clock only moves forward"));
-    }
-    local.clock.advance(by);
+    let by = service::clock::requested_advance(&body).map_err(|e| Problem::field("advance", e))?;
+    local
+        .clock
+        .try_advance(by)
+        .map_err(|e| Problem::field("advance", e.to_string()))?;
     save_offset(&local.data_dir, local.clock.offset());
     Ok(Json(now(&local)))
 }

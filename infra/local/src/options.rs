@@ -138,21 +138,9 @@ fn parse_port(raw: &str) -> Result<u16, String> {
     raw.parse().map_err(|_| format!("not a port: {raw}"))
 }
 
-/// `90s`, `45m`, `26h`, `2d`.
+/// `90s`, `45m`, `26h`, `2d`, within the local clock's bound.
 pub fn parse_duration(raw: &str) -> Result<Duration, String> {
-    let raw = raw.trim();
-    let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());
-    let (number, unit) = raw.split_at(split);
-    let n: i64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {raw:?} (try 26h, 90m, 2d)"))?;
-    match unit {
-        "s" => Ok(Duration::seconds(n)),
-        "m" => Ok(Duration::minutes(n)),
-        "h" | "" => Ok(Duration::hours(n)),
-        "d" => Ok(Duration::days(n)),
-        _ => Err(format!("not a duration unit: {unit:?} (s, m, h or d)")),
-    }
+    service::clock::parse_advance(raw)
 }
 
 #[cfg(test)]

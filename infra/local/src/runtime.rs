@@ -13,7 +13,7 @@ use scheduling::{Job, LocalSchedules};
 use service::cache::Cache;
 use service::clock::{Clock, MovableClock};
 use service::dispatch::Dispatcher;
-use service::execute::{Executor, ExecutorInput, Senders};
+use service::execute::{Executor, ExecutorInput, Outcome, Senders};
 use service::{Engine, Repository};
 use store::EmbeddedTable;
 use tokio::sync::mpsc;
@@ -30,8 +30,12 @@ pub async fn run(options: Options) -> Result<(), String> {
 
     // The clock never runs backwards across restarts: its offset is kept in DIR.
     let clock = Arc::new(MovableClock::new());
-    clock.advance(local_routes::saved_offset(dir));
-    clock.advance(options.advance);
+    clock
+        .try_advance(local_routes::saved_offset(dir)?)
+        .map_err(|e| format!("the saved clock offset: {e}"))?;
+    clock
+        .try_advance(options.advance)
+        .map_err(|e| format!("--advance {}h: {e}", options.advance.num_hours()))?;
     local_routes::save_offset(dir, clock.offset());
     let now_fn = {
         let clock = clock.clone();
@@ -44,12 +48,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     {
         StoreKind::Embedded => {
             let table = EmbeddedTable::open(dir.join("followups.redb"))
-                .map_err(|e| {
-                    format!(
-                        "cannot open the store in {}: {e} (is another followups-local running?)",
-                        dir.display()
-                    )
-                })?
+                .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?
                 .with_clock({
                     let clock = clock.clone();
                     move || clock.now().timestamp()
@@ -118,7 +117,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     });
     let schedules = Arc::new(LocalSchedules::start(Arc::new(now_fn.clone()), fire));
     let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
-    tokio::spawn(run_due_jobs(due_rx, executor));
+    tokio::spawn(run_due_jobs(due_rx, executor, clock.clone()));
     tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
     if let Some(table) = &embedded {
         catch_up(table, &dispatcher, schedules.as_ref()).await?;
@@ -220,25 +219,67 @@ async fn aws_senders(outbox: Arc<Outbox>) -> Result<Senders, String> {
     })
 }
 
+/// When Lambda tries a failed asynchronous invocation again: about a minute after the
+/// first failure, then two minutes after the second. An execution that fails here, or
+/// finds the follow-up's claim in flight, is tried again on the same spacing (on the
+/// local clock, so a moved clock moves it too). [`service::execute::CLAIM_TIMEOUT`] is
+/// shorter than the sum, so a claim left `sending` by a process that died is settled by
+/// the last try at the latest: `unknown` (never sent again), within three minutes of the
+/// restart.
+const RETRY_DELAYS: [chrono::Duration; 2] =
+    [chrono::Duration::minutes(1), chrono::Duration::minutes(2)];
+
+/// How often a waiting retry looks at the (movable) clock.
+const RETRY_TICK: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Executes every due job the in-process scheduler fires, concurrently.
-async fn run_due_jobs(mut due: mpsc::UnboundedReceiver<Job>, executor: Arc<Executor>) {
+async fn run_due_jobs(
+    mut due: mpsc::UnboundedReceiver<Job>,
+    executor: Arc<Executor>,
+    clock: Arc<dyn Clock>,
+) {
     while let Some(job) = due.recv().await {
-        let executor = executor.clone();
-        tokio::spawn(async move {
-            let input = ExecutorInput {
-                account_id: job.account_id,
-                followup_id: job.followup_id,
-                attempt: job.attempt,
-            };
-            match executor.execute(&input).await {
-                Ok(outcome) => {
-                    tracing::info!(followup_id = %input.followup_id, ?outcome, "executed")
-                }
-                Err(e) => {
-                    tracing::error!(followup_id = %input.followup_id, error = %e, "execution failed")
-                }
+        let input = ExecutorInput {
+            account_id: job.account_id,
+            followup_id: job.followup_id,
+            attempt: job.attempt,
+        };
+        tokio::spawn(execute_with_retries(executor.clone(), clock.clone(), input));
+    }
+}
+
+/// One job, tried again like a Lambda invocation while it fails or its claim is in
+/// flight.
+async fn execute_with_retries(
+    executor: Arc<Executor>,
+    clock: Arc<dyn Clock>,
+    input: ExecutorInput,
+) {
+    let id = &input.followup_id;
+    for delay in RETRY_DELAYS {
+        match executor.execute(&input).await {
+            Ok(Outcome::InFlight { detail }) => {
+                tracing::info!(followup_id = %id, %detail, "claim in flight; looking again later")
             }
-        });
+            Ok(outcome) => {
+                tracing::info!(followup_id = %id, ?outcome, "executed");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(followup_id = %id, error = ?e, "execution failed; trying again later")
+            }
+        }
+        let at = clock.now() + delay;
+        while clock.now() < at {
+            tokio::time::sleep(RETRY_TICK).await;
+        }
+    }
+    match executor.execute(&input).await {
+        Ok(outcome) => tracing::info!(followup_id = %id, ?outcome, "executed"),
+        // Where Lambda would park the event in the executors' failure queue.
+        Err(e) => {
+            tracing::error!(followup_id = %id, error = ?e, "execution failed; gave up after the retries")
+        }
     }
 }
 
@@ -264,7 +305,8 @@ async fn feed_dispatcher(
 /// After a restart: every follow-up still `scheduled` is scheduled again (the
 /// in-process scheduler keeps nothing across restarts; the store does).
 /// A follow-up left `sending` by a process that stopped mid-send goes back to its
-/// executor, which reports it `unknown` once its claim is stale (never resends it).
+/// executor, which is tried again until its claim is stale and then reports it
+/// `unknown` (never resends it): see [`RETRY_DELAYS`].
 async fn catch_up(
     table: &EmbeddedTable,
     dispatcher: &Dispatcher,

@@ -52,4 +52,12 @@ pub fn system_clock() -> Clock {
 pub trait Sender: Send + Sync {
     /// Sends `message`, retrying internally only what is safe to retry.
     async fn send(&self, message: &Outbound) -> Result<Sent, SendError>;
+
+    /// Sends `message` for the account whose follow-up it is. Providers need not know
+    /// the account; the local [`Outbox`] records it, so each account sees only its own
+    /// messages.
+    async fn send_for(&self, account_id: &str, message: &Outbound) -> Result<Sent, SendError> {
+        let _ = account_id;
+        self.send(message).await
+    }
 }

@@ -13,6 +13,10 @@ use crate::{Clock, Outbound, SendError, Sender, Sent};
 /// One message the [`Outbox`] "sent".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OutboxEntry {
+    /// The account whose follow-up this was (none for a message sent without one, and
+    /// for lines written before the outbox recorded it: those are nobody's to see).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// `sms`, `email`, `missed_call_email`, `whatsapp` or `call`.
     pub channel: String,
     /// The phone number or email address.
@@ -92,6 +96,16 @@ impl Outbox {
         self.lock().entries.clone()
     }
 
+    /// What was recorded for `account_id`, oldest first: one tenant never sees another's.
+    pub fn list_for(&self, account_id: &str) -> Vec<OutboxEntry> {
+        self.lock()
+            .entries
+            .iter()
+            .filter(|e| e.account_id.as_deref() == Some(account_id))
+            .cloned()
+            .collect()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -132,9 +146,19 @@ fn summary(message: &Outbound) -> String {
 #[async_trait::async_trait]
 impl Sender for Outbox {
     async fn send(&self, message: &Outbound) -> Result<Sent, SendError> {
+        self.record(None, message)
+    }
+
+    async fn send_for(&self, account_id: &str, message: &Outbound) -> Result<Sent, SendError> {
+        self.record(Some(account_id), message)
+    }
+}
+
+impl Outbox {
+    fn record(&self, account_id: Option<&str>, message: &Outbound) -> Result<Sent, SendError> {
         let detail = serde_json::to_value(message)
             .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;
-        self.record(message, detail)
+        self.write_entry(account_id, message, detail)
     }
 }
 
@@ -158,7 +182,7 @@ impl MailboxSend for Outbox {
             "provider": mailbox.provider,
             "address": mailbox.address,
         });
-        let sent = self.record(&message, detail)?;
+        let sent = self.write_entry(Some(&mailbox.account_id), &message, detail)?;
         Ok(MailboxSent {
             provider_id: sent.provider_id,
             rotated_refresh_token: None,
@@ -167,10 +191,16 @@ impl MailboxSend for Outbox {
 }
 
 impl Outbox {
-    fn record(&self, message: &Outbound, detail: serde_json::Value) -> Result<Sent, SendError> {
+    fn write_entry(
+        &self,
+        account_id: Option<&str>,
+        message: &Outbound,
+        detail: serde_json::Value,
+    ) -> Result<Sent, SendError> {
         let sent_at = (self.clock)();
         let mut state = self.lock();
         let entry = OutboxEntry {
+            account_id: account_id.map(str::to_owned),
             channel: message.channel().to_owned(),
             destination: message.destination().to_owned(),
             text: summary(message),

@@ -58,6 +58,7 @@ async fn connected(flavor: Flavor, address: &str) -> (MailProviderStub, Mailbox)
     assert_eq!(exchange["code_verifier"], pkce.verifier.expose());
     assert_eq!(exchange["redirect_uri"], REDIRECT);
     let mailbox = Mailbox {
+        account_id: "acme".into(),
         id: format!("mb_{}", "1".repeat(32)),
         provider: app.provider,
         address: address.to_owned(),

@@ -144,3 +144,26 @@ async fn outbox_skips_a_line_torn_by_a_crash() {
     assert_eq!(channels, ["sms", "email"]);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[tokio::test]
+async fn each_account_sees_only_its_own_outbox_also_after_a_restart() {
+    let path = scratch_file("outbox.jsonl");
+    {
+        let outbox = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+        outbox.send_for("acme", &sms()).await.unwrap();
+        outbox.send_for("globex", &email()).await.unwrap();
+        // Sent without an account: nobody's to see.
+        outbox.send(&sms()).await.unwrap();
+    }
+    let reopened = Outbox::new(Some(path.clone()), channels::system_clock()).unwrap();
+    let acme = reopened.list_for("acme");
+    assert_eq!(acme.len(), 1);
+    assert_eq!(acme[0].destination, "+14155550123");
+    assert_eq!(acme[0].account_id.as_deref(), Some("acme"));
+    let globex = reopened.list_for("globex");
+    assert_eq!(globex.len(), 1);
+    assert_eq!(globex[0].destination, "ana@contact.example");
+    assert!(reopened.list_for("initech").is_empty());
+    assert_eq!(reopened.list().len(), 3);
+    let _ = std::fs::remove_dir_all(path.parent().unwrap());
+}

@@ -116,14 +116,14 @@ impl From<service::ServiceError> for Problem {
             ),
             E::Unauthorized(detail) => Problem::new(StatusCode::UNAUTHORIZED, detail),
             e if e.is_retryable() => {
-                tracing::warn!(error = %e, "temporary failure");
+                tracing::warn!(error = ?e, "temporary failure");
                 Problem::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "temporarily unavailable; try again",
                 )
             }
             e => {
-                tracing::error!(error = %e, "request failed");
+                tracing::error!(error = ?e, "request failed");
                 Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         }

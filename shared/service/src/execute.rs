@@ -286,7 +286,11 @@ impl Executor {
                 self.send_from_mailbox(&claimed.value, opened, &outbound)
                     .await
             }
-            None => sender.send(&outbound).await,
+            None => {
+                sender
+                    .send_for(claimed.value.account_id.as_str(), &outbound)
+                    .await
+            }
         };
         let at = self.clock.now();
         let outcome = match result {

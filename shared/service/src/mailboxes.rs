@@ -530,6 +530,7 @@ pub async fn open_mailbox(
     let token = String::from_utf8(token)
         .map_err(|_| ServiceError::Internal("a sealed refresh token is not text".into()))?;
     let mailbox = Mailbox {
+        account_id: account.to_string(),
         id: id.to_string(),
         provider: stored.value.provider,
         address: stored.value.address.clone(),

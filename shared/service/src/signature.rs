@@ -56,6 +56,8 @@ impl WebhookSecret {
     }
 
     fn mac(&self, id: &str, timestamp: &str, body: &[u8]) -> HmacSha256 {
+        #[cfg(test)]
+        tests::BODY_HASHES.with(|n| n.set(n.get() + 1));
         // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
         let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
         mac.update(id.as_bytes());
@@ -106,6 +108,86 @@ pub struct SignedHeaders<'a> {
     pub signature: Option<&'a str>,
 }
 
+/// At most this many entries of `webhook-signature` are looked at (Standard Webhooks
+/// senders put one per active secret, so a handful at most); the rest are ignored, so a
+/// header stuffed with bogus signatures costs no more than this many comparisons.
+pub const MAX_SIGNATURES: usize = 8;
+
+/// A delivery whose headers are well formed and whose timestamp is inside the
+/// tolerance: what is left is to find a secret that signed it.
+#[derive(Debug, Clone)]
+pub struct Delivery<'a> {
+    id: &'a str,
+    timestamp: &'a str,
+    candidates: Vec<[u8; SIGNATURE_LEN]>,
+}
+
+impl<'a> Delivery<'a> {
+    /// Reads the three headers: cheap (no hashing), and refuses a missing header, a long
+    /// id, a timestamp that is not an integer or is outside the tolerance (with
+    /// arithmetic that cannot overflow, whatever the header says).
+    pub fn parse(headers: SignedHeaders<'a>, now_unix: i64) -> Result<Self, SignatureError> {
+        let present = |v: Option<&'a str>, name| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .ok_or(SignatureError::MissingHeader(name))
+        };
+        let id = present(headers.id, "webhook-id")?;
+        let timestamp = present(headers.timestamp, "webhook-timestamp")?;
+        let signatures = present(headers.signature, "webhook-signature")?;
+        if id.len() > MAX_ID_LEN {
+            return Err(SignatureError::IdTooLong);
+        }
+        let sent_at: i64 = timestamp
+            .parse()
+            .map_err(|_| SignatureError::BadTimestamp)?;
+        if now_unix.abs_diff(sent_at) > TOLERANCE_SECONDS.unsigned_abs() {
+            return Err(SignatureError::Stale);
+        }
+        let candidates = signatures
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .take(MAX_SIGNATURES)
+            .filter_map(|s| s.strip_prefix("v1,"))
+            .filter_map(|b64| STANDARD.decode(b64).ok())
+            .filter_map(|tag| <[u8; SIGNATURE_LEN]>::try_from(tag).ok())
+            .collect();
+        Ok(Delivery {
+            id,
+            timestamp,
+            candidates,
+        })
+    }
+
+    /// The `webhook-id`.
+    pub fn id(&self) -> &'a str {
+        self.id
+    }
+
+    /// Whether `secret` signed this delivery: the body is hashed once, whatever the
+    /// number of candidate signatures, and each is compared in constant time.
+    pub fn signed_by(&self, secret: &WebhookSecret, body: &[u8]) -> bool {
+        if self.candidates.is_empty() {
+            return false;
+        }
+        let expected = secret.mac(self.id, self.timestamp, body).finalize();
+        self.candidates
+            .iter()
+            .any(|tag| expected == hmac::digest::CtOutput::new((*tag).into()))
+    }
+
+    /// Whether any of `secrets` signed this delivery.
+    pub fn signed_by_any<'s>(
+        &self,
+        secrets: impl IntoIterator<Item = &'s WebhookSecret>,
+        body: &[u8],
+    ) -> bool {
+        secrets
+            .into_iter()
+            .any(|secret| self.signed_by(secret, body))
+    }
+}
+
 /// Verifies a delivery against every active secret; returns the `webhook-id`.
 pub fn verify<'a>(
     secrets: &[WebhookSecret],
@@ -113,44 +195,28 @@ pub fn verify<'a>(
     body: &[u8],
     now_unix: i64,
 ) -> Result<&'a str, SignatureError> {
-    let present = |v: Option<&'a str>, name| {
-        v.map(str::trim)
-            .filter(|v| !v.is_empty())
-            .ok_or(SignatureError::MissingHeader(name))
-    };
-    let id = present(headers.id, "webhook-id")?;
-    let timestamp = present(headers.timestamp, "webhook-timestamp")?;
-    let signatures = present(headers.signature, "webhook-signature")?;
-    if id.len() > MAX_ID_LEN {
-        return Err(SignatureError::IdTooLong);
-    }
-    let sent_at: i64 = timestamp
-        .parse()
-        .map_err(|_| SignatureError::BadTimestamp)?;
-    if (now_unix - sent_at).abs() > TOLERANCE_SECONDS {
-        return Err(SignatureError::Stale);
-    }
-    let candidates: Vec<Vec<u8>> = signatures
-        .split(' ')
-        .filter_map(|s| s.strip_prefix("v1,"))
-        .filter_map(|b64| STANDARD.decode(b64).ok())
-        .filter(|tag| tag.len() == SIGNATURE_LEN)
-        .collect();
-    let matches = secrets.iter().any(|secret| {
-        candidates
-            .iter()
-            .any(|tag| secret.mac(id, timestamp, body).verify_slice(tag).is_ok())
-    });
-    if matches {
-        Ok(id)
+    let delivery = Delivery::parse(headers, now_unix)?;
+    if delivery.signed_by_any(secrets, body) {
+        Ok(delivery.id())
     } else {
         Err(SignatureError::NoMatch)
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    thread_local! {
+        /// How many times this thread hashed a body (`WebhookSecret::mac`).
+        pub(crate) static BODY_HASHES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+
+    pub(crate) fn body_hashes_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+        let before = BODY_HASHES.with(std::cell::Cell::get);
+        let result = f();
+        (result, BODY_HASHES.with(std::cell::Cell::get) - before)
+    }
 
     const NOW: i64 = 1_800_000_000;
     const BODY: &[u8] = br#"{"type":"call.completed"}"#;
@@ -275,6 +341,71 @@ mod tests {
         assert_eq!(
             WebhookSecret::parse("whsec_c2hvcnQ="),
             Err(SignatureError::BadSecret)
+        );
+    }
+
+    #[test]
+    fn an_extreme_timestamp_is_stale_and_never_overflows() {
+        let sig = secret().sign("m", NOW, BODY);
+        for now in [NOW, i64::MIN, i64::MAX, 0] {
+            for ts in [
+                i64::MIN.to_string(),
+                i64::MAX.to_string(),
+                (i64::MIN + 1).to_string(),
+                "-0".to_string(),
+            ] {
+                let result = verify(&[secret()], headers("m", &ts, &sig), BODY, now);
+                assert!(
+                    matches!(result, Err(SignatureError::Stale | SignatureError::NoMatch)),
+                    "now {now}, timestamp {ts}: {result:?}"
+                );
+            }
+        }
+        // One past i64's range is not a timestamp at all.
+        let ts = "9223372036854775808";
+        assert_eq!(
+            verify(&[secret()], headers("m", ts, &sig), BODY, NOW),
+            Err(SignatureError::BadTimestamp)
+        );
+    }
+
+    #[test]
+    fn the_body_is_hashed_once_per_secret_however_many_signatures_the_header_holds() {
+        let bogus = format!("v1,{}", STANDARD.encode([7u8; SIGNATURE_LEN]));
+        let header = vec![bogus.as_str(); 1_000].join(" ");
+        let secrets = [secret(), WebhookSecret::generate().unwrap().0];
+        let ts = NOW.to_string();
+        let (result, hashes) =
+            body_hashes_during(|| verify(&secrets, headers("m", &ts, &header), BODY, NOW));
+        assert_eq!(result, Err(SignatureError::NoMatch));
+        assert_eq!(hashes, secrets.len());
+        // A header with no well-formed candidate costs no hashing at all.
+        let junk = vec!["v1,!!"; 1_000].join(" ");
+        let (result, hashes) =
+            body_hashes_during(|| verify(&secrets, headers("m", &ts, &junk), BODY, NOW));
+        assert_eq!(result, Err(SignatureError::NoMatch));
+        assert_eq!(hashes, 0);
+    }
+
+    #[test]
+    fn only_the_first_signatures_of_a_header_are_examined() {
+        let good = secret().sign("m", NOW, BODY);
+        let bogus = format!("v1,{}", STANDARD.encode([7u8; SIGNATURE_LEN]));
+        let ts = NOW.to_string();
+        let with_good_at = |position: usize| {
+            let mut entries = vec![bogus.clone(); position - 1];
+            entries.push(good.clone());
+            entries.join(" ")
+        };
+        let last_examined = with_good_at(MAX_SIGNATURES);
+        assert_eq!(
+            verify(&[secret()], headers("m", &ts, &last_examined), BODY, NOW),
+            Ok("m")
+        );
+        let beyond = with_good_at(MAX_SIGNATURES + 1);
+        assert_eq!(
+            verify(&[secret()], headers("m", &ts, &beyond), BODY, NOW),
+            Err(SignatureError::NoMatch)
         );
     }
 }

@@ -86,15 +86,21 @@ impl Engine {
                 .filter_map(|s| WebhookSecret::parse(&s.secret).ok())
                 .collect()
         };
+        // The headers are read once, and each secret hashes the body at most once.
+        let delivery = signature::Delivery::parse(headers, now.timestamp())?;
         let cached = secrets(self.repo.webhook_secrets(account, false).await?);
-        match signature::verify(&cached, headers, body, now.timestamp()) {
-            Ok(id) => return Ok(id.to_string()),
-            Err(signature::SignatureError::NoMatch) => {}
-            Err(e) => return Err(e.into()),
+        if delivery.signed_by_any(&cached, body) {
+            return Ok(delivery.id().to_string());
         }
-        // The cache may predate a secret created a moment ago: look once more.
+        // The cache may predate a secret created a moment ago: look once more, at the
+        // secrets not tried yet.
         let fresh = secrets(self.repo.webhook_secrets(account, true).await?);
-        Ok(signature::verify(&fresh, headers, body, now.timestamp())?.to_string())
+        let untried = fresh.iter().filter(|s| !cached.contains(s));
+        if delivery.signed_by_any(untried, body) {
+            Ok(delivery.id().to_string())
+        } else {
+            Err(signature::SignatureError::NoMatch.into())
+        }
     }
 
     /// Decides and stores one call's follow-ups; idempotent on `webhook_id`.
@@ -489,4 +495,59 @@ fn record_metrics(answer: &CallAnswer) {
 pub(crate) fn to_json(answer: &CallAnswer) -> Result<Value, ServiceError> {
     serde_json::to_value(answer)
         .map_err(|e| ServiceError::Internal(format!("cannot serialize an answer: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use base64::Engine as _;
+
+    use super::*;
+    use crate::Repository;
+    use crate::cache::Cache;
+    use crate::clock::SystemClock;
+    use crate::signature::tests::BODY_HASHES;
+
+    #[tokio::test]
+    async fn a_delivery_with_a_thousand_bogus_signatures_hashes_the_body_once_per_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = store::EmbeddedTable::open(dir.path().join("t.redb")).unwrap();
+        let repo = Arc::new(Repository::new(Arc::new(table), Cache::default()));
+        let engine = Engine::new(repo, Arc::new(SystemClock));
+        let account = AccountId::parse("account_id", "acme").unwrap();
+        engine.create_webhook_secret(&account, None).await.unwrap();
+        engine.create_webhook_secret(&account, None).await.unwrap();
+
+        let body = vec![b' '; 250 * 1024];
+        let bogus = format!(
+            "v1,{}",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 32])
+        );
+        let signatures = vec![bogus.as_str(); 1_000].join(" ");
+        let timestamp = chrono::Utc::now().timestamp().to_string();
+        let headers = SignedHeaders {
+            id: Some("msg_hostile"),
+            timestamp: Some(&timestamp),
+            signature: Some(&signatures),
+        };
+        // The verification runs on this (current-thread) runtime's thread, so the
+        // thread-local count sees every body hash of the request.
+        let before = BODY_HASHES.with(std::cell::Cell::get);
+        let refused = engine
+            .accept_call_completed("acme", headers, &body)
+            .await
+            .unwrap_err();
+        let hashes = BODY_HASHES.with(std::cell::Cell::get) - before;
+        assert!(
+            matches!(
+                refused,
+                WebhookError::Signature(signature::SignatureError::NoMatch)
+            ),
+            "{refused:?}"
+        );
+        // Two active secrets: two hashes, although the secrets were read twice (cached,
+        // then fresh) and the header holds a thousand candidates.
+        assert_eq!(hashes, 2);
+    }
 }

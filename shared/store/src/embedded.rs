@@ -12,12 +12,20 @@
 //!
 //! Expired items are invisible but stay in the file until a write replaces or deletes
 //! them (there is no background sweeper: the local runtime's data is small).
+//!
+//! Disk faults: a new file is built under a temporary name and renamed into place only
+//! once it is a complete database, so a first start that fails (a full disk) leaves
+//! nothing behind. After an I/O error redb refuses every later transaction until the
+//! database is opened again; the table then closes it and opens it again on the next
+//! call, so a transient fault (a full disk, freed again) heals without a restart.
 
+use std::fs::{File, OpenOptions};
 use std::ops::Bound;
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::backends::FileBackend;
+use redb::{Database, ReadableTable, StorageBackend, TableDefinition};
 use tokio::sync::mpsc;
 
 use crate::{
@@ -43,8 +51,21 @@ pub struct EmbeddedTable {
     clock: Clock,
 }
 
+/// Makes redb's storage of the opened store file: the plain [`FileBackend`] in the
+/// runtime; tests wrap it with one that fails writes on demand.
+pub type Backend =
+    Arc<dyn Fn(File) -> Result<Box<dyn StorageBackend>, redb::DatabaseError> + Send + Sync>;
+
+/// The plain file backend (it also locks the file against a second process).
+pub fn file_backend() -> Backend {
+    Arc::new(|file| Ok(Box::new(FileBackend::new(file)?) as Box<dyn StorageBackend>))
+}
+
 struct Inner {
-    db: Database,
+    path: PathBuf,
+    backend: Backend,
+    /// `None` after an I/O error closed it: the next call opens the file again.
+    db: RwLock<Option<Database>>,
     write_lock: Mutex<()>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Change>>>,
 }
@@ -53,15 +74,21 @@ impl EmbeddedTable {
     /// Opens the table in `path`, creating the file if needed. Fails if another
     /// process (or another `EmbeddedTable`) has it open.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let db = Database::create(path.as_ref()).map_err(storage)?;
-        let txn = db.begin_write().map_err(storage)?;
-        for table in [ITEMS, GSI1, GSI2] {
-            txn.open_table(table).map_err(storage)?;
+        Self::open_with_backend(path, file_backend())
+    }
+
+    /// [`EmbeddedTable::open`] with redb's storage made by `backend`.
+    pub fn open_with_backend(path: impl AsRef<Path>, backend: Backend) -> Result<Self, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if !path.exists() {
+            create_atomically(&path, &backend)?;
         }
-        txn.commit().map_err(storage)?;
+        let db = open_file(&path, &backend)?;
         Ok(EmbeddedTable {
             inner: Arc::new(Inner {
-                db,
+                path,
+                backend,
+                db: RwLock::new(Some(db)),
                 write_lock: Mutex::new(()),
                 subscribers: Mutex::new(Vec::new()),
             }),
@@ -89,8 +116,8 @@ impl EmbeddedTable {
     /// for a request.
     pub async fn items_with_sort_key(&self, sk: &str) -> Result<Vec<Item>, StoreError> {
         let sk = sk.to_owned();
-        self.blocking(move |inner, now| {
-            let txn = inner.db.begin_read().map_err(storage)?;
+        self.blocking(move |_, db, now| {
+            let txn = db.begin_read().map_err(storage)?;
             let items = txn.open_table(ITEMS).map_err(storage)?;
             let mut found = Vec::new();
             for entry in items.iter().map_err(storage)? {
@@ -109,11 +136,11 @@ impl EmbeddedTable {
 
     async fn blocking<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Inner, i64) -> Result<R, StoreError> + Send + 'static,
+        work: impl FnOnce(&Inner, &Database, i64) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let inner = Arc::clone(&self.inner);
         let now = (self.clock)();
-        tokio::task::spawn_blocking(move || work(&inner, now))
+        tokio::task::spawn_blocking(move || inner.with_database(|db| work(&inner, db, now)))
             .await
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
@@ -123,8 +150,8 @@ impl EmbeddedTable {
 impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
         let key = key.clone();
-        self.blocking(move |inner, now| {
-            let txn = inner.db.begin_read().map_err(storage)?;
+        self.blocking(move |_, db, now| {
+            let txn = db.begin_read().map_err(storage)?;
             let items = txn.open_table(ITEMS).map_err(storage)?;
             Ok(rules::live(load(&items, &primary_key(&key))?, now))
         })
@@ -136,7 +163,7 @@ impl Table for EmbeddedTable {
         if writes.is_empty() {
             return Ok(());
         }
-        self.blocking(move |inner, now| inner.write(writes, now))
+        self.blocking(move |inner, db, now| inner.write(db, writes, now))
             .await
     }
 
@@ -144,15 +171,45 @@ impl Table for EmbeddedTable {
         rules::check_query(query)?;
         let position = cursor::decode(query)?;
         let query = query.clone();
-        self.blocking(move |inner, now| inner.query(&query, position, now))
+        self.blocking(move |_, db, now| query_in(db, &query, position, now))
             .await
     }
 }
 
 impl Inner {
-    fn write(&self, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
+    /// Runs `work` on the open database, opening it first if an earlier I/O error closed
+    /// it; an I/O error now closes it, so the next call starts from a fresh open.
+    fn with_database<R>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        if read_db(&self.db).is_none() {
+            let mut db = write_db(&self.db);
+            if db.is_none() {
+                *db = Some(open_file(&self.path, &self.backend)?);
+                tracing::info!(path = %self.path.display(), "store opened again after an I/O error");
+            }
+        }
+        let result = {
+            let db = read_db(&self.db);
+            match db.as_ref() {
+                Some(db) => work(db),
+                None => Err(StoreError::Unavailable(
+                    "the store is being reopened".into(),
+                )),
+            }
+        };
+        if let Err(StoreError::Unavailable(reason)) = &result {
+            tracing::warn!(%reason, "store I/O failed; it will be opened again");
+            // Dropping the database releases the file for the next open.
+            write_db(&self.db).take();
+        }
+        result
+    }
+
+    fn write(&self, db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
         let _serial = lock(&self.write_lock);
-        let txn = self.db.begin_write().map_err(storage)?;
+        let txn = db.begin_write().map_err(storage)?;
         let mut changes = Vec::new();
         {
             let mut items = txn.open_table(ITEMS).map_err(storage)?;
@@ -216,84 +273,173 @@ impl Inner {
         }
         Ok(())
     }
+}
 
-    fn query(
-        &self,
-        query: &Query,
-        position: Option<cursor::Position>,
-        now: i64,
-    ) -> Result<Page, StoreError> {
-        let size = rules::page_size(query);
-        let txn = self.db.begin_read().map_err(storage)?;
-        let items = txn.open_table(ITEMS).map_err(storage)?;
-        let table = match query.index {
-            Index::Primary => None,
-            Index::Gsi1 => Some(txn.open_table(GSI1).map_err(storage)?),
-            Index::Gsi2 => Some(txn.open_table(GSI2).map_err(storage)?),
-        };
+fn query_in(
+    db: &Database,
+    query: &Query,
+    position: Option<cursor::Position>,
+    now: i64,
+) -> Result<Page, StoreError> {
+    let size = rules::page_size(query);
+    let txn = db.begin_read().map_err(storage)?;
+    let items = txn.open_table(ITEMS).map_err(storage)?;
+    let table = match query.index {
+        Index::Primary => None,
+        Index::Gsi1 => Some(txn.open_table(GSI1).map_err(storage)?),
+        Index::Gsi2 => Some(txn.open_table(GSI2).map_err(storage)?),
+    };
 
-        let (mut lower, mut upper) = partition_range(query);
-        if let Some(position) = &position {
-            let mut at = encode_parts(&[&query.pk, &position.index_sk]);
-            if query.index != Index::Primary {
-                push_part(&mut at, &position.pk);
-                push_part(&mut at, &position.sk);
-            }
-            if query.newest_first {
-                upper = Bound::Excluded(at);
-            } else {
-                lower = Bound::Excluded(at);
-            }
+    let (mut lower, mut upper) = partition_range(query);
+    if let Some(position) = &position {
+        let mut at = encode_parts(&[&query.pk, &position.index_sk]);
+        if query.index != Index::Primary {
+            push_part(&mut at, &position.pk);
+            push_part(&mut at, &position.sk);
         }
-        if bounds_are_empty(&lower, &upper) {
-            return Ok(Page {
-                items: Vec::new(),
-                cursor: None,
-            });
-        }
-        let range = (as_slice(&lower), as_slice(&upper));
-        let entries = match &table {
-            None => items.range::<&[u8]>(range),
-            Some(index) => index.range::<&[u8]>(range),
-        }
-        .map_err(storage)?;
-        let entries: Box<dyn Iterator<Item = _>> = if query.newest_first {
-            Box::new(entries.rev())
+        if query.newest_first {
+            upper = Bound::Excluded(at);
         } else {
-            Box::new(entries)
-        };
-
-        // One item more than the page, to know whether a next page exists.
-        let mut found = Vec::with_capacity(size + 1);
-        for entry in entries {
-            let (_, value) = entry.map_err(storage)?;
-            let item = match table {
-                None => decode_item(value.value())?,
-                Some(_) => load(&items, value.value())?.ok_or_else(|| {
-                    StoreError::Corrupt("an index entry points to no item".into())
-                })?,
-            };
-            if rules::is_expired(&item.attrs, now) {
-                continue;
-            }
-            found.push(item);
-            if found.len() > size {
-                break;
-            }
+            lower = Bound::Excluded(at);
         }
-        let cursor = if found.len() > size {
-            found.truncate(size);
-            match found.last() {
-                Some(last) => Some(cursor::encode(query, last)?),
-                None => None,
-            }
-        } else {
-            None
+    }
+    if bounds_are_empty(&lower, &upper) {
+        return Ok(Page {
+            items: Vec::new(),
+            cursor: None,
+        });
+    }
+    let range = (as_slice(&lower), as_slice(&upper));
+    let entries = match &table {
+        None => items.range::<&[u8]>(range),
+        Some(index) => index.range::<&[u8]>(range),
+    }
+    .map_err(storage)?;
+    let entries: Box<dyn Iterator<Item = _>> = if query.newest_first {
+        Box::new(entries.rev())
+    } else {
+        Box::new(entries)
+    };
+
+    // One item more than the page, to know whether a next page exists.
+    let mut found = Vec::with_capacity(size + 1);
+    for entry in entries {
+        let (_, value) = entry.map_err(storage)?;
+        let item = match table {
+            None => decode_item(value.value())?,
+            Some(_) => load(&items, value.value())?
+                .ok_or_else(|| StoreError::Corrupt("an index entry points to no item".into()))?,
         };
-        Ok(Page {
-            items: found,
-            cursor,
-        })
+        if rules::is_expired(&item.attrs, now) {
+            continue;
+        }
+        found.push(item);
+        if found.len() > size {
+            break;
+        }
+    }
+    let cursor = if found.len() > size {
+        found.truncate(size);
+        match found.last() {
+            Some(last) => Some(cursor::encode(query, last)?),
+            None => None,
+        }
+    } else {
+        None
+    };
+    Ok(Page {
+        items: found,
+        cursor,
+    })
+}
+
+/// Opens an existing store file and makes sure its tables exist.
+fn open_file(path: &Path, backend: &Backend) -> Result<Database, StoreError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    let db = redb::Builder::new()
+        .create_with_backend(Boxed(backend(file).map_err(opening)?))
+        .map_err(opening)?;
+    create_tables(&db)?;
+    Ok(db)
+}
+
+/// Builds a new store under a temporary name and renames it to `path` once complete;
+/// on failure removes what it wrote, so nothing half-made blocks the next start.
+fn create_atomically(path: &Path, backend: &Backend) -> Result<(), StoreError> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    let build = || -> Result<(), StoreError> {
+        let cannot = |e: std::io::Error| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+        };
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&partial)
+            .map_err(cannot)?;
+        let db = redb::Builder::new()
+            .create_with_backend(Boxed(backend(file).map_err(opening)?))
+            .map_err(opening)?;
+        create_tables(&db)?;
+        drop(db);
+        std::fs::rename(&partial, path).map_err(cannot)
+    };
+    let built = build();
+    if built.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    built
+}
+
+fn create_tables(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(storage)?;
+    for table in [ITEMS, GSI1, GSI2] {
+        txn.open_table(table).map_err(storage)?;
+    }
+    txn.commit().map_err(storage)
+}
+
+/// Why a store file could not be opened, in words that name the cause.
+fn opening(e: redb::DatabaseError) -> StoreError {
+    match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Unavailable(
+            "the store file is open in another process (is another followups-local running?)"
+                .into(),
+        ),
+        e => storage(e),
+    }
+}
+
+/// A boxed backend is a backend (redb takes one by value).
+#[derive(Debug)]
+struct Boxed(Box<dyn StorageBackend>);
+
+impl StorageBackend for Boxed {
+    fn len(&self) -> std::io::Result<u64> {
+        self.0.len()
+    }
+
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.0.read(offset, len)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        self.0.sync_data(eventual)
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.0.write(offset, data)
     }
 }
 
@@ -447,6 +593,15 @@ fn storage(e: impl Into<redb::Error>) -> StoreError {
         redb::Error::Corrupted(msg) => StoreError::Corrupt(msg),
         e => StoreError::Unavailable(e.to_string()),
     }
+}
+
+fn read_db(db: &RwLock<Option<Database>>) -> std::sync::RwLockReadGuard<'_, Option<Database>> {
+    db.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write_db(db: &RwLock<Option<Database>>) -> std::sync::RwLockWriteGuard<'_, Option<Database>> {
+    db.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A poisoned lock only means another call panicked; the data it guards (a unit, a

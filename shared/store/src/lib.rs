@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 pub use dynamo::{DynamoTable, create_table, item_from_image, item_from_stream_image};
 pub use dynamo_stream::DynamoStream;
-pub use embedded::{Change, EmbeddedTable};
+pub use embedded::{Backend, Change, EmbeddedTable, file_backend};
 
 /// A JSON object of top-level attributes.
 pub type Attrs = serde_json::Map<String, serde_json::Value>;

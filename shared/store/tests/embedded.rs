@@ -177,3 +177,169 @@ async fn subscribers_see_every_committed_change_in_order() {
     }
     assert_eq!(got, expected);
 }
+
+/// The file backend with a switch that makes the disk "full": every write, resize and
+/// sync fails with `StorageFull` while it is on, as a full disk does.
+#[derive(Debug)]
+struct FillableDisk {
+    file: redb::backends::FileBackend,
+    full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FillableDisk {
+    fn backend(full: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> store::Backend {
+        let full = full.clone();
+        std::sync::Arc::new(move |file| {
+            Ok(Box::new(FillableDisk {
+                file: redb::backends::FileBackend::new(file)?,
+                full: full.clone(),
+            }) as Box<dyn redb::StorageBackend>)
+        })
+    }
+
+    fn check(&self) -> std::io::Result<()> {
+        if self.full.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::StorageFull,
+                "no space left on device",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl redb::StorageBackend for FillableDisk {
+    fn len(&self) -> std::io::Result<u64> {
+        self.file.len()
+    }
+
+    fn read(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        self.file.read(offset, len)
+    }
+
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.check()?;
+        self.file.set_len(len)
+    }
+
+    fn sync_data(&self, eventual: bool) -> std::io::Result<()> {
+        self.check()?;
+        self.file.sync_data(eventual)
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> std::io::Result<()> {
+        self.check()?;
+        self.file.write(offset, data)
+    }
+}
+
+#[tokio::test]
+async fn a_transient_full_disk_fails_writes_and_the_table_recovers_without_a_restart() {
+    let file = TempFile::new();
+    let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let table =
+        EmbeddedTable::open_with_backend(&file.0, FillableDisk::backend(&full)).expect("open");
+    let before = item("acct#1", "fu#1", json!({"n": 1}));
+    let during = item("acct#1", "fu#2", json!({"n": 2}));
+    let after = item("acct#1", "fu#3", json!({"n": 3}));
+    table
+        .write(vec![put(&before, Cond::NotExists)])
+        .await
+        .expect("a write before the disk fills");
+
+    full.store(true, std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..3 {
+        let refused = table
+            .write(vec![put(&during, Cond::NotExists)])
+            .await
+            .expect_err("nothing can be written to a full disk");
+        assert!(matches!(refused, StoreError::Unavailable(_)), "{refused:?}");
+    }
+
+    // Space is freed: the same table (no restart) writes again, and nothing of the
+    // refused writes was kept.
+    full.store(false, std::sync::atomic::Ordering::SeqCst);
+    table
+        .write(vec![put(&after, Cond::NotExists)])
+        .await
+        .expect("a write once there is space again");
+    assert_eq!(table.get(&before.key).await.unwrap(), Some(before.clone()));
+    assert_eq!(table.get(&during.key).await.unwrap(), None);
+    assert_eq!(table.get(&after.key).await.unwrap(), Some(after.clone()));
+    table
+        .write(vec![put(&during, Cond::NotExists)])
+        .await
+        .expect("the refused write can be made now");
+
+    drop(table);
+    let reopened = EmbeddedTable::open(&file.0).expect("reopen");
+    for kept in [&before, &during, &after] {
+        assert_eq!(reopened.get(&kept.key).await.unwrap(), Some(kept.clone()));
+    }
+}
+
+#[tokio::test]
+async fn a_first_open_on_a_full_disk_names_the_cause_and_leaves_nothing_behind() {
+    let dir = tempfile_dir();
+    let path = dir.join("followups.redb");
+    let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let failed = EmbeddedTable::open_with_backend(&path, FillableDisk::backend(&full))
+        .err()
+        .expect("nothing can be created on a full disk");
+    assert!(
+        failed.to_string().contains("no space left on device"),
+        "{failed}"
+    );
+    assert!(!failed.to_string().contains("another"), "{failed}");
+    let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // The next start, with space, simply creates the store.
+    let table = EmbeddedTable::open(&path).expect("open once there is space");
+    let kept = item("acct#1", "fu#1", json!({"n": 1}));
+    table
+        .write(vec![put(&kept, Cond::NotExists)])
+        .await
+        .unwrap();
+    drop(table);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_store_file_left_half_made_by_a_killed_start_does_not_block_the_next() {
+    let dir = tempfile_dir();
+    let path = dir.join("followups.redb");
+    // What a start killed while building the file leaves: the temporary file only.
+    std::fs::write(dir.join("followups.redb.partial"), b"redb\x1a\x0a\xa9\x0d").unwrap();
+    let table = EmbeddedTable::open(&path).expect("open despite the leftover");
+    let kept = item("acct#1", "fu#1", json!({"n": 1}));
+    table
+        .write(vec![put(&kept, Cond::NotExists)])
+        .await
+        .unwrap();
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["followups.redb"]);
+    drop(table);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_second_open_of_the_same_file_says_another_process_has_it() {
+    let file = TempFile::new();
+    let _open = EmbeddedTable::open(&file.0).expect("open");
+    let second = EmbeddedTable::open(&file.0).err().expect("refused");
+    assert!(
+        second.to_string().contains("open in another process"),
+        "{second}"
+    );
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(testkit::unique("store-dir"));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -126,6 +126,8 @@ impl fmt::Debug for OAuthApp {
 /// A connected mailbox as the sender needs it.
 #[derive(Clone)]
 pub struct Mailbox {
+    /// The account the mailbox belongs to.
+    pub account_id: String,
     /// `mb_…`: keys the access-token cache.
     pub id: String,
     pub provider: Provider,

@@ -28,7 +28,9 @@ pub async fn call_completed(
     match engine.accept_call_completed(&account, signed, &body).await {
         Ok(answer) => Ok(Json(answer)),
         Err(WebhookError::Signature(e)) => {
-            tracing::info!(account = %account, error = %e, "webhook refused");
+            // The account is the raw path segment: `?` quotes and escapes it, so a
+            // `%0A` in the URL cannot start a forged log line.
+            tracing::info!(account = ?account, error = %e, "webhook refused");
             let mut problem = Problem::new(StatusCode::UNAUTHORIZED, e.to_string());
             if let SignatureError::MissingHeader(name) = e {
                 problem.errors.push(InvalidField {

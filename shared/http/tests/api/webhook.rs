@@ -382,3 +382,69 @@ async fn other_event_types_are_acknowledged_and_ignored(world: World) {
     assert_eq!(answer["ignored"], "call.started");
     assert_eq!(answer["webhook_id"], "msg_1");
 }
+
+/// Everything a tracing subscriber wrote, for the test to read back.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+
+    fn make_writer(&'a self) -> CapturedLog {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn a_line_break_in_the_webhook_path_cannot_forge_a_log_line() {
+    let log = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(log.clone())
+        .with_ansi(false)
+        .without_time()
+        .finish();
+    // Current-thread runtime: the request is handled on this thread, under this
+    // subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let world = World::new(Store::Embedded).await;
+    let forged = "acme%0D%0A%20INFO%20forged:%20account%20deleted%1B%5B2J";
+    let headers = [
+        ("webhook-id".to_string(), "msg_1".to_string()),
+        (
+            "webhook-timestamp".to_string(),
+            world.clock.now().timestamp().to_string(),
+        ),
+        ("webhook-signature".to_string(), "v1,AAAA".to_string()),
+    ];
+    post(&world, forged, &headers, "{}")
+        .await
+        .expect(StatusCode::UNAUTHORIZED);
+
+    let text = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+    let refused: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("webhook refused"))
+        .collect();
+    assert_eq!(refused.len(), 1, "{text}");
+    // The value is on the event's own line, quoted and escaped.
+    assert!(
+        refused[0].contains(r#"account="acme\r\n INFO forged: account deleted\u{1b}[2J""#),
+        "{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with(" INFO forged")),
+        "{text}"
+    );
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+}
