@@ -72,8 +72,12 @@ ACCOUNT_SETTINGS = {
     # The account's quiet hours are the floor of every window and the only window of
     # SMS (default 08:00-21:00 in the contact's zone). The whole day here, so the demo
     # sends its SMS right away whatever the hour you run it; the agent's own hours
-    # (08:00-20:00, Mon-Sat) still govern follow-up calls and WhatsApp.
+    # (08:00-20:00, Mon-Sat) still govern follow-up calls and WhatsApp. For the same
+    # reason the federal 08:00-21:00 floor is turned off, explicitly: every follow-up
+    # it would have held says so in its trace. Never do this for real contacts
+    # (docs/compliance.md).
     "quiet_hours": {"start": "00:00", "end": "24:00"},
+    "calling_rules": {"disabled": ["federal_hours"]},
     "email_from_address": "ana@acme.example.com",
 }
 
@@ -432,7 +436,7 @@ def run(args) -> int:
 
     heading(f"settings (account {args.account}, agent {AGENT}, campaign {CAMPAIGN})")
     client.put("/v1/settings", ACCOUNT_SETTINGS)
-    print("  PUT /v1/settings                                  sender name, meeting link, zone, quiet hours 00:00-24:00")
+    print("  PUT /v1/settings                                  sender name, meeting link, zone, quiet hours 00:00-24:00, federal hours off (demo only)")
     client.put(f"/v1/agents/{AGENT}/followup-settings", AGENT_SETTINGS)
     print(f"  PUT /v1/agents/{AGENT}/followup-settings        08:00-20:00 Mon-Sat {CONTACT_ZONE}; calls (2 retries, 90 min apart); WhatsApp")
     client.put(f"/v1/campaigns/{CAMPAIGN}/followup-settings", CAMPAIGN_SETTINGS)

@@ -5,7 +5,7 @@
 # aarch64-unknown-linux-gnu through rustup.
 #
 # Usage: infra/deploy/build.sh [extra cargo-lambda build flags, e.g. --locked]
-# Output: target/lambda/<binary>/bootstrap for api, call-completed, dispatcher and
+# Output: target/lambda/<binary>/bootstrap for api, call-completed, dispatcher, inbound and
 # executor (the executor binary backs all four channel functions). `sam build`
 # produces the same binaries through the template's rust-cargolambda metadata.
 set -euo pipefail
@@ -13,7 +13,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
 
-packages=(api call-completed dispatcher executor)
+packages=(api call-completed dispatcher executor inbound)
 
 venv="${FOLLOWUPS_DEPLOY_VENV:-$root/.venv-deploy}"
 if [ ! -x "$venv/bin/cargo-lambda" ]; then

@@ -46,6 +46,14 @@ EXPECTED_ROUTES = {
     "ANY /v1/{proxy+}": "JWT",
     "GET /v1/openapi.json": "NONE",
     "POST /v1/webhooks/{account_id}/call-completed": "NONE",
+    "GET /v1/inbound/{account_id}/whatsapp": "NONE",
+    "POST /v1/inbound/{account_id}/whatsapp": "NONE",
+    "GET /v1/unsubscribe/{token}": "NONE",
+    "POST /v1/unsubscribe/{token}": "NONE",
+    "POST /v1/webhooks/{account_id}/vapi": "NONE",
+    "POST /v1/webhooks/{account_id}/retell": "NONE",
+    "POST /v1/webhooks/{account_id}/bland": "NONE",
+    "POST /v1/webhooks/{account_id}/elevenlabs": "NONE",
     # The OAuth redirect of a connecting mailbox: the signed state names the account.
     "GET /v1/mailboxes/{provider}/callback": "NONE",
 }

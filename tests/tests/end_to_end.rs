@@ -157,9 +157,17 @@ async fn a_warm_webhook_costs_one_dynamodb_transaction_and_a_send_costs_a_claim_
         .await;
     assert_eq!(status, 200);
     let counts = world.webhook_requests.counts();
+    // One transaction, and the contact's two records (latest zone, recent touches)
+    // read in parallel: the legal floor needs them before deciding. The call reports
+    // the contact's zone for the first time, so their follow-ups are looked up once to
+    // move any pending one into its window (none here).
     assert_eq!(
         counts.into_iter().collect::<Vec<_>>(),
-        vec![("DynamoDB.TransactWriteItems".to_string(), 1)]
+        vec![
+            ("DynamoDB.GetItem".to_string(), 2),
+            ("DynamoDB.Query".to_string(), 1),
+            ("DynamoDB.TransactWriteItems".to_string(), 1)
+        ]
     );
 
     let dispatcher = world.dispatcher();
@@ -188,8 +196,10 @@ async fn a_warm_webhook_costs_one_dynamodb_transaction_and_a_send_costs_a_claim_
     assert!(matches!(outcome, Outcome::Sent { .. }), "{outcome:?}");
     let counts: Vec<_> = world.executor_requests.counts().into_iter().collect();
     let expected = [
-        ("DynamoDB.GetItem", 2), // the follow-up and its do-not-call entry
-        ("DynamoDB.PutItem", 2), // the conditional claim and the outcome
+        // the follow-up, its do-not-call entry, the contact's latest zone and touches
+        ("DynamoDB.GetItem", 4),
+        ("DynamoDB.PutItem", 1),            // the outcome
+        ("DynamoDB.TransactWriteItems", 1), // the claim with the touch it counts for caps
         ("SNS.CheckIfPhoneNumberIsOptedOut", 1),
         ("SNS.Publish", 1),
     ];

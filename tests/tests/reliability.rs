@@ -522,6 +522,7 @@ impl FaultWorld {
         account_settings["email_from_address"] = json!(world.from_address);
         // The test runs on the wall clock: no quiet hours, so nothing waits for morning.
         account_settings["quiet_hours"] = json!({"start": "00:00", "end": "24:00"});
+        account_settings["calling_rules"] = json!({"disabled": ["federal_hours"]});
         e.put_account_settings(&world.account, &account_settings, None)
             .await
             .unwrap();

@@ -12,7 +12,8 @@ use service::{Engine, config};
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;
-    let mut engine = Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock));
+    let mut engine = Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
+        .with_platform_secrets(config::platform_secrets(&sdk));
     if let Some(mailboxes) = service::config_mailboxes::api_mailboxes(&sdk).await? {
         engine = engine.with_mailboxes(mailboxes);
     }

@@ -10,10 +10,10 @@ use service::{Engine, config};
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;
-    let engine = Arc::new(Engine::new(
-        config::dynamodb_repository(&sdk)?,
-        Arc::new(SystemClock),
-    ));
+    let engine = Arc::new(
+        Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
+            .with_platform_secrets(config::platform_secrets(&sdk)),
+    );
     let app = http_api::with_fallback(http_api::webhook_router(
         engine,
         config::webhook_max_body_bytes()?,

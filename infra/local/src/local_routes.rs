@@ -1,17 +1,21 @@
-//! Routes that exist only in the local runtime: the outbox and the movable clock.
+//! Routes that exist only in the local runtime: the outbox, the movable clock, and
+//! simulated replies (an SMS to our number, a WhatsApp message) that take the same
+//! path as the real ones after their transport (SNS, Meta's signature).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use channels::Outbox;
 use http_api::Tenant;
 use http_api::extract::JsonBody;
 use http_api::problem::Problem;
+use policy::PhoneNumber;
 use serde_json::{Value, json};
 use service::clock::{Clock, MAX_OFFSET, MovableClock};
+use service::inbound::{Handled, Inbound, InboundError, InboundMessage, TwoWaySms};
 
 #[derive(Clone)]
 pub struct Local {
@@ -19,6 +23,8 @@ pub struct Local {
     pub clock: Arc<MovableClock>,
     /// Where the clock's offset is kept across restarts.
     pub data_dir: PathBuf,
+    pub inbound: Arc<Inbound>,
+    pub engine: Arc<service::Engine>,
 }
 
 const OFFSET_FILE: &str = "clock-offset";
@@ -60,6 +66,8 @@ pub fn router(local: Local) -> Router {
     Router::new()
         .route("/v1/outbox", get(outbox))
         .route("/v1/local/clock", get(clock).post(advance))
+        .route("/v1/local/inbound/sms", post(inbound_sms))
+        .route("/v1/local/inbound/whatsapp", post(inbound_whatsapp))
         .with_state(local)
 }
 
@@ -89,4 +97,105 @@ async fn advance(
 
 fn now(local: &Local) -> Value {
     json!({ "now": local.clock.now(), "offset_seconds": local.clock.offset().num_seconds() })
+}
+
+/// `{"from": "+1415…", "body": "STOP", "to": "+1212…"}`: an SMS reply as End User
+/// Messaging would deliver it. With `to`, the account is the one owning that number
+/// (as in AWS: an unknown number is acknowledged and ignored); without, the caller's.
+async fn inbound_sms(
+    State(local): State<Local>,
+    Tenant(account): Tenant,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, Problem> {
+    let (from, text) = reply_fields(&body)?;
+    let handled = match body.get("to") {
+        Some(to) => {
+            let to = to
+                .as_str()
+                .ok_or_else(|| Problem::field("to", "must be an E.164 number"))?;
+            PhoneNumber::parse("to", to).map_err(|e| Problem::field("to", e.to_string()))?;
+            let message = TwoWaySms {
+                origination_number: from.as_str().into(),
+                destination_number: to.into(),
+                message_body: text,
+                inbound_message_id: uuid::Uuid::new_v4().to_string(),
+                message_keyword: None,
+                previous_published_message_id: None,
+            };
+            local.inbound.handle(InboundMessage::Sms(message)).await
+        }
+        None => {
+            let ours = local
+                .engine
+                .account_settings(&account)
+                .await?
+                .value
+                .sms_origination_number;
+            local
+                .inbound
+                .sms_reply_for(&account, from, ours, &text)
+                .await
+        }
+    }
+    .map_err(|e| match e {
+        InboundError::Service(e) => e.into(),
+        other => Problem::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            other.to_string(),
+        ),
+    })?;
+    Ok(Json(describe(&handled)))
+}
+
+/// `{"from": "+1415…", "body": "STOP"}`: a WhatsApp message to the caller's account,
+/// handled as a signed delivery of Meta's webhook would be.
+async fn inbound_whatsapp(
+    State(local): State<Local>,
+    Tenant(account): Tenant,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, Problem> {
+    let (from, text) = reply_fields(&body)?;
+    let wa_id = from.as_str().trim_start_matches('+');
+    let delivery = json!({"object": "whatsapp_business_account", "entry": [{"id": "local", "changes": [{
+        "field": "messages",
+        "value": {"messaging_product": "whatsapp",
+                  "messages": [{"from": wa_id, "id": format!("wamid.local.{}", uuid::Uuid::new_v4().simple()),
+                                "timestamp": local.clock.now().timestamp().to_string(),
+                                "type": "text", "text": {"body": text}}]}
+    }]}]});
+    let answer = local
+        .engine
+        .handle_meta_delivery(&account, delivery.to_string().as_bytes())
+        .await?;
+    Ok(Json(answer))
+}
+
+fn reply_fields(body: &Value) -> Result<(PhoneNumber, String), Problem> {
+    let from = body
+        .get("from")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Problem::field("from", "is required: the contact's E.164 number"))?;
+    let from =
+        PhoneNumber::parse("from", from).map_err(|e| Problem::field("from", e.to_string()))?;
+    let text = body
+        .get("body")
+        .and_then(Value::as_str)
+        .ok_or_else(|| Problem::field("body", "is required: the text of the reply"))?;
+    if text.chars().count() > 1600 {
+        return Err(Problem::field("body", "must be at most 1600 characters"));
+    }
+    Ok((from, text.to_string()))
+}
+
+fn describe(handled: &Handled) -> Value {
+    match handled {
+        Handled::Ignored(why) => json!({ "outcome": "ignored", "detail": why }),
+        Handled::OptedOut {
+            cancelled,
+            confirmed,
+        } => {
+            json!({ "outcome": "opted_out", "cancelled": cancelled, "confirmation_sent": confirmed })
+        }
+        Handled::Undeliverable(n) => json!({ "outcome": "undeliverable", "addresses": n }),
+    }
 }

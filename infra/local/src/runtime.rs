@@ -69,7 +69,16 @@ pub async fn run(options: Options) -> Result<(), String> {
         StoreKind::Dynamodb => (dynamodb_table(changes_tx.clone()).await?, None),
     };
     let repo = Arc::new(Repository::new(table, Cache::default()));
-    let mut engine = Engine::new(repo.clone(), clock.clone());
+    // Platform keys and secrets: files in the data directory, readable by its owner only.
+    let platform_secrets = service::platforms::PlatformSecrets::new(
+        Arc::new(
+            channels::FileSecretStore::open(dir.join("platform-secrets"))
+                .map_err(|e| format!("cannot open the platform secret store: {e}"))?,
+        ),
+        service::platforms::DEFAULT_SECRET_PREFIX,
+    );
+    let mut engine =
+        Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone());
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
@@ -84,27 +93,41 @@ pub async fn run(options: Options) -> Result<(), String> {
         Outbox::new(Some(dir.join("outbox.jsonl")), Arc::new(now_fn.clone()))
             .map_err(|e| format!("cannot open the outbox: {e}"))?,
     );
-    let mut identity = service::config::sender_identity();
-    identity
-        .email_from_address
-        .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
-    // Bound before the mailboxes are set up: the OAuth redirect URI names the port.
+    // Bound before the executor: emails' unsubscribe links point at this address.
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let mut identity = service::config::sender_identity();
+    identity
+        .email_from_address
+        .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
+    identity
+        .public_base_url
+        .get_or_insert_with(|| format!("http://{address}"));
+    // The OAuth redirect URI names the bound port.
     let mailboxes =
         crate::mailboxes::local_mailboxes(dir, address.port(), options.senders, outbox.clone())?;
     if let Some(connect) = mailboxes.connect {
         engine = engine.with_mailboxes(connect);
     }
     let engine = Arc::new(engine);
-    let senders = match options.senders {
+    let mut senders = match options.senders {
         SenderKind::Outbox => Senders::all(outbox.clone()),
         SenderKind::Aws => aws_senders(outbox.clone()).await?,
     };
+    // Agents that name a voice platform call through it (its API key from
+    // `PUT /v1/platforms/{platform}`); the others as before.
+    senders.call = Some(Arc::new(
+        platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
+    ));
+    let inbound = Arc::new(service::inbound::Inbound::new(
+        engine.clone(),
+        senders.sms.clone(),
+    ));
     let executor = Arc::new(
         Executor::new(repo.clone(), senders, identity, clock.clone())
+            .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?)
             .with_mailboxes(mailboxes.sending),
     );
 
@@ -133,6 +156,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         outbox,
         clock: clock.clone(),
         data_dir: dir.to_path_buf(),
+        inbound,
+        engine: engine.clone(),
     };
     let app = http_api::api_router(engine.clone())
         .merge(local_routes::router(local))
@@ -215,7 +240,11 @@ async fn aws_senders(outbox: Arc<Outbox>) -> Result<Senders, String> {
         sms: Some(real("sms").map_err(|e| e.to_string())?),
         email: Some(real("email").map_err(|e| e.to_string())?),
         whatsapp: Some(or_outbox("whatsapp")),
-        call: Some(or_outbox("call")),
+        // The generic endpoint when configured (platform calls are routed above it).
+        call: Some(match service::config::env("VOICE_API_URL") {
+            Some(_) => or_outbox("call"),
+            None => outbox.clone(),
+        }),
     })
 }
 

@@ -153,6 +153,159 @@ async fn the_demo_runs_survives_a_restart_and_the_callback_call_fires_when_the_c
     assert_eq!(call["status"], "placed", "{call}");
 }
 
+/// Contacts opting out as they would: a STOP reply to a text, a WhatsApp STOP, an
+/// email's unsubscribe link. Each lands on the do-not-call list with its source, the
+/// pending follow-ups of that number or address are cancelled, and nothing more goes
+/// out to them (the callback call is never placed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_and_unsubscribe_links_opt_contacts_out_and_nothing_more_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let local = Local::start(&data);
+    run_demo(&local, &data, &[]);
+    let api = Api::new(&local, &data);
+    let email = api
+        .wait_for_outbox("email to Ana", to("ana.diaz@example.com"))
+        .await;
+    let mut settings = api.get("/v1/settings").await;
+    settings["sms_opt_out_confirmation"] = json!(true);
+    settings["sms_origination_number"] = json!("+12125550101");
+    api.put("/v1/settings", settings).await;
+
+    // Dan replies STOP to our number: his pending callback call is cancelled, and the
+    // one confirmation text goes out.
+    let pending = api.followup("contact-dan", "call").await;
+    assert_eq!(pending["status"], "scheduled", "{pending}");
+    let reply = json!({"from": "+14155550104", "to": "+12125550101", "body": " Stop. "});
+    let handled = api.post("/v1/local/inbound/sms", reply.clone()).await;
+    assert_eq!(handled["outcome"], "opted_out", "{handled}");
+    assert_eq!(handled["cancelled"], 1, "{handled}");
+    assert_eq!(handled["confirmation_sent"], true, "{handled}");
+    let confirmation = api
+        .wait_for_outbox("the opt-out confirmation", to("+14155550104"))
+        .await;
+    assert!(
+        confirmation["text"].as_str().unwrap().contains("opted out"),
+        "{confirmation}"
+    );
+    let call = api.followup("contact-dan", "call").await;
+    assert_eq!(
+        (call["status"].as_str(), call["reason"].as_str()),
+        (Some("cancelled"), Some("opted_out"))
+    );
+    // A second STOP changes nothing and sends no second confirmation.
+    let again = api.post("/v1/local/inbound/sms", reply).await;
+    assert_eq!(again["confirmation_sent"], false, "{again}");
+    // A reply to a number no account owns is acknowledged and ignored.
+    let stray = json!({"from": "+14155550199", "to": "+12125550199", "body": "STOP"});
+    assert_eq!(
+        api.post("/v1/local/inbound/sms", stray).await["outcome"],
+        "ignored"
+    );
+
+    // Ana sends STOP on WhatsApp.
+    let whatsapp = json!({"from": "+14155550101", "body": "stop"});
+    assert_eq!(
+        api.post("/v1/local/inbound/whatsapp", whatsapp).await["opted_out"],
+        1
+    );
+
+    // Ana's email: the one-click link. GET shows a page and changes nothing; POST acts.
+    let headers: Vec<(String, String)> =
+        serde_json::from_value(email["detail"]["headers"].clone()).unwrap();
+    assert!(headers.contains(&(
+        "List-Unsubscribe-Post".into(),
+        "List-Unsubscribe=One-Click".into()
+    )));
+    let link = &headers
+        .iter()
+        .find(|(n, _)| n == "List-Unsubscribe")
+        .unwrap()
+        .1;
+    let url = link
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string();
+    assert!(
+        url.starts_with(&format!("{}/v1/unsubscribe/", local.base)),
+        "{url}"
+    );
+    let http = reqwest::Client::new();
+    let page = http.get(&url).send().await.unwrap();
+    assert!(page.status().is_success());
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<form method=\"post\">")
+    );
+    let dnc = |entries: Value| -> Vec<String> {
+        let mut all: Vec<String> = items(entries)
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["value"].as_str().unwrap(),
+                    e["source"].as_str().unwrap()
+                )
+            })
+            .collect();
+        all.sort();
+        all
+    };
+    assert!(
+        !dnc(api.get("/v1/dnc").await)
+            .iter()
+            .any(|e| e.starts_with("ana.diaz"))
+    );
+    let done = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert!(done.status().is_success());
+    assert_eq!(
+        dnc(api.get("/v1/dnc").await),
+        [
+            "+14155550101 whatsapp_reply",
+            "+14155550104 sms_reply",
+            "ana.diaz@example.com unsubscribe"
+        ]
+    );
+    let tampered = format!("{}x", url);
+    assert_eq!(http.post(&tampered).send().await.unwrap().status(), 404);
+
+    // The clock moves past the callback's time: the operator's reviewed SMS goes out
+    // (the runtime is firing due follow-ups), the cancelled call never does.
+    let minutes = (time(&pending["due_at"]) - time(&api.get("/v1/local/clock").await["now"]))
+        .num_minutes()
+        + 1;
+    api.post(
+        "/v1/local/clock",
+        json!({ "advance": format!("{minutes}m") }),
+    )
+    .await;
+    run_demo(&local, &data, &["--send-review", "+14155550199"]);
+    api.wait_for_outbox("reviewed SMS to Eve", to("+14155550199"))
+        .await;
+    let outbox = api.outbox().await;
+    assert!(
+        !outbox.iter().any(|e| e["channel"] == "call"),
+        "{outbox:#?}"
+    );
+    let to_dan: Vec<_> = outbox
+        .iter()
+        .filter(|e| e["destination"] == "+14155550104")
+        .collect();
+    assert_eq!(to_dan.len(), 1, "only the confirmation: {to_dan:#?}");
+    assert_eq!(
+        api.followup("contact-dan", "call").await["status"],
+        "cancelled"
+    );
+}
+
 #[test]
 fn the_banner_address_is_read_from_the_api_line_only() {
     assert_eq!(

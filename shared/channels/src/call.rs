@@ -140,6 +140,7 @@ impl Sender for VoiceCall {
             account_id,
             followup_id,
             attempt,
+            ..
         } = message
         else {
             return Err(SendError::wrong_channel("call", message));

@@ -1,6 +1,8 @@
 use std::fmt;
 
-use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageTag};
+use aws_sdk_sesv2::types::{
+    Body, Content, Destination, EmailContent, Message, MessageHeader, MessageTag,
+};
 use base64::Engine;
 
 use crate::aws::{Repeat, classify, without_sdk_retries_sesv2};
@@ -161,6 +163,7 @@ impl Sender for SesEmail {
             text,
             configuration_set,
             tags,
+            headers,
             ..
         } = message
         else {
@@ -181,11 +184,28 @@ impl Sender for SesEmail {
         if !text.is_empty() || html.is_empty() {
             body = body.text(content(text)?);
         }
+        let headers = headers
+            .iter()
+            .map(|(name, value)| {
+                if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
+                    return Err(SendError::permanent(
+                        "invalid_header",
+                        "a header holds CR/LF",
+                    ));
+                }
+                MessageHeader::builder()
+                    .name(name)
+                    .value(value)
+                    .build()
+                    .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let email = EmailContent::builder()
             .simple(
                 Message::builder()
                     .subject(content(subject)?)
                     .body(body.build())
+                    .set_headers(Some(headers).filter(|h| !h.is_empty()))
                     .build(),
             )
             .build();

@@ -18,7 +18,9 @@ mod http;
 pub mod mailbox;
 mod message;
 mod outbox;
+mod platform_call;
 mod retry;
+mod secret_store;
 mod secrets;
 mod sms;
 mod whatsapp;
@@ -31,9 +33,13 @@ pub use call::VoiceCall;
 pub use email::{SesEmail, from_header};
 pub use error::SendError;
 pub use http::DEFAULT_HTTP_TIMEOUT;
-pub use message::{EmailKind, Outbound, Sent};
+pub use message::{EmailKind, Outbound, PlatformTarget, Sent};
 pub use outbox::{Outbox, OutboxEntry};
+pub use platform_call::{KeyName, PlatformApis, PlatformCalls};
 pub use retry::RetryPolicy;
+pub use secret_store::{
+    FileSecretStore, MemorySecretStore, NoSecretStore, SecretStore, SsmSecretStore,
+};
 pub use secrets::{DEFAULT_SECRET_TTL, Secret, SecretSource, SsmSecrets, StaticSecrets};
 pub use sms::SnsSms;
 pub use whatsapp::{DEFAULT_GRAPH_API_VERSION, DEFAULT_GRAPH_URL, WhatsAppCloud};

@@ -25,6 +25,9 @@ pub enum Outbound {
         configuration_set: Option<String>,
         /// Carried to SES as message tags, e.g. `followup_id`, `account_id`.
         tags: Vec<(String, String)>,
+        /// Extra headers (`List-Unsubscribe`, `List-Unsubscribe-Post`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        headers: Vec<(String, String)>,
     },
     #[serde(rename = "whatsapp")]
     WhatsApp {
@@ -34,6 +37,10 @@ pub enum Outbound {
         language: String,
         /// The template's body parameters, in order.
         parameters: Vec<String>,
+        /// Echoed by Meta in the message's status webhooks (`biz_opaque_callback_data`):
+        /// which follow-up and attempt a status belongs to.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        callback_data: Option<String>,
     },
     Call {
         /// E.164.
@@ -43,6 +50,13 @@ pub enum Outbound {
         account_id: String,
         followup_id: String,
         attempt: u32,
+        /// The voice platform that places the call; `None`: the generic endpoint.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        platform: Option<PlatformTarget>,
+        /// Contact variables for the platform's overrides / dynamic variables
+        /// (`contact_id`, `contact_name`, `campaign_id`, ...).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        variables: std::collections::BTreeMap<String, String>,
     },
 }
 
@@ -53,6 +67,17 @@ pub enum EmailKind {
     #[default]
     Email,
     MissedCallEmail,
+}
+
+/// Which platform places a follow-up call, with its ids (see
+/// `policy::platform::CallPlatform`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformTarget {
+    /// `vapi`, `retell`, `bland` or `elevenlabs`.
+    pub name: String,
+    pub agent_id: Option<String>,
+    pub from_number_id: Option<String>,
+    pub from_number: Option<String>,
 }
 
 impl Outbound {

@@ -223,6 +223,7 @@ impl Sender for WhatsAppCloud {
             template_name,
             language,
             parameters,
+            callback_data,
         } = message
         else {
             return Err(SendError::wrong_channel("WhatsApp", message));
@@ -238,12 +239,15 @@ impl Sender for WhatsAppCloud {
                 .collect();
             template["components"] = json!([{ "type": "body", "parameters": parameters }]);
         }
-        let body = json!({
+        let mut body = json!({
             "messaging_product": "whatsapp",
             "to": to,
             "type": "template",
             "template": template,
         });
+        if let Some(data) = callback_data {
+            body["biz_opaque_callback_data"] = json!(data);
+        }
         let url = format!(
             "{}/{}/{}/messages",
             self.base_url, self.api_version, self.phone_number_id

@@ -195,6 +195,8 @@ async fn sms_sender_refuses_other_channels() {
         account_id: "acme".into(),
         followup_id: "fu".into(),
         attempt: 1,
+        platform: None,
+        variables: Default::default(),
     };
     assert!(matches!(
         sender.send(&call).await,
@@ -306,6 +308,16 @@ fn email(from: &str, to: &str, from_name: &str) -> Outbound {
             ("followup_id".into(), "fu_01J9".into()),
             ("account_id".into(), "acme corp".into()),
         ],
+        headers: vec![
+            (
+                "List-Unsubscribe".into(),
+                "<https://api.example/v1/unsubscribe/YWNtZQ.fu_01J9.tag>".into(),
+            ),
+            (
+                "List-Unsubscribe-Post".into(),
+                "List-Unsubscribe=One-Click".into(),
+            ),
+        ],
     }
 }
 
@@ -385,6 +397,7 @@ async fn email_with_a_configuration_set_goes_through() {
         html,
         text,
         tags,
+        headers,
         ..
     } = email(&from, &to, "Acme")
     else {
@@ -400,6 +413,7 @@ async fn email_with_a_configuration_set_goes_through() {
         text,
         configuration_set: Some(set),
         tags,
+        headers,
     };
 
     SesEmail::new(&ses).send(&message).await.unwrap();

@@ -127,6 +127,7 @@ fn template_message() -> Outbound {
         template_name: "followup_after_call".into(),
         language: "en_US".into(),
         parameters: vec!["Ana".into(), "Thursday 3 pm".into()],
+        callback_data: Some("fu_1:1".into()),
     }
 }
 
@@ -183,7 +184,8 @@ async fn whatsapp_template_message_has_the_cloud_api_shape() {
                         {"type": "text", "text": "Thursday 3 pm"}
                     ]
                 }]
-            }
+            },
+            "biz_opaque_callback_data": "fu_1:1"
         })
     );
 }
@@ -352,6 +354,8 @@ fn follow_up_call() -> Outbound {
         account_id: "acme".into(),
         followup_id: "fu_01J9ZQ".into(),
         attempt: 2,
+        platform: None,
+        variables: Default::default(),
     }
 }
 

@@ -83,6 +83,7 @@ fn email() -> Outbound {
             ("account_id".into(), "acme".into()),
             ("followup_id".into(), "fu_0123abcd".into()),
         ],
+        headers: Vec::new(),
     }
 }
 

@@ -40,6 +40,10 @@ fn email() -> Outbound {
         text: "Sorry we missed you.".into(),
         configuration_set: None,
         tags: vec![("followup_id".into(), "fu_1".into())],
+        headers: vec![(
+            "List-Unsubscribe".into(),
+            "<https://api.example/v1/unsubscribe/t>".into(),
+        )],
     }
 }
 
@@ -78,6 +82,7 @@ async fn outbox_summarises_whatsapp_and_call_messages() {
             template_name: "followup_after_call".into(),
             language: "en_US".into(),
             parameters: vec!["Ana".into()],
+            callback_data: None,
         })
         .await
         .unwrap();
@@ -89,6 +94,8 @@ async fn outbox_summarises_whatsapp_and_call_messages() {
             account_id: "acme".into(),
             followup_id: "fu_1".into(),
             attempt: 2,
+            platform: None,
+            variables: Default::default(),
         })
         .await
         .unwrap();

@@ -23,6 +23,8 @@ pub use routes::OPENAPI;
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/settings"),
     ("PUT", "/v1/settings"),
+    ("GET", "/v1/settings/whatsapp-webhook"),
+    ("PUT", "/v1/settings/whatsapp-webhook"),
     ("GET", "/v1/webhook-secrets"),
     ("POST", "/v1/webhook-secrets"),
     ("DELETE", "/v1/webhook-secrets/{secret_id}"),
@@ -52,6 +54,17 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/mailboxes/{provider}/callback"),
     ("DELETE", "/v1/mailboxes/{mailbox_id}"),
     ("POST", "/v1/webhooks/{account_id}/call-completed"),
+    ("GET", "/v1/inbound/{account_id}/whatsapp"),
+    ("POST", "/v1/inbound/{account_id}/whatsapp"),
+    ("GET", "/v1/unsubscribe/{token}"),
+    ("POST", "/v1/unsubscribe/{token}"),
+    ("GET", "/v1/platforms/{platform}"),
+    ("PUT", "/v1/platforms/{platform}"),
+    ("DELETE", "/v1/platforms/{platform}"),
+    ("POST", "/v1/webhooks/{account_id}/vapi"),
+    ("POST", "/v1/webhooks/{account_id}/retell"),
+    ("POST", "/v1/webhooks/{account_id}/bland"),
+    ("POST", "/v1/webhooks/{account_id}/elevenlabs"),
     ("GET", "/v1/openapi.json"),
 ];
 
@@ -59,11 +72,15 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// document. Wrap it with [`auth::tenant_from_jwt_claim`] or
 /// [`auth::tenant_from_bearer`].
 pub fn api_router(engine: Arc<Engine>) -> Router {
-    use routes::{decisions, dnc, followups, mailboxes, settings};
+    use routes::{decisions, dnc, followups, inbound, mailboxes, platforms, settings};
     Router::new()
         .route(
             "/v1/settings",
             get(settings::get_account).put(settings::put_account),
+        )
+        .route(
+            "/v1/settings/whatsapp-webhook",
+            get(inbound::get_credentials).put(inbound::put_credentials),
         )
         .route(
             "/v1/webhook-secrets",
@@ -117,17 +134,49 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
             "/v1/mailboxes/{mailbox_id}",
             axum::routing::delete(mailboxes::remove),
         )
+        .route(
+            "/v1/platforms/{platform}",
+            get(platforms::get)
+                .put(platforms::put)
+                .delete(platforms::delete),
+        )
         .merge(openapi_router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .with_state(engine)
 }
 
-/// The signed webhook alone (the `call-completed` function serves this).
+/// The public routes, each authenticated by its own signature or token rather than a
+/// JWT: the signed `call.completed` webhook, Meta's WhatsApp webhook and the emails'
+/// unsubscribe links (the `call-completed` function serves these).
 pub fn webhook_router(engine: Arc<Engine>, max_body_bytes: usize) -> Router {
     Router::new()
         .route(
             "/v1/webhooks/{account_id}/call-completed",
             post(routes::webhook::call_completed),
+        )
+        .route(
+            "/v1/inbound/{account_id}/whatsapp",
+            get(routes::inbound::whatsapp_verify).post(routes::inbound::whatsapp_event),
+        )
+        .route(
+            "/v1/unsubscribe/{token}",
+            get(routes::inbound::unsubscribe_page).post(routes::inbound::unsubscribe),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/vapi",
+            post(routes::platforms::vapi),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/retell",
+            post(routes::platforms::retell),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/bland",
+            post(routes::platforms::bland),
+        )
+        .route(
+            "/v1/webhooks/{account_id}/elevenlabs",
+            post(routes::platforms::elevenlabs),
         )
         .layer(DefaultBodyLimit::max(
             max_body_bytes.min(extract::MAX_BODY_BYTES),

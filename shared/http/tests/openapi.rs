@@ -188,6 +188,14 @@ fn the_webhook_and_the_document_are_public_and_the_rest_is_not() {
     );
     let public = [
         ("POST", "/v1/webhooks/{account_id}/call-completed"),
+        ("GET", "/v1/inbound/{account_id}/whatsapp"),
+        ("POST", "/v1/inbound/{account_id}/whatsapp"),
+        ("GET", "/v1/unsubscribe/{token}"),
+        ("POST", "/v1/unsubscribe/{token}"),
+        ("POST", "/v1/webhooks/{account_id}/vapi"),
+        ("POST", "/v1/webhooks/{account_id}/retell"),
+        ("POST", "/v1/webhooks/{account_id}/bland"),
+        ("POST", "/v1/webhooks/{account_id}/elevenlabs"),
         ("GET", "/v1/openapi.json"),
         // The provider redirects the browser here; the signed state names the account.
         ("GET", "/v1/mailboxes/{provider}/callback"),

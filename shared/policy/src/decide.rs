@@ -19,10 +19,12 @@ use crate::followup::{
 };
 use crate::history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 use crate::ids::{CampaignId, ContactId, FollowUpId};
+use crate::legal::{Rule, Subject, Timing, rule_list, timing};
+use crate::recipient::{RecipientFacts, Touch, TouchKind, Whereabouts};
 use crate::settings::{CampaignSettings, Settings, SmsSettings};
 use crate::template::Variable;
 use crate::values::{Destination, SmsTemplate, TimeZone};
-use crate::window::next_allowed_instant;
+use crate::window::Window;
 
 /// When a request has no time: a day after the call ended (then moved into the window),
 /// i.e. "tomorrow, around the same time".
@@ -67,6 +69,8 @@ pub enum Decision {
         attempt: u32,
         due_at: DateTime<Utc>,
         destination: Option<Destination>,
+        /// The recipient's zone now (it may have been learned since the first try).
+        time_zone: TimeZone,
         /// Entries recorded before `trace`: suppressions of other channels this call
         /// decided again, already stored once (see [`Decision::Noted`]).
         #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -228,12 +232,22 @@ pub fn decide(
     history: &History,
     now: DateTime<Utc>,
 ) -> Decisions {
+    let facts = latest_facts(&history.recipient, event);
+    let place = Whereabouts::of(
+        &facts,
+        event.contact.phone.as_ref(),
+        settings.zone_for(None),
+    );
+    let mut touches = history.touches.clone();
+    touches.extend(call_touch(event));
     let ctx = Ctx {
         settings,
         event,
         history,
         now,
-        zone: settings.zone_for(event.contact.timezone),
+        zone: place.primary_zone(),
+        place,
+        touches,
     };
     let mut decisions = Vec::new();
     let mut original = ctx.original_call();
@@ -252,6 +266,26 @@ pub fn decide(
     }
 }
 
+/// The facts known before this call, updated with what this call reports.
+pub fn latest_facts(known: &RecipientFacts, event: &CallCompleted) -> RecipientFacts {
+    let mut facts = known.clone();
+    facts.learn(
+        event.contact.timezone,
+        event.contact.state,
+        event.call.ended_at,
+    );
+    facts
+}
+
+/// The call itself as a contact counted by frequency caps: every call of the campaign
+/// except a follow-up call of ours, which was counted when it was placed.
+pub fn call_touch(event: &CallCompleted) -> Option<Touch> {
+    event.followup_id().is_none().then(|| Touch {
+        at: event.call.started_at.unwrap_or(event.call.ended_at),
+        kind: TouchKind::Call,
+    })
+}
+
 /// The outcome of one rule before it becomes a follow-up.
 enum Verdict {
     Schedule {
@@ -259,6 +293,7 @@ enum Verdict {
         due_at: DateTime<Utc>,
         reason: Reason,
         detail: String,
+        rules: Vec<Rule>,
     },
     NeedsReview {
         reason: Reason,
@@ -291,11 +326,59 @@ struct Ctx<'a> {
     event: &'a CallCompleted,
     history: &'a History,
     now: DateTime<Utc>,
-    /// The contact's zone, else the campaign's, agent's, account's.
+    /// The zone local times are read in: the contact's latest, else the area code's
+    /// first, else the campaign's, agent's, account's.
     zone: TimeZone,
+    /// Every zone the recipient may be in, and the states whose laws apply.
+    place: Whereabouts,
+    /// The campaign's calls and texts to the contact so far, this call included.
+    touches: Vec<Touch>,
 }
 
 impl Ctx<'_> {
+    /// The earliest instant at or after `from` that `window` (in every zone the
+    /// recipient may be in) and every legal rule allow.
+    fn timing(&self, channel: Channel, window: &Window, from: DateTime<Utc>) -> Option<Timing> {
+        let subject = Subject {
+            channel,
+            zones: &self.place.zones,
+            states: &self.place.states,
+            touches: &self.touches,
+        };
+        timing(
+            window,
+            &subject,
+            &self.settings.account.calling_rules,
+            from.max(self.now),
+        )
+    }
+
+    /// Why a follow-up waits, for its trace: the rules that held it, and the built-in
+    /// rules the account turned off that would have applied.
+    fn timing_detail(&self, timing: &Timing) -> String {
+        let mut detail = String::new();
+        if !timing.held_by.is_empty() {
+            detail.push_str(&format!(
+                "; held by {} in {} until {}",
+                rule_list(&timing.held_by),
+                self.place
+                    .zones
+                    .iter()
+                    .map(|z| z.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                timing.at
+            ));
+        }
+        if !timing.turned_off.is_empty() {
+            detail.push_str(&format!(
+                "; rules turned off by the account: {}",
+                rule_list(&timing.turned_off)
+            ));
+        }
+        detail
+    }
+
     fn campaign(&self) -> Option<&CampaignSettings> {
         self.settings.campaign.as_ref()
     }
@@ -396,7 +479,7 @@ impl Ctx<'_> {
     fn not_answered(&self) -> Verdict {
         suppress(
             Reason::NotAnswered,
-            format!("the call ended {}", self.event.call.outcome.as_str()),
+            format!("the call ended {}", self.event.call.outcome_description()),
         )
     }
 
@@ -415,21 +498,41 @@ impl Ctx<'_> {
     }
 
     fn create(&self, channel: Channel, verdict: Verdict, content: Content) -> Decision {
-        let (status, due_at, destination, reason, detail) = match verdict {
+        let (status, due_at, destination, reason, detail, rules) = match verdict {
             Verdict::Schedule {
                 destination,
                 due_at,
                 reason,
                 detail,
-            } => (Status::Scheduled, due_at, Some(destination), reason, detail),
-            Verdict::NeedsReview { reason, detail } => {
-                (Status::NeedsReview, self.now, None, reason, detail)
-            }
+                rules,
+            } => (
+                Status::Scheduled,
+                due_at,
+                Some(destination),
+                reason,
+                detail,
+                rules,
+            ),
+            Verdict::NeedsReview { reason, detail } => (
+                Status::NeedsReview,
+                self.now,
+                None,
+                reason,
+                detail,
+                Vec::new(),
+            ),
             Verdict::Suppress {
                 reason,
                 detail,
                 destination,
-            } => (Status::Suppressed, self.now, destination, reason, detail),
+            } => (
+                Status::Suppressed,
+                self.now,
+                destination,
+                reason,
+                detail,
+                Vec::new(),
+            ),
             Verdict::Complete {
                 followup_id,
                 destination,
@@ -462,13 +565,14 @@ impl Ctx<'_> {
             status,
             due_at,
             time_zone: self.zone,
+            zone_source: self.place.source,
             attempt: 1,
             max_retries: calls.map(|c| c.max_retries),
             retry_interval_minutes: calls.map(|c| c.retry_interval_minutes),
             destination,
             content,
             reason,
-            trace: vec![TraceEntry::new(self.now, status, reason, detail)],
+            trace: vec![TraceEntry::new(self.now, status, reason, detail).held_by(rules)],
         })
     }
 
@@ -530,32 +634,35 @@ impl Ctx<'_> {
                 destination: Some(destination),
             };
         }
-        let due_at =
-            next_allowed_instant(&self.settings.quiet_window(self.zone), self.now, self.now);
-        let detail = if due_at > self.now {
-            format!(
-                "outside the quiet hours in {}; held until the next allowed time",
-                self.zone
-            )
-        } else {
-            "the contact agreed to a text on the call".to_owned()
+        let window = self.settings.quiet_window(self.zone);
+        let Some(timing) = self.timing(Channel::Sms, &window, self.now) else {
+            return suppress(
+                Reason::NoAllowedWindow,
+                "no instant in the next weeks is allowed by the quiet hours and the legal rules",
+            );
         };
         if let Some(in_review) = in_review {
             return Verdict::Complete {
                 followup_id: in_review.id.clone(),
                 destination,
-                due_at,
+                due_at: timing.at,
                 detail: format!(
-                    "call {} confirmed {}; the SMS that waited for review goes there ({detail})",
-                    self.event.call.id, number.number
+                    "call {} confirmed {}; the SMS that waited for review goes there{}",
+                    self.event.call.id,
+                    number.number,
+                    self.timing_detail(&timing)
                 ),
             };
         }
         Verdict::Schedule {
             destination,
-            due_at,
+            due_at: timing.at,
             reason: Reason::Consented,
-            detail,
+            detail: format!(
+                "the contact agreed to a text on the call{}",
+                self.timing_detail(&timing)
+            ),
+            rules: timing.held_by,
         }
     }
 
@@ -705,9 +812,10 @@ impl Ctx<'_> {
             destination,
             due_at: self.now,
             reason,
+            rules: Vec::new(),
             detail: match reason {
                 Reason::MissedCall => {
-                    format!("the call ended {}", self.event.call.outcome.as_str())
+                    format!("the call ended {}", self.event.call.outcome_description())
                 }
                 _ => "the contact agreed to an email on the call".to_owned(),
             },
@@ -758,7 +866,7 @@ impl Ctx<'_> {
             return finish(
                 Status::Failed,
                 reason,
-                format!("the call ended {}", outcome.as_str()),
+                format!("the call ended {}", self.event.call.outcome_description()),
             );
         }
         let max_retries = original.max_retries.unwrap_or(0);
@@ -789,29 +897,43 @@ impl Ctx<'_> {
                 format!("follow-up {} is already pending for this contact", newer.id),
             );
         }
+        if let Some(destination) = original.destination.as_ref().filter(|d| self.on_dnc(d)) {
+            return finish(
+                Status::Suppressed,
+                Reason::Dnc,
+                format!("{destination} is on the do-not-call list; no retry"),
+            );
+        }
         let interval = TimeDelta::minutes(i64::from(original.retry_interval_minutes.unwrap_or(60)));
+        // The window is read in the recipient's zone now, not the one of the first try.
         let window = self
             .settings
-            .agent_window(original.time_zone)
-            .unwrap_or_else(|| self.settings.quiet_window(original.time_zone));
-        let due_at = next_allowed_instant(&window, self.event.call.ended_at + interval, self.now);
+            .agent_window(self.zone)
+            .unwrap_or_else(|| self.settings.quiet_window(self.zone));
         let attempt = original.attempt + 1;
+        let Some(timing) = self.timing(Channel::Call, &window, self.event.call.ended_at + interval)
+        else {
+            return finish(
+                Status::Suppressed,
+                Reason::NoAllowedWindow,
+                "no instant in the next weeks is allowed for the retry".into(),
+            );
+        };
+        let detail = format!(
+            "the call ended {}; attempt {attempt} of {}{}",
+            self.event.call.outcome_description(),
+            max_retries + 1,
+            self.timing_detail(&timing)
+        );
         Some(Decision::Retry {
             followup_id: original.id.clone(),
             attempt,
-            due_at,
+            due_at: timing.at,
             destination: original.destination.clone(),
+            time_zone: self.zone,
             notes: Vec::new(),
-            trace: TraceEntry::new(
-                self.now,
-                Status::Scheduled,
-                Reason::NotAnswered,
-                format!(
-                    "the call ended {}; attempt {attempt} of {}",
-                    outcome.as_str(),
-                    max_retries + 1
-                ),
-            ),
+            trace: TraceEntry::new(self.now, Status::Scheduled, Reason::NotAnswered, detail)
+                .held_by(timing.held_by),
         })
     }
 
@@ -843,6 +965,7 @@ impl Ctx<'_> {
                     destination,
                     due_at,
                     detail,
+                    rules,
                     ..
                 } => {
                     // A retry decided for this very call holds the slot: move it instead.
@@ -861,7 +984,8 @@ impl Ctx<'_> {
                             Status::Scheduled,
                             Reason::Rescheduled,
                             detail,
-                        );
+                        )
+                        .held_by(rules);
                         continue;
                     }
                     let slot = PendingKey {
@@ -881,7 +1005,8 @@ impl Ctx<'_> {
                                 Status::Scheduled,
                                 Reason::Rescheduled,
                                 detail,
-                            ),
+                            )
+                            .held_by(rules),
                         });
                     } else {
                         let verdict = Verdict::Schedule {
@@ -889,6 +1014,7 @@ impl Ctx<'_> {
                             due_at,
                             reason: Reason::Requested,
                             detail,
+                            rules,
                         };
                         out.push(self.create(channel, verdict, content));
                     }
@@ -959,22 +1085,20 @@ impl Ctx<'_> {
                 ),
             );
         }
-        let due_at = next_allowed_instant(&window, wanted, self.now);
-        let detail = if due_at == from {
-            format!("requested for {from}")
-        } else {
-            format!(
-                "requested for {from}; moved to the next allowed time in {} ({}–{})",
-                self.zone,
-                window.hours.start_str(),
-                window.hours.end_str()
-            )
+        let Some(timing) = self.timing(channel, &window, wanted) else {
+            return suppress(
+                Reason::NoAllowedWindow,
+                "no instant in the next weeks is allowed by the agent's window and the legal rules",
+            );
         };
+        let detail = format!("requested for {from}{}", self.timing_detail(&timing));
+        let (due_at, rules) = (timing.at, timing.held_by);
         Verdict::Schedule {
             destination,
             due_at,
             reason: Reason::Requested,
             detail,
+            rules,
         }
     }
 }

@@ -10,7 +10,9 @@ use crate::error::{FieldError, ValidationErrors};
 use crate::followup::Channel;
 use crate::ids::{AgentId, CallId, CampaignId, ContactId, FollowUpId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
-use crate::values::{CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, normalize_line};
+use crate::values::{
+    CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, UsState, normalize_line,
+};
 use crate::window::local_to_utc;
 
 /// The only event type acted upon.
@@ -20,6 +22,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_SUMMARY_CHARS: usize = 20_000;
 pub const MAX_REASON_CHARS: usize = 2_000;
 pub const MAX_LOCATION_CHARS: usize = 300;
+pub const MAX_END_REASON_CHARS: usize = 300;
 
 /// A webhook body: a call that ended, or another event acknowledged and ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +53,14 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, ValidationErrors> {
     }
     let event = CallCompleted::from_json_at("", &value, &mut errors);
     errors.finish(event).map(WebhookEvent::CallCompleted)
+}
+
+/// Reads a `call.completed` body already parsed as JSON (the platform adapters build
+/// one from a native body), reporting every invalid field.
+pub fn parse_call_completed(value: &Value) -> Result<CallCompleted, ValidationErrors> {
+    let mut errors = Errors::default();
+    let event = CallCompleted::from_json_at("", value, &mut errors);
+    errors.finish(event)
 }
 
 /// A time from the call analysis: an instant (RFC 3339) or a local date-time without an
@@ -146,6 +157,19 @@ pub struct Call {
     pub followup_id: Option<FollowUpId>,
     pub started_at: Option<DateTime<Utc>>,
     pub ended_at: DateTime<Utc>,
+    /// The voice platform's own end reason when it was mapped from a native body
+    /// (`vapi endedReason customer-busy`), kept for the decision trace.
+    pub end_reason: Option<String>,
+}
+
+impl Call {
+    /// The outcome as a trace line reads it: `busy`, or `failed (vapi endedReason x)`.
+    pub fn outcome_description(&self) -> String {
+        match &self.end_reason {
+            Some(raw) => format!("{} ({raw})", self.outcome.as_str()),
+            None => self.outcome.as_str().to_owned(),
+        }
+    }
 }
 
 impl FromJson for Call {
@@ -158,6 +182,7 @@ impl FromJson for Call {
         let followup_id = obj.optional("followup_id", errors);
         let started_at = obj.optional::<Instant>("started_at", errors).map(|t| t.0);
         let ended_at = obj.required::<Instant>("ended_at", errors).map(|t| t.0);
+        let end_reason = text(&obj, "end_reason", MAX_END_REASON_CHARS, true, errors);
         if let (Some(start), Some(end)) = (started_at, ended_at)
             && end < start
         {
@@ -174,6 +199,7 @@ impl FromJson for Call {
             followup_id,
             started_at,
             ended_at: ended_at?,
+            end_reason,
         })
     }
 }
@@ -188,6 +214,9 @@ pub struct Contact {
     pub email: Option<EmailAddress>,
     pub name: Option<String>,
     pub timezone: Option<TimeZone>,
+    /// The US state the contact says they are in (USPS code); its calling law applies,
+    /// as does the law of the number's area-code state.
+    pub state: Option<UsState>,
     /// What `timezone` held when it was not a time zone (shortened): the call is then
     /// decided in the fallback zone and says so, rather than refused.
     pub invalid_timezone: Option<String>,
@@ -236,6 +265,7 @@ impl FromJson for Contact {
             name: text(&obj, "name", MAX_NAME_CHARS, true, errors),
             timezone,
             invalid_timezone,
+            state: obj.optional("state", errors),
             locale,
             id: id?,
         })

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, FieldError};
 use crate::history::{GuardKey, PendingKey, SuppressionKey};
 use crate::ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+use crate::legal::Rule;
+use crate::recipient::ZoneSource;
 use crate::values::{Destination, PhoneNumber, TimeZone};
 
 /// How a follow-up reaches the contact.
@@ -223,6 +225,8 @@ reasons! {
     NoConsent => "no_consent",
     /// The destination is on the account's do-not-call list.
     Dnc => "dnc",
+    /// The address bounced permanently: no more email goes to it.
+    Undeliverable => "undeliverable",
     /// This kind was already sent to the contact in this campaign.
     AlreadySent => "already_sent",
     ChannelDisabled => "channel_disabled",
@@ -260,8 +264,15 @@ reasons! {
     ProviderError => "provider_error",
     /// The process died while the provider call was in flight.
     OutcomeUnknown => "outcome_unknown",
-    /// The recipient opted out with the provider itself (SNS's opt-out list, a STOP
-    /// reply), whatever our do-not-call list says.
+    /// A call reported a new zone for the contact: the pending follow-up was moved into
+    /// its window there.
+    ZoneUpdated => "zone_updated",
+    /// A legal rule (state hours or days, a frequency cap, the federal hours) held the
+    /// follow-up back; the trace names the rule.
+    HeldByRule => "held_by_rule",
+    /// The recipient opted out: with the provider itself (SNS's opt-out list), or by a
+    /// STOP reply, a WhatsApp opt-out or an unsubscribe link (the pending follow-ups
+    /// of the number or address are cancelled with this reason).
     OptedOut => "opted_out",
     /// The follow-up came due and the executor claimed it to send it (any channel).
     Due => "due",
@@ -291,14 +302,17 @@ impl Reason {
             | Self::NoOffer
             | Self::MessageTooLong => channel == Sms,
             Self::AskForEmailOff => channel == Email,
-            Self::MailboxDisconnected => matches!(channel, Email | MissedCallEmail),
+            Self::Undeliverable | Self::MailboxDisconnected => {
+                matches!(channel, Email | MissedCallEmail)
+            }
             Self::NoSenderName => matches!(channel, Sms | Email | MissedCallEmail),
             Self::AlreadySent => channel.guard_kind().is_some(),
-            Self::Requested
-            | Self::Rescheduled
-            | Self::Superseded
-            | Self::OutsideHorizon
-            | Self::NoAllowedWindow => channel.is_requested(),
+            Self::Requested | Self::Rescheduled | Self::Superseded | Self::OutsideHorizon => {
+                channel.is_requested()
+            }
+            Self::NoAllowedWindow | Self::ZoneUpdated | Self::HeldByRule => {
+                channel.is_requested() || channel == Sms
+            }
             Self::NoTemplate => channel != Call,
             Self::Answered | Self::RetriesExhausted | Self::CallDeclined | Self::InvalidNumber => {
                 channel == Call
@@ -363,6 +377,10 @@ pub struct TraceEntry {
     pub reason: Reason,
     #[serde(default)]
     pub detail: String,
+    /// The legal or window rules that held the follow-up back at this step
+    /// (`state_hours:FL`, `frequency_cap:MD`, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<Rule>,
     /// Set on a note about a follow-up of another channel (e.g. an SMS suppression this
     /// follow-up call's completion decided again and that is already stored once):
     /// `status` and `reason` are that follow-up's, not this one's.
@@ -382,8 +400,15 @@ impl TraceEntry {
             status,
             reason,
             detail: detail.into(),
+            rules: Vec::new(),
             channel: None,
         }
+    }
+
+    /// The same step, naming the rules that held the follow-up back.
+    pub fn held_by(mut self, rules: Vec<Rule>) -> Self {
+        self.rules = rules;
+        self
     }
 
     /// A note about a follow-up of `channel` kept in another follow-up's trace.
@@ -403,6 +428,9 @@ pub struct Attempt {
     pub provider_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What the provider reported afterwards (WhatsApp: sent, delivered, read, failed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries: Vec<crate::delivery::Delivery>,
 }
 
 /// A stored follow-up.
@@ -420,6 +448,9 @@ pub struct FollowUp {
     pub due_at: DateTime<Utc>,
     /// The zone its window is read in (the contact's when known).
     pub time_zone: TimeZone,
+    /// Where `time_zone` came from; absent on follow-ups stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone_source: Option<ZoneSource>,
     /// 1 for the first try; a retried follow-up call counts up.
     pub attempt: u32,
     /// Calls only: the agent's retry settings when the call was decided.
@@ -459,6 +490,23 @@ impl FollowUp {
             contact_id: self.contact_id.clone(),
             channel: self.channel,
         })
+    }
+
+    /// Waiting to go out (`scheduled` or `needs_review`): what an opt-out cancels.
+    pub fn is_open(&self) -> bool {
+        matches!(self.status, Status::Scheduled | Status::NeedsReview)
+    }
+
+    /// The contact opted out (`source` says how): an open follow-up is cancelled with
+    /// reason `opted_out`. Returns whether it changed; one already on its way or done
+    /// stays as it is (the send-time re-check still stops it if it has not left yet).
+    pub fn cancel_for_opt_out(&mut self, source: crate::DncSource, now: DateTime<Utc>) -> bool {
+        if !self.is_open() {
+            return false;
+        }
+        let detail = format!("the contact opted out ({})", source.as_str());
+        self.record(now, Status::Cancelled, Reason::OptedOut, detail);
+        true
     }
 
     /// Moves to `status` for `reason` and records the step in the trace.
@@ -512,6 +560,7 @@ pub struct NewFollowUp {
     pub status: Status,
     pub due_at: DateTime<Utc>,
     pub time_zone: TimeZone,
+    pub zone_source: ZoneSource,
     pub attempt: u32,
     pub max_retries: Option<u32>,
     pub retry_interval_minutes: Option<u32>,
@@ -534,6 +583,7 @@ impl NewFollowUp {
             status: self.status,
             due_at: self.due_at,
             time_zone: self.time_zone,
+            zone_source: Some(self.zone_source),
             attempt: self.attempt,
             max_retries: self.max_retries,
             retry_interval_minutes: self.retry_interval_minutes,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::followup::{Channel, FollowUp, GuardKind, Reason};
 use crate::ids::{CampaignId, ContactId, FollowUpId};
+use crate::recipient::{RecipientFacts, Touch};
 use crate::values::Destination;
 
 /// The once-per-(campaign, contact, kind) guard of SMS and emails.
@@ -112,6 +113,11 @@ pub struct History {
     pub pending: BTreeMap<PendingKey, FollowUp>,
     /// For a call that was itself a follow-up call (`call.followup_id`): that follow-up.
     pub original_followup: Option<FollowUp>,
+    /// What earlier calls reported about the contact (latest zone and state), read
+    /// before deciding: a retry or a request uses the newest zone known.
+    pub recipient: RecipientFacts,
+    /// The calls and texts already made to the contact in this campaign (frequency caps).
+    pub touches: Vec<Touch>,
 }
 
 impl History {

@@ -10,28 +10,38 @@
 //! Reading order for a newcomer: `values` and `window` (the domain values), `settings`
 //! and `event` (the inputs), `followup` (what is stored), `decide`, `recheck`, `render`.
 
+mod area_codes;
 mod error;
 mod json;
 
 pub mod decide;
+pub mod delivery;
 pub mod event;
 pub mod followup;
 pub mod history;
+pub mod holidays;
 pub mod ids;
+pub mod legal;
+pub mod mailbox;
+pub mod optout;
+pub mod platform;
 pub mod recheck;
+pub mod recipient;
 pub mod render;
 pub mod settings;
 pub mod template;
-#[macro_use]
 pub mod values;
-pub mod mailbox;
+pub mod wallclock;
 pub mod window;
 
-pub use decide::{DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, decide};
+pub use decide::{
+    DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, call_touch, decide, latest_facts,
+};
+pub use delivery::{Delivery, DeliveryState, parse_callback_data, whatsapp_callback_data};
 pub use error::{Error, FieldError, ValidationErrors};
 pub use event::{
     Analysis, AppointmentRequest, CALL_COMPLETED, Call, CallCompleted, Contact, EmailDestination,
-    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_event,
+    EventTime, FollowUpRequest, SmsDestination, WebhookEvent, parse_call_completed, parse_event,
 };
 pub use followup::{
     Appointment, Attempt, Channel, Content, FollowUp, GuardKind, NewFollowUp, Reason, Status,
@@ -39,8 +49,11 @@ pub use followup::{
 };
 pub use history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
+pub use legal::{Allowed, CallingRules, Constraint, Rule, earliest_allowed};
 pub use mailbox::{EmailSender, MailboxId, MailboxStatus};
-pub use recheck::{SendCheck, recheck};
+pub use optout::{DncSource, confirmation_due, confirmation_text, is_opt_out};
+pub use recheck::{AtSend, SendCheck, recheck, rezone, whereabouts_now};
+pub use recipient::{RecipientFacts, Touch, TouchKind, Whereabouts, ZoneSource, remember_touch};
 pub use render::{
     CallRequest, EmailMessage, Encoding, SmsMessage, WhatsAppTemplate, call_request, render_email,
     render_sms, whatsapp_template,
@@ -52,6 +65,6 @@ pub use settings::{
 pub use template::{TemplateText, Variable};
 pub use values::{
     CallOutcome, ConfigurationSet, Consent, Destination, EmailAddress, MeetingLink, PhoneNumber,
-    SenderName, SmsSenderId, SmsTemplate, TimeZone,
+    SenderName, SmsSenderId, SmsTemplate, TimeZone, UsState,
 };
 pub use window::{AllowedDays, AllowedHours, Window, next_allowed_instant};

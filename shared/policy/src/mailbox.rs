@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::error::FieldError;
 use crate::json::{FromJsonLeaf, as_str};
+use crate::values::string_value;
 
 /// The id of a connected mailbox: `mb_` and 32 lowercase hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

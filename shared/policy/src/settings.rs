@@ -11,7 +11,8 @@ use serde_json::Value;
 use crate::error::{FieldError, ValidationErrors};
 use crate::followup::{Channel, Reason};
 use crate::ids::{AccountId, AgentId};
-use crate::json::{Errors, FromJson, Obj};
+use crate::json::{Errors, FromJson, FromJsonLeaf, Obj};
+use crate::legal::{CallingRules, Rule};
 use crate::mailbox::EmailSender;
 use crate::template::TemplateText;
 use crate::values::{
@@ -73,9 +74,16 @@ pub struct AccountSettings {
     /// it, and SMS are only sent inside it (see `decide`).
     pub quiet_hours: AllowedHours,
     pub sms_sender_id: Option<SmsSenderId>,
+    /// Also the number SMS replies come back to: a reply sent to it belongs to this
+    /// account (an origination number belongs to one account only).
     pub sms_origination_number: Option<PhoneNumber>,
     pub email_from_address: Option<EmailAddress>,
     pub email_configuration_set: Option<ConfigurationSet>,
+    /// Whether an SMS opt-out gets the one confirmation text the FCC allows. Off by
+    /// default: with End User Messaging's own opt-out handling, AWS answers STOP itself.
+    pub sms_opt_out_confirmation: bool,
+    /// The legal floor's switches: built-in rules turned off, stricter rules added.
+    pub calling_rules: CallingRules,
 }
 
 impl AccountSettings {
@@ -98,6 +106,8 @@ impl Default for AccountSettings {
             sms_origination_number: None,
             email_from_address: None,
             email_configuration_set: None,
+            sms_opt_out_confirmation: false,
+            calling_rules: CallingRules::default(),
         }
     }
 }
@@ -116,11 +126,14 @@ impl FromJson for AccountSettings {
                 "sms_origination_number",
                 "email_from_address",
                 "email_configuration_set",
+                "sms_opt_out_confirmation",
+                "calling_rules",
             ],
             true,
             errors,
         )?;
         Some(Self {
+            calling_rules: obj.or_default("calling_rules", CallingRules::default(), errors),
             default_sender_name: obj.optional_setting("default_sender_name", errors),
             default_meeting_link: obj.optional_setting("default_meeting_link", errors),
             default_time_zone: obj.or_default("default_time_zone", TimeZone::UTC, errors),
@@ -129,6 +142,7 @@ impl FromJson for AccountSettings {
             sms_origination_number: obj.optional_setting("sms_origination_number", errors),
             email_from_address: obj.optional_setting("email_from_address", errors),
             email_configuration_set: obj.optional_setting("email_configuration_set", errors),
+            sms_opt_out_confirmation: obj.or_default("sms_opt_out_confirmation", false, errors),
         })
     }
 }
@@ -145,6 +159,9 @@ pub struct CallSettings {
     /// Calls after the first one when it goes unanswered.
     pub max_retries: u32,
     pub retry_interval_minutes: u32,
+    /// The voice platform that places the calls; `None`: the generic endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<crate::platform::CallPlatform>,
 }
 
 impl Default for CallSettings {
@@ -155,6 +172,7 @@ impl Default for CallSettings {
             instructions: String::new(),
             max_retries: 3,
             retry_interval_minutes: 60,
+            platform: None,
         }
     }
 }
@@ -170,6 +188,7 @@ impl FromJson for CallSettings {
                 "instructions",
                 "max_retries",
                 "retry_interval_minutes",
+                "platform",
             ],
             true,
             errors,
@@ -185,6 +204,7 @@ impl FromJson for CallSettings {
                 default.retry_interval_minutes,
                 errors,
             ),
+            platform: obj.optional("platform", errors),
         };
         check_text(
             obj.path("when_to_schedule"),
@@ -359,6 +379,9 @@ pub struct AgentSettings {
     pub time_zone: Option<TimeZone>,
     pub calls: CallSettings,
     pub whatsapp: WhatsAppSettings,
+    /// Where this agent's platform analysis puts each value (over the account's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis_mapping: Option<crate::platform::MappingOverrides>,
 }
 
 impl FromJson for AgentSettings {
@@ -372,6 +395,7 @@ impl FromJson for AgentSettings {
                 "time_zone",
                 "calls",
                 "whatsapp",
+                "analysis_mapping",
             ],
             true,
             errors,
@@ -381,12 +405,14 @@ impl FromJson for AgentSettings {
         let time_zone = obj.optional_setting("time_zone", errors);
         let calls = obj.or_default("calls", CallSettings::default(), errors);
         let whatsapp = obj.or_default("whatsapp", WhatsAppSettings::default(), errors);
+        let analysis_mapping = obj.optional("analysis_mapping", errors);
         Some(Self {
             allowed_hours: allowed_hours?,
             allowed_days: allowed_days?,
             time_zone,
             calls,
             whatsapp,
+            analysis_mapping,
         })
     }
 }
@@ -744,5 +770,35 @@ impl Settings {
         } else {
             Err(Reason::ChannelDisabled)
         }
+    }
+}
+
+impl FromJsonLeaf for CallingRules {
+    /// `{"disabled": ["state_hours:FL"], "states": {"CA": {"hours": …, "days": …,
+    /// "dates_off": […], "max_per_24h": 2}}}`; only built-in rules can be turned off.
+    fn from_leaf(path: &str, value: &Value) -> Result<Self, FieldError> {
+        let rules: CallingRules = serde_json::from_value(value.clone())
+            .map_err(|e| FieldError::new(path, e.to_string()))?;
+        if let Some(rule) = rules
+            .disabled
+            .iter()
+            .find(|r| Rule::parse_built_in(&r.to_string()).is_none())
+        {
+            return Err(FieldError::new(
+                format!("{path}.disabled"),
+                format!("{rule} is not a built-in rule that can be turned off"),
+            ));
+        }
+        if let Some((state, _)) = rules
+            .states
+            .iter()
+            .find(|(_, r)| r.max_per_24h == Some(0) || r.dates_off.len() > 366)
+        {
+            return Err(FieldError::new(
+                format!("{path}.states.{state}"),
+                "max_per_24h must be at least 1 and dates_off at most 366 dates",
+            ));
+        }
+        Ok(rules)
     }
 }

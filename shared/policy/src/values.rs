@@ -43,6 +43,7 @@ macro_rules! string_value {
         }
     };
 }
+pub(crate) use string_value;
 
 /// A phone number in E.164 form (`+14155550123`), checked against the numbering plan.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -184,6 +185,41 @@ impl Default for TimeZone {
         Self::UTC
     }
 }
+
+/// USPS codes of the states, DC and the inhabited territories.
+const US_STATES: [&str; 56] = [
+    "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "DC", "FL", "GA", "HI", "ID", "IL", "IN", "IA",
+    "KS", "KY", "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM",
+    "NY", "NC", "ND", "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA",
+    "WV", "WI", "WY", "PR", "VI", "GU", "AS", "MP",
+];
+
+/// A US state (or DC, or a territory) by its two-letter USPS code, upper case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct UsState(u8);
+
+impl UsState {
+    /// `"FL"` or `"fl"`; anything but a USPS state, DC or territory code is refused.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        let upper = raw.trim().to_ascii_uppercase();
+        US_STATES
+            .iter()
+            .position(|code| *code == upper)
+            .map(|index| Self(index as u8))
+            .ok_or_else(|| {
+                FieldError::new(
+                    field,
+                    format!("must be a two-letter US state code like FL, got {raw:?}"),
+                )
+            })
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        US_STATES[usize::from(self.0)]
+    }
+}
+string_value!(UsState, "state");
 
 /// A scheduling link (Calendly and the like): https only, no credentials, so it is safe
 /// to put in an SMS or an email.

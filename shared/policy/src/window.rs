@@ -6,8 +6,7 @@
 
 use chrono::offset::LocalResult;
 use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Timelike,
-    Utc, Weekday,
+    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Timelike, Utc, Weekday,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -287,42 +286,31 @@ impl Window {
     }
 }
 
-/// The earliest instant at or after `max(wanted, now)` that is inside `window`, except
-/// that a wall-clock hour repeated by a DST fold counts at its first occurrence only:
+impl crate::wallclock::DailyHours for Window {
+    fn hours_on(&self, _date: NaiveDate, weekday: Weekday) -> Option<AllowedHours> {
+        self.days.contains(weekday).then_some(self.hours)
+    }
+}
+
+/// The earliest instant at or after `max(wanted, now)` that is inside `window`:
 ///
 /// - an instant already inside is returned unchanged (so the function is idempotent);
-/// - otherwise the answer is the start of the window on the next allowed day;
-/// - a start that falls in a DST gap (the clock jumps over it) becomes the first instant
-///   after the gap; a start in a fold (the clock passes it twice) is the earlier one;
+/// - otherwise the answer is where the window next opens: the start of the hours on the
+///   next allowed day, a start that falls in a DST gap becomes the first instant after
+///   the gap, and a wall-clock hour repeated by a DST fold is allowed on both passes
+///   (after a fall-back the rest of the day's window is still used);
 /// - a day whose window lies wholly in a gap is skipped.
 ///
 /// Never earlier than `now`. The result lies within eight days of `max(wanted, now)`
-/// for any window (at least one day is allowed); the 16-day search is only a guard.
+/// for any window (at least one day is allowed); the longer search is only a guard.
 pub fn next_allowed_instant(
     window: &Window,
     wanted: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
     let from = wanted.max(now);
-    if window.contains(from) {
-        return from;
-    }
-    let tz = window.zone.tz();
-    let first_day = from.with_timezone(&tz).date_naive();
-    for offset in 0..16 {
-        let Some(day) = first_day.checked_add_signed(Duration::days(offset)) else {
-            break;
-        };
-        if !window.days.contains(day.weekday()) {
-            continue;
-        }
-        let candidate = local_to_utc(window.zone, day.and_time(window.hours.start()));
-        if candidate >= from && window.contains(candidate) {
-            return candidate;
-        }
-    }
     // Unreachable for any real zone; staying put is safer than panicking in a handler.
-    from
+    crate::wallclock::earliest(window, window.zone, from).unwrap_or(from)
 }
 
 /// The instant a local date-time names in `zone`: in a fold the earlier of the two, in a
@@ -443,6 +431,21 @@ mod tests {
         let w = window("01:30", "05:00", AllowedDays::EVERY_DAY, "Europe/London");
         let t = utc("2024-10-26T23:00:00Z"); // 00:00 BST
         assert_eq!(next_allowed_instant(&w, t, t), utc("2024-10-27T00:30:00Z")); // 01:30 BST
+    }
+
+    #[test]
+    fn after_a_fall_back_the_rest_of_the_days_window_is_used() {
+        // New York falls back on 2024-11-03 at 02:00 EDT -> 01:00 EST: 01:00-02:00 is
+        // lived twice. At 01:45 EDT the window 01:00-01:30 is over for its first pass,
+        // and opens again at 01:00 EST, fifteen minutes later, not the next day.
+        let w = window("01:00", "01:30", AllowedDays::EVERY_DAY, "America/New_York");
+        let t = utc("2024-11-03T05:45:00Z"); // 01:45 EDT
+        assert!(!w.contains(t));
+        assert_eq!(next_allowed_instant(&w, t, t), utc("2024-11-03T06:00:00Z")); // 01:00 EST
+        // And a start inside the repeated hour is reached on its second pass too.
+        let w = window("01:30", "05:00", AllowedDays::EVERY_DAY, "America/New_York");
+        let t = utc("2024-11-03T06:10:00Z"); // 01:10 EST, after the first 01:30
+        assert_eq!(next_allowed_instant(&w, t, t), utc("2024-11-03T06:30:00Z")); // 01:30 EST
     }
 
     #[test]

@@ -454,10 +454,16 @@ fn requested_times_move_to_the_next_allowed_instant_in_the_contacts_zone() {
 
 #[test]
 fn without_a_contact_zone_the_campaign_then_agent_then_account_zone_is_used() {
+    // A number whose area code says nothing about the zone (see tests/legal.rs for
+    // NANP numbers, whose area code gives the zone).
     let event = with(
-        request("call", json!("2024-05-16T07:30")),
-        "/contact/timezone",
-        Value::Null,
+        with(
+            request("call", json!("2024-05-16T07:30")),
+            "/contact/timezone",
+            Value::Null,
+        ),
+        "/contact/phone",
+        json!("+447400123456"),
     );
     let agent_zone = created(&decide_now(&settings(), event.clone()), Channel::Call);
     assert_eq!(agent_zone.time_zone.as_str(), "America/Chicago");
@@ -1016,6 +1022,16 @@ fn stored(channel: Channel) -> FollowUp {
     created(&decisions, channel).into_followup(followup_id("fu-1"), now())
 }
 
+/// Send-time facts with nothing reported about the recipient.
+fn at_send(on_dnc: bool) -> policy::AtSend<'static> {
+    policy::AtSend {
+        on_dnc,
+        undeliverable: false,
+        facts: Box::leak(Box::default()),
+        touches: &[],
+    }
+}
+
 #[test]
 fn a_due_follow_up_inside_its_window_is_sent() {
     for channel in [
@@ -1026,7 +1042,7 @@ fn a_due_follow_up_inside_its_window_is_sent() {
     ] {
         let followup = stored(channel);
         assert_eq!(
-            recheck(&followup, &settings(), false, followup.due_at),
+            recheck(&followup, &settings(), &at_send(false), followup.due_at),
             SendCheck::Send,
             "{channel}"
         );
@@ -1037,7 +1053,7 @@ fn a_due_follow_up_inside_its_window_is_sent() {
 fn the_dnc_list_is_checked_again_before_sending() {
     let followup = stored(Channel::Sms);
     assert_eq!(
-        recheck(&followup, &settings(), true, now()),
+        recheck(&followup, &settings(), &at_send(true), now()),
         SendCheck::Suppress(Reason::Dnc)
     );
 }
@@ -1081,7 +1097,7 @@ fn a_channel_disabled_since_the_decision_is_not_sent() {
     for (channel, settings, reason) in cases {
         let followup = stored(channel);
         assert_eq!(
-            recheck(&followup, &settings, false, followup.due_at),
+            recheck(&followup, &settings, &at_send(false), followup.due_at),
             SendCheck::Suppress(reason),
             "{channel}"
         );
@@ -1100,7 +1116,7 @@ fn a_follow_up_no_longer_waiting_is_skipped() {
         let mut followup = stored(Channel::Sms);
         followup.status = status;
         assert_eq!(
-            recheck(&followup, &settings(), false, now()),
+            recheck(&followup, &settings(), &at_send(false), now()),
             SendCheck::Skip(status)
         );
     }
@@ -1110,19 +1126,24 @@ fn a_follow_up_no_longer_waiting_is_skipped() {
 fn outside_the_window_at_send_time_moves_to_the_next_slot() {
     let call = stored(Channel::Call);
     let late = utc("2024-05-18T00:30:00Z"); // Fri 20:30 in New York
-    let SendCheck::Reschedule(next) = recheck(&call, &settings(), false, late) else {
-        panic!("expected a reschedule");
+    let SendCheck::Hold { at: next, rules } = recheck(&call, &settings(), &at_send(false), late)
+    else {
+        panic!("expected a hold");
     };
+    assert_eq!(rules, [policy::Rule::ALLOWED_WINDOW]);
     assert_eq!(local("America/New_York", next), "Sat 2024-05-18 08:00");
     // SMS keep to the quiet hours; email goes any time.
     let sms = stored(Channel::Sms);
     let night = utc("2024-05-15T03:00:00Z"); // 23:00 in New York
     assert_eq!(
-        recheck(&sms, &settings(), false, night),
-        SendCheck::Reschedule(utc("2024-05-15T12:00:00Z"))
+        recheck(&sms, &settings(), &at_send(false), night),
+        SendCheck::Hold {
+            at: utc("2024-05-15T12:00:00Z"),
+            rules: vec![policy::Rule::ALLOWED_WINDOW]
+        }
     );
     assert_eq!(
-        recheck(&stored(Channel::Email), &settings(), false, night),
+        recheck(&stored(Channel::Email), &settings(), &at_send(false), night),
         SendCheck::Send
     );
 }
@@ -1132,14 +1153,14 @@ fn a_follow_up_picked_up_early_waits_for_its_due_time() {
     let call = stored(Channel::Call);
     let early = call.due_at - chrono::TimeDelta::minutes(10);
     assert_eq!(
-        recheck(&call, &settings(), false, early),
+        recheck(&call, &settings(), &at_send(false), early),
         SendCheck::Reschedule(call.due_at)
     );
     assert_eq!(
         recheck(
             &call,
             &settings(),
-            false,
+            &at_send(false),
             call.due_at - chrono::TimeDelta::seconds(30)
         ),
         SendCheck::Send
@@ -1152,7 +1173,7 @@ fn a_reviewed_sms_is_scheduled_to_the_number_the_operator_set() {
     let decisions = decide_now(&settings(), body);
     let mut sms = created(&decisions, Channel::Sms).into_followup(followup_id("fu-r"), now());
     assert_eq!(
-        recheck(&sms, &settings(), false, now()),
+        recheck(&sms, &settings(), &at_send(false), now()),
         SendCheck::Skip(Status::NeedsReview)
     );
     let number = policy::PhoneNumber::parse("destination", "+14155552672").unwrap();
@@ -1160,7 +1181,10 @@ fn a_reviewed_sms_is_scheduled_to_the_number_the_operator_set() {
     assert_eq!(sms.status, Status::Scheduled);
     assert_eq!(sms.reason, Some(Reason::Reviewed));
     assert_eq!(sms.destination, Some(Destination::Phone(number.clone())));
-    assert_eq!(recheck(&sms, &settings(), false, now()), SendCheck::Send);
+    assert_eq!(
+        recheck(&sms, &settings(), &at_send(false), now()),
+        SendCheck::Send
+    );
     assert!(
         sms.review(number, now()).is_err(),
         "only a needs_review SMS can be reviewed"
@@ -1199,6 +1223,7 @@ fn a_stored_follow_up_round_trips_through_json() {
         status: Status::Placed,
         provider_id: Some("prov-1".into()),
         error: None,
+        deliveries: Vec::new(),
     });
     let json = serde_json::to_value(&call).unwrap();
     assert_eq!(json["channel"], "call");

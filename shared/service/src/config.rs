@@ -106,17 +106,52 @@ pub fn sender_for(
             }
             Arc::new(sender)
         }
-        "call" => Arc::new(channels::VoiceCall::new(
-            required("VOICE_API_URL")?,
-            ssm_secrets(),
-            required("VOICE_API_SECRET_PARAMETER")?,
-        )),
+        "call" => {
+            // Today's generic endpoint, when configured; agents that name a voice
+            // platform go through it instead.
+            let generic: Option<Arc<dyn channels::Sender>> = match env("VOICE_API_URL") {
+                Some(url) => Some(Arc::new(channels::VoiceCall::new(
+                    url,
+                    ssm_secrets(),
+                    required("VOICE_API_SECRET_PARAMETER")?,
+                ))),
+                None => None,
+            };
+            Arc::new(platform_secrets(sdk).call_sender(platform_apis(), generic))
+        }
         other => {
             return Err(ConfigError(format!(
                 "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
             )));
         }
     })
+}
+
+/// Platform keys and secrets in SSM under `PLATFORM_SECRETS_PREFIX` (default
+/// `/followups/platforms`), encrypted with `PLATFORM_SECRETS_KMS_KEY_ID` when set.
+pub fn platform_secrets(sdk: &SdkConfig) -> crate::platforms::PlatformSecrets {
+    let store = channels::SsmSecretStore::new(
+        aws_sdk_ssm::Client::new(sdk),
+        env("PLATFORM_SECRETS_KMS_KEY_ID"),
+        channels::DEFAULT_SECRET_TTL,
+    );
+    crate::platforms::PlatformSecrets::new(
+        Arc::new(store),
+        env("PLATFORM_SECRETS_PREFIX")
+            .unwrap_or_else(|| crate::platforms::DEFAULT_SECRET_PREFIX.into()),
+    )
+}
+
+/// The platforms' API roots: `VAPI_API_BASE`, `RETELL_API_BASE`, `BLAND_API_BASE`,
+/// `ELEVENLABS_API_BASE`, each defaulting to the platform's public API.
+pub fn platform_apis() -> channels::PlatformApis {
+    let defaults = channels::PlatformApis::default();
+    channels::PlatformApis {
+        vapi: env("VAPI_API_BASE").unwrap_or(defaults.vapi),
+        retell: env("RETELL_API_BASE").unwrap_or(defaults.retell),
+        bland: env("BLAND_API_BASE").unwrap_or(defaults.bland),
+        elevenlabs: env("ELEVENLABS_API_BASE").unwrap_or(defaults.elevenlabs),
+    }
 }
 
 /// Channel identities from the environment.
@@ -126,6 +161,7 @@ pub fn sender_identity() -> crate::execute::SenderIdentity {
         email_configuration_set: env("SES_CONFIGURATION_SET"),
         sms_sender_id: env("SMS_SENDER_ID"),
         sms_origination_number: env("SMS_ORIGINATION_NUMBER"),
+        public_base_url: env("PUBLIC_BASE_URL"),
     }
 }
 
@@ -153,9 +189,26 @@ pub async fn executor_for_channel(
         senders,
         sender_identity(),
         Arc::new(crate::clock::SystemClock),
-    );
+    )
+    .with_placed_call_wait(placed_call_wait()?);
     Ok(match mailboxes {
         Some(mailboxes) => executor.with_mailboxes(mailboxes),
         None => executor,
     })
+}
+
+/// `PLACED_CALL_WAIT_MINUTES` (default 120): how long a placed follow-up call waits for
+/// its completion webhook before it ends `unknown`.
+pub fn placed_call_wait() -> Result<chrono::Duration, ConfigError> {
+    match env("PLACED_CALL_WAIT_MINUTES") {
+        None => Ok(crate::execute::DEFAULT_PLACED_CALL_WAIT),
+        Some(raw) => raw
+            .parse::<u32>()
+            .ok()
+            .filter(|m| (1..=10_080).contains(m))
+            .map(|m| chrono::Duration::minutes(i64::from(m)))
+            .ok_or_else(|| {
+                ConfigError("PLACED_CALL_WAIT_MINUTES must be 1 to 10080 minutes".into())
+            }),
+    }
 }

@@ -7,7 +7,7 @@
 //! | `MICROSOFT_TENANT` | `common` unless set (`organizations`, `consumers`, a tenant id) |
 //! | `GOOGLE_OAUTH_BASE`, `MICROSOFT_OAUTH_BASE` | a stub serving `/authorize`, `/token`, `/profile`, `/send` instead of the real endpoints |
 //! | `OAUTH_STATE_KEY_PARAMETER` | SSM parameter with the key signing the `state` (API only) |
-//! | `PUBLIC_API_URL` | the API's public base URL, for the redirect URI (API only) |
+//! | `PUBLIC_BASE_URL` | the API's public base URL, for the redirect URI |
 //! | `MAILBOX_KMS_KEY_ID` | the KMS key sealing refresh tokens |
 
 use std::collections::HashMap;
@@ -97,7 +97,7 @@ pub async fn api_mailboxes(sdk: &SdkConfig) -> Result<Option<Arc<Mailboxes>>, Co
         .map_err(|e| ConfigError(format!("state key ({state_parameter}): {e}")))?;
     let config = MailboxConfig {
         apps,
-        public_url: required("PUBLIC_API_URL")?,
+        public_url: required("PUBLIC_BASE_URL")?,
         state_key,
     };
     Ok(Some(Arc::new(Mailboxes::new(config, kms_sealer(sdk)?))))

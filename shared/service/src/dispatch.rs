@@ -39,9 +39,12 @@ impl Dispatcher {
         old: Option<&FollowUp>,
         new: Option<&FollowUp>,
     ) -> Result<Dispatched, ServiceError> {
-        let was_scheduled = old.filter(|o| o.status == Status::Scheduled);
+        // A placed call is scheduled too, at the time it is looked at again if its
+        // completion never comes.
+        let waits = |f: &&FollowUp| matches!(f.status, Status::Scheduled | Status::Placed);
+        let was_scheduled = old.filter(waits);
         match new {
-            Some(new) if new.status == Status::Scheduled => {
+            Some(new) if waits(&new) => {
                 let unchanged = was_scheduled
                     .is_some_and(|o| o.due_at == new.due_at && o.attempt == new.attempt);
                 if unchanged {

@@ -38,6 +38,10 @@ pub const MAX_PROVIDER_TRIES: usize = 3;
 /// The wait before trying a temporarily failing provider again.
 pub const PROVIDER_RETRY_DELAY: Duration = Duration::minutes(5);
 
+/// How long a placed follow-up call waits for its completion webhook before it is
+/// looked at again (and, with no completion, ends `unknown`), unless configured.
+pub const DEFAULT_PLACED_CALL_WAIT: Duration = Duration::hours(2);
+
 /// The longest the executor waits for a follow-up that arrives before it is due (the
 /// dispatcher's direct path takes anything due within two minutes).
 pub const MAX_EARLY_WAIT: Duration = Duration::seconds(150);
@@ -59,6 +63,9 @@ pub struct SenderIdentity {
     pub email_configuration_set: Option<String>,
     pub sms_sender_id: Option<String>,
     pub sms_origination_number: Option<String>,
+    /// Where the API is reachable from the internet (`PUBLIC_BASE_URL`): emails'
+    /// unsubscribe links point there.
+    pub public_base_url: Option<String>,
 }
 
 /// The senders this executor may use: a Lambda deployment has only its channel's.
@@ -130,6 +137,7 @@ pub struct Executor {
     identity: SenderIdentity,
     clock: Arc<dyn Clock>,
     mailboxes: Option<MailboxSending>,
+    placed_call_wait: Duration,
 }
 
 impl Executor {
@@ -145,6 +153,7 @@ impl Executor {
             identity,
             clock,
             mailboxes: None,
+            placed_call_wait: DEFAULT_PLACED_CALL_WAIT,
         }
     }
 
@@ -154,13 +163,33 @@ impl Executor {
         self
     }
 
+    /// How long a placed call waits for its completion (at least a minute).
+    pub fn with_placed_call_wait(mut self, wait: Duration) -> Self {
+        self.placed_call_wait = wait.max(Duration::minutes(1));
+        self
+    }
+
     pub async fn execute(&self, input: &ExecutorInput) -> Result<Outcome, ServiceError> {
+        // A send to the same contact in the same campaign may land between our check of
+        // the frequency caps and our claim: the claim then fails on the touches record
+        // and the whole check runs again with the new count.
+        for _ in 0..MAX_TOUCH_RACES {
+            if let Some(outcome) = self.execute_once(input).await? {
+                return Ok(outcome);
+            }
+        }
+        Ok(Outcome::InFlight {
+            detail: "other sends to this contact kept landing meanwhile; try again".into(),
+        })
+    }
+
+    async fn execute_once(&self, input: &ExecutorInput) -> Result<Option<Outcome>, ServiceError> {
         let account = policy::AccountId::parse("account_id", &input.account_id)
             .map_err(policy::ValidationErrors::from)?;
         let id = policy::FollowUpId::parse("followup_id", &input.followup_id)
             .map_err(policy::ValidationErrors::from)?;
         let Some(stored) = self.repo.followup(&account, &id).await? else {
-            return Ok(skipped("no such follow-up"));
+            return Ok(Some(skipped("no such follow-up")));
         };
         let mut now = self.clock.now();
         // The direct path invokes follow-ups due within a couple of minutes: wait for
@@ -171,56 +200,118 @@ impl Executor {
             now = self.clock.now();
         }
         if stored.value.attempt != input.attempt {
-            return Ok(skipped(format!(
+            return Ok(Some(skipped(format!(
                 "attempt {} was asked, the follow-up is at attempt {}",
                 input.attempt, stored.value.attempt
-            )));
+            ))));
         }
         if stored.value.status == Status::Sending {
-            return self.settle_stale_claim(stored, now).await;
+            return self.settle_stale_claim(stored, now).await.map(Some);
+        }
+        if stored.value.status == Status::Placed {
+            return self.settle_placed_call(stored, now).await.map(Some);
         }
         let settings = self
             .repo
             .settings_for_call(&account, &stored.value.agent_id, &stored.value.campaign_id)
             .await?;
-        let on_dnc = match &stored.value.destination {
-            Some(destination) => self.repo.is_on_dnc(&account, destination).await?,
-            None => false,
+        let (on_dnc, undeliverable) = match &stored.value.destination {
+            Some(destination) => (
+                self.repo.is_on_dnc(&account, destination).await?,
+                self.repo.is_undeliverable(&account, destination).await?,
+            ),
+            None => (false, false),
         };
-        match policy::recheck(&stored.value, &settings, on_dnc, now) {
-            SendCheck::Skip(status) => Ok(skipped(format!("the follow-up is {status}"))),
+        let (contact, campaign) = (&stored.value.contact_id, &stored.value.campaign_id);
+        let (facts, touches) = tokio::try_join!(
+            self.repo.recipient_facts(&account, contact),
+            self.repo.touches(&account, campaign, contact),
+        )?;
+        let at_send = policy::AtSend {
+            on_dnc,
+            undeliverable,
+            facts: &facts.value,
+            touches: &touches.value,
+        };
+        let outcome = match policy::recheck(&stored.value, &settings, &at_send, now) {
+            SendCheck::Skip(status) => skipped(format!("the follow-up is {status}")),
             // Invoked before its time (and beyond the wait): its schedule still stands.
-            SendCheck::Reschedule(due_at) if due_at == stored.value.due_at => Ok(skipped(format!(
-                "not due until {due_at}; its schedule stands"
-            ))),
+            SendCheck::Reschedule(due_at) | SendCheck::Hold { at: due_at, .. }
+                if due_at == stored.value.due_at =>
+            {
+                skipped(format!("not due until {due_at}; its schedule stands"))
+            }
             SendCheck::Reschedule(due_at) => {
-                let mut moved = stored.value.clone();
-                moved.due_at = due_at;
-                moved.record(
-                    now,
-                    Status::Scheduled,
-                    Reason::OutsideWindow,
-                    format!("outside its window at send time; moved to {due_at}"),
-                );
-                self.save(&stored, &moved).await?;
-                Ok(Outcome::Rescheduled { due_at })
+                self.hold(&stored, due_at, Vec::new(), &facts.value, now)
+                    .await?
+            }
+            SendCheck::Hold { at, rules } => {
+                self.hold(&stored, at, rules, &facts.value, now).await?
             }
             SendCheck::Suppress(reason) => {
                 let mut suppressed = stored.value.clone();
                 suppressed.record(now, Status::Suppressed, reason, "re-checked at send time");
                 self.save(&stored, &suppressed).await?;
-                Ok(Outcome::Suppressed { reason })
+                Outcome::Suppressed { reason }
             }
-            SendCheck::Send => self.claim_and_send(stored, &settings, now).await,
-        }
+            SendCheck::Send => {
+                // Before the claim: a store error here leaves nothing `sending`.
+                let headers = self.unsubscribe_headers(&stored.value).await?;
+                return self
+                    .claim_and_send(stored, &settings, headers, touches, now)
+                    .await;
+            }
+        };
+        Ok(Some(outcome))
     }
 
+    /// Moves a follow-up a window or a legal rule holds back to the instant it allows,
+    /// in the recipient's zone as known now, naming the rules in the trace.
+    async fn hold(
+        &self,
+        stored: &Versioned<FollowUp>,
+        due_at: DateTime<Utc>,
+        rules: Vec<policy::Rule>,
+        facts: &policy::RecipientFacts,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let mut moved = stored.value.clone();
+        let place = policy::whereabouts_now(&stored.value, facts);
+        moved.due_at = due_at;
+        moved.time_zone = place.primary_zone();
+        moved.zone_source = Some(place.source);
+        moved.updated_at = now;
+        let legal = rules.iter().any(|r| *r != policy::Rule::ALLOWED_WINDOW);
+        let reason = if legal {
+            Reason::HeldByRule
+        } else {
+            Reason::OutsideWindow
+        };
+        let detail = if rules.is_empty() {
+            format!("moved to the next allowed instant, {due_at}")
+        } else {
+            format!(
+                "held by {} until {due_at}",
+                policy::legal::rule_list(&rules)
+            )
+        };
+        moved
+            .trace
+            .push(policy::TraceEntry::new(now, Status::Scheduled, reason, detail).held_by(rules));
+        self.save(stored, &moved).await?;
+        Ok(Outcome::Rescheduled { due_at })
+    }
+
+    /// Claims the follow-up and sends it. `None`: the claim lost to a send to the same
+    /// contact that changed the touches record; the caller checks everything again.
     async fn claim_and_send(
         &self,
         stored: Versioned<FollowUp>,
         settings: &Settings,
+        email_headers: Vec<(String, String)>,
+        touches: Versioned<Vec<policy::Touch>>,
         now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
+    ) -> Result<Option<Outcome>, ServiceError> {
         let mut claimed = stored.value.clone();
         // The claim carries a token of this invocation, so a claim that was applied but
         // whose answer was lost is recognised as ours (and only ours) below.
@@ -231,15 +322,37 @@ impl Executor {
             Reason::Due,
             format!("claimed by the executor (claim {token})"),
         );
-        let claim_version = match self.repo.save_followup(&stored, &claimed).await {
+        // A call or a text counts towards frequency caps from its claim on (a send that
+        // then fails still counted: the cautious side).
+        let also = match touch_kind(claimed.channel) {
+            Some(kind) => {
+                let mut recent = touches.value.clone();
+                policy::remember_touch(&mut recent, policy::Touch { at: now, kind }, now);
+                vec![Repository::touches_write(
+                    &claimed.account_id,
+                    &claimed.campaign_id,
+                    &claimed.contact_id,
+                    &recent,
+                    touches.version,
+                )?]
+            }
+            None => Vec::new(),
+        };
+        let guarded = also.len();
+        let claim_version = match self.repo.save_followup_with(&stored, &claimed, also).await {
             Ok(version) => version,
+            Err(StoreError::ConditionFailed { failed })
+                if failed.iter().any(|(index, _)| *index < guarded) =>
+            {
+                return Ok(None);
+            }
             Err(StoreError::ConditionFailed { .. }) => {
                 // Either another invocation claimed it, or our own claim was applied and
                 // its answer lost (the SDK then retried it): only then is the stored
                 // follow-up exactly the one we wrote.
                 match self.repo.followup(&claimed.account_id, &claimed.id).await? {
                     Some(current) if current.value == claimed => current.version,
-                    _ => return Ok(skipped("another invocation claimed it first")),
+                    _ => return Ok(Some(skipped("another invocation claimed it first"))),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -259,11 +372,11 @@ impl Executor {
                 done.record(now, Status::Failed, reason, detail.clone());
                 self.save(&claimed, &done).await?;
                 crate::metrics::count("failed", done.channel.as_str(), reason.as_str());
-                return Ok(Outcome::Failed { reason, detail });
+                return Ok(Some(Outcome::Failed { reason, detail }));
             }
         };
         let from_mailbox = mailbox.as_ref().map(|m| m.mailbox.address.as_str());
-        let outbound = match self.render(&claimed.value, settings, from_mailbox) {
+        let outbound = match self.render(&claimed.value, settings, from_mailbox, email_headers) {
             Ok(outbound) => outbound,
             Err(error) => {
                 let (reason, detail) = match error {
@@ -272,7 +385,7 @@ impl Executor {
                 };
                 done.record(now, Status::Failed, reason, detail.clone());
                 self.save(&claimed, &done).await?;
-                return Ok(Outcome::Failed { reason, detail });
+                return Ok(Some(Outcome::Failed { reason, detail }));
             }
         };
         let Some(sender) = self.senders.for_channel(claimed.value.channel) else {
@@ -296,6 +409,9 @@ impl Executor {
         let outcome = match result {
             Ok(sent) => {
                 let status = if done.channel == Channel::Call {
+                    // Looked at again when no completion came by then (the dispatcher
+                    // schedules a placed call at its due time).
+                    done.due_at = at + self.placed_call_wait;
                     Status::Placed
                 } else {
                     Status::Sent
@@ -306,6 +422,7 @@ impl Executor {
                     status,
                     provider_id: Some(sent.provider_id.clone()),
                     error: None,
+                    deliveries: Vec::new(),
                 });
                 done.record(
                     at,
@@ -400,7 +517,47 @@ impl Executor {
             Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
             Outcome::Rescheduled { .. } | Outcome::Skipped { .. } | Outcome::InFlight { .. } => {}
         }
-        Ok(outcome)
+        Ok(Some(outcome))
+    }
+
+    /// A placed call invoked at its due time: its completion never came, so it is not
+    /// left `placed` forever: it ends `unknown`, with the reason. (A completion that
+    /// arrives later still drives retries, as for any `unknown` call.)
+    async fn settle_placed_call(
+        &self,
+        stored: Versioned<FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        if now < stored.value.due_at {
+            return Ok(skipped(format!(
+                "placed; waiting for its completion until {}",
+                stored.value.due_at
+            )));
+        }
+        let placed_at = stored
+            .value
+            .attempts
+            .iter()
+            .rev()
+            .find(|a| a.attempt == stored.value.attempt && a.status == Status::Placed)
+            .map(|a| a.at)
+            .unwrap_or(stored.value.updated_at);
+        let provider = stored
+            .value
+            .attempts
+            .iter()
+            .rev()
+            .find_map(|a| a.provider_id.clone())
+            .unwrap_or_else(|| "no id".into());
+        let detail = format!(
+            "placed at {placed_at} (call {provider}) and no completion webhook arrived by {}",
+            stored.value.due_at
+        );
+        let mut unknown = stored.value.clone();
+        unknown.record(now, Status::Unknown, Reason::OutcomeUnknown, detail.clone());
+        self.save(&stored, &unknown).await?;
+        crate::metrics::count("unknown", "call", "no_completion");
+        Ok(Outcome::Unknown { detail })
     }
 
     /// A claim found still `sending`: in flight if recent, else the process that held
@@ -428,6 +585,26 @@ impl Executor {
         Ok(Outcome::Unknown { detail })
     }
 
+    /// The one-click unsubscribe headers of an email follow-up (none for other
+    /// channels, or without a public base URL to point them at).
+    async fn unsubscribe_headers(
+        &self,
+        followup: &FollowUp,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let (Some(base), Some(address)) = (
+            self.identity.public_base_url.as_deref(),
+            followup.destination.as_ref().and_then(|d| d.email()),
+        ) else {
+            return Ok(Vec::new());
+        };
+        let key = self
+            .repo
+            .unsubscribe_key(&followup.account_id, true)
+            .await?
+            .ok_or_else(|| ServiceError::Internal("no unsubscribe key".into()))?;
+        Ok(crate::unsubscribe::headers(base, &key, followup, address))
+    }
+
     /// The message; `from_mailbox` is the connected mailbox's address when the email
     /// leaves from one (it is then the `From` address).
     fn render(
@@ -435,6 +612,7 @@ impl Executor {
         followup: &FollowUp,
         settings: &Settings,
         from_mailbox: Option<&str>,
+        email_headers: Vec<(String, String)>,
     ) -> Result<Outbound, policy::Error> {
         let to = followup
             .destination
@@ -499,6 +677,7 @@ impl Executor {
                         ("followup_id".into(), followup.id.to_string()),
                         ("kind".into(), followup.channel.as_str().into()),
                     ],
+                    headers: email_headers,
                 }
             }
             Channel::Whatsapp => {
@@ -508,6 +687,10 @@ impl Executor {
                     template_name: template.name,
                     language: template.language,
                     parameters: template.parameters,
+                    callback_data: Some(policy::whatsapp_callback_data(
+                        &followup.id,
+                        followup.attempt,
+                    )),
                 }
             }
             Channel::Call => {
@@ -519,6 +702,8 @@ impl Executor {
                     account_id: followup.account_id.to_string(),
                     followup_id: call.followup_id.to_string(),
                     attempt: call.attempt,
+                    platform: crate::platforms::call_target(settings),
+                    variables: crate::platforms::call_variables(followup),
                 }
             }
         })
@@ -536,6 +721,19 @@ impl Executor {
     }
 }
 
+/// How many times a send is checked again after losing its claim to another send to
+/// the same contact.
+const MAX_TOUCH_RACES: usize = 3;
+
+/// What a send on `channel` counts as for frequency caps.
+fn touch_kind(channel: Channel) -> Option<policy::TouchKind> {
+    match channel {
+        Channel::Call => Some(policy::TouchKind::Call),
+        Channel::Sms | Channel::Whatsapp => Some(policy::TouchKind::Text),
+        Channel::Email | Channel::MissedCallEmail => None,
+    }
+}
+
 fn skipped(detail: impl Into<String>) -> Outcome {
     Outcome::Skipped {
         detail: detail.into(),
@@ -549,5 +747,6 @@ fn failed_attempt(attempt: u32, at: DateTime<Utc>, status: Status, error: &str) 
         status,
         provider_id: None,
         error: Some(error.to_string()),
+        deliveries: Vec::new(),
     }
 }

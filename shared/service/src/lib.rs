@@ -14,20 +14,26 @@ pub mod config_mailboxes;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
+pub mod inbound;
 pub mod mailboxes;
+pub mod meta_webhook;
 pub mod metrics;
 pub mod operations;
+pub mod optout;
+pub mod platforms;
 pub mod records;
 pub mod repository;
 pub mod sealing;
 pub mod signature;
 pub mod telemetry;
+pub mod unsubscribe;
 pub mod webhook;
 
 use std::sync::Arc;
 
 pub use answer::{CallAnswer, DecidedFollowUp, DecisionKind};
 pub use error::ServiceError;
+pub use optout::OptedOut;
 pub use repository::{DncEntry, Listing, Repository, StoredSecret};
 
 use clock::Clock;
@@ -38,6 +44,8 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     /// Connected mailboxes (OAuth clients and the sealer); `None` where not configured.
     pub mailboxes: Option<Arc<mailboxes::Mailboxes>>,
+    /// Voice platforms' API keys and webhook secrets (SSM on AWS, files locally).
+    pub platform_secrets: platforms::PlatformSecrets,
 }
 
 impl Engine {
@@ -46,11 +54,18 @@ impl Engine {
             repo,
             clock,
             mailboxes: None,
+            platform_secrets: platforms::PlatformSecrets::none(),
         }
     }
 
     pub fn with_mailboxes(mut self, mailboxes: Arc<mailboxes::Mailboxes>) -> Self {
         self.mailboxes = Some(mailboxes);
+        self
+    }
+
+    /// Where platform keys and secrets are written and read.
+    pub fn with_platform_secrets(mut self, secrets: platforms::PlatformSecrets) -> Self {
+        self.platform_secrets = secrets;
         self
     }
 }

@@ -91,12 +91,21 @@ impl Engine {
         if_match: Option<u64>,
     ) -> Result<Versioned<AccountSettings>, ServiceError> {
         let settings = AccountSettings::from_json(body)?;
-        let key = records::account_settings_key(account);
         // Version 0 is the unsaved defaults: `If-Match` on them means "not saved yet".
-        let version = match if_match {
-            Some(0) => self.repo.create_record(key, &settings).await?,
-            other => self.repo.put_record(key, &settings, other).await?,
-        };
+        let version = self
+            .repo
+            .put_account_settings(account, &settings, if_match)
+            .await?;
+        let rules = &settings.calling_rules;
+        if !rules.disabled.is_empty() {
+            // Turning a legal rule off is a compliance decision: it is kept in the log.
+            tracing::warn!(
+                account = %account,
+                version,
+                disabled = %policy::legal::rule_list(&rules.disabled),
+                "calling rules turned off by the account's settings"
+            );
+        }
         Ok(Versioned {
             value: settings,
             version,
@@ -353,6 +362,7 @@ impl Engine {
         let entry = DncEntry {
             value,
             added_at: self.clock.now(),
+            source: policy::DncSource::Operator,
         };
         self.repo.add_dnc(account, &entry).await
     }
@@ -507,13 +517,22 @@ impl Engine {
         account: &AccountId,
         body: &[u8],
     ) -> Result<CallAnswer, ServiceError> {
-        let now = self.clock.now();
         let event = match policy::parse_event(body)? {
             WebhookEvent::CallCompleted(event) => event,
             WebhookEvent::Ignored { event_type } => {
                 return Ok(CallAnswer::ignored(None, event_type));
             }
         };
+        self.preview_event(account, &event).await
+    }
+
+    /// What a parsed call would get, changing nothing.
+    pub async fn preview_event(
+        &self,
+        account: &AccountId,
+        event: &policy::CallCompleted,
+    ) -> Result<CallAnswer, ServiceError> {
+        let now = self.clock.now();
         let settings = self
             .repo
             .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
@@ -522,7 +541,16 @@ impl Engine {
         if let Some(id) = event.followup_id() {
             history.original_followup = self.repo.followup(account, id).await?.map(|v| v.value);
         }
-        let mut decisions = policy::decide(&settings, &event, &history, now);
+        // The contact's latest zone and the campaign's recent calls and texts to them,
+        // as the webhook reads them: the preview shows the same legal holds.
+        let (facts, touches) = tokio::try_join!(
+            self.repo.recipient_facts(account, &event.contact.id),
+            self.repo
+                .touches(account, &event.call.campaign_id, &event.contact.id),
+        )?;
+        history.recipient = facts.value;
+        history.touches = touches.value;
+        let mut decisions = policy::decide(&settings, event, &history, now);
         for _ in 0..5 {
             let mut learned = false;
             for precondition in decisions.preconditions() {
@@ -531,7 +559,7 @@ impl Engine {
             if !learned {
                 break;
             }
-            decisions = policy::decide(&settings, &event, &history, now);
+            decisions = policy::decide(&settings, event, &history, now);
         }
         let followups = decisions
             .iter()
@@ -555,7 +583,7 @@ impl Engine {
             .collect();
         Ok(CallAnswer {
             webhook_id: None,
-            call_id: Some(event.call.id),
+            call_id: Some(event.call.id.clone()),
             ignored: None,
             followups,
         })

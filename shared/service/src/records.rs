@@ -10,19 +10,31 @@
 //! | webhook secret | `A#{account}` | `SECRET#{id}` | |
 //! | do-not-call entry | `A#{account}` | `DNC#{phone, or email lower-cased}` | |
 //! | data migration done | `A#{account}` | `MIGRATION#{name}` | |
+//! | opt-out confirmation sent | `A#{account}#OPTOUT#{phone}` | `CONFIRMED#{opted out at}` | (expires) |
+//! | undeliverable address (hard bounce) | `A#{account}` | `UNDELIVERABLE#{email}` | |
+//! | Meta webhook credentials | `A#{account}` | `META_WEBHOOK` | |
+//! | unsubscribe token key | `A#{account}` | `UNSUBSCRIBE_KEY` | |
+//! | origination number's account | `ORIGINATION#{phone}` | `ORIGINATION` | |
+//! | open follow-up of a destination | `A#{account}#OPEN#{phone or email}` | `{follow-up id}` | (expires) |
 //! | follow-up | `A#{account}#FU#{id}` | `FU` | gsi1: campaign by due time; gsi2: contact by creation |
 //! | webhook delivery | `A#{account}#WEBHOOK#{webhook-id}` | `WEBHOOK` | (expires) |
 //! | once-per-contact guard | `A#{account}#GUARD#{campaign}#{contact}#{kind}` | `GUARD` | |
 //! | suppression stored | `A#{account}#SUPPRESSED#{campaign}#{contact}#{channel}#{reason}` | `SUPPRESSED` | |
 //! | pending slot | `A#{account}#PENDING#{campaign}#{contact}#{channel}` | `PENDING` | |
+//! | recipient facts (latest zone, state) | `A#{account}#RECIPIENT#{contact}` | `RECIPIENT` | |
+//! | touches (calls and texts, last 24 h) | `A#{account}#TOUCHES#{campaign}#{contact}` | `TOUCHES` | (expires) |
+//!
+//! The origination-number item is the one key that does not start with an account: it
+//! says which account an SMS reply sent to that number belongs to (one account per
+//! number, enforced when account settings are saved).
 //!
 //! Follow-ups get a partition each so a busy campaign never makes a hot partition; the
 //! settings of an account share one, read through a cache.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use policy::{
-    AccountId, AgentId, CampaignId, ContactId, Destination, FollowUp, FollowUpId, GuardKey,
-    PendingKey, Status, SuppressionKey,
+    AccountId, AgentId, CampaignId, ContactId, Destination, EmailAddress, FollowUp, FollowUpId,
+    GuardKey, PendingKey, PhoneNumber, Status, SuppressionKey,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -57,6 +69,34 @@ pub fn campaign_key(account: &AccountId, campaign: &CampaignId) -> Key {
     Key::new(account_pk(account), format!("{CAMPAIGN_PREFIX}{campaign}"))
 }
 
+/// An address that bounced permanently: no more email goes to it.
+pub fn undeliverable_key(account: &AccountId, address: &EmailAddress) -> Key {
+    Key::new(
+        account_pk(account),
+        format!("UNDELIVERABLE#{}", address.as_str().to_ascii_lowercase()),
+    )
+}
+
+/// The account's Meta (WhatsApp) webhook credentials: app secret and verify token.
+pub fn meta_webhook_key(account: &AccountId) -> Key {
+    Key::new(account_pk(account), "META_WEBHOOK")
+}
+
+/// The account's random key for unsubscribe tokens (attribute `key`, base64).
+pub fn unsubscribe_key(account: &AccountId) -> Key {
+    Key::new(account_pk(account), "UNSUBSCRIBE_KEY")
+}
+
+/// Which account owns an origination number (attribute `account_id`).
+pub fn origination_key(number: &PhoneNumber) -> Key {
+    Key::new(format!("ORIGINATION#{number}"), "ORIGINATION")
+}
+
+/// An account's connection to a voice platform (its non-secret part).
+pub fn platform_key(account: &AccountId, platform: policy::platform::Platform) -> Key {
+    Key::new(account_pk(account), format!("PLATFORM#{platform}"))
+}
+
 pub const SECRET_PREFIX: &str = "SECRET#";
 
 pub fn secret_key(account: &AccountId, id: &str) -> Key {
@@ -73,6 +113,36 @@ pub fn dnc_key(account: &AccountId, destination: &Destination) -> Key {
         account_pk(account),
         format!("{DNC_PREFIX}{}", destination.dnc_match_key()),
     )
+}
+
+/// Marks the one confirmation text of an opt-out as sent (claimed before sending, so
+/// a redelivered reply does not send a second one).
+pub fn optout_confirmation_key(
+    account: &AccountId,
+    destination: &Destination,
+    opted_out_at: DateTime<Utc>,
+) -> Key {
+    Key::new(
+        format!("A#{account}#OPTOUT#{}", destination.dnc_match_key()),
+        format!("CONFIRMED#{}", sortable(opted_out_at)),
+    )
+}
+
+/// The partition listing a destination's open follow-ups (`scheduled` or
+/// `needs_review` with that destination), so an opt-out finds them without a scan.
+pub fn open_pk(account: &AccountId, destination: &Destination) -> String {
+    format!("A#{account}#OPEN#{}", destination.dnc_match_key())
+}
+
+fn open_key(followup: &FollowUp) -> Option<Key> {
+    let destination = followup
+        .destination
+        .as_ref()
+        .filter(|_| followup.is_open())?;
+    Some(Key::new(
+        open_pk(&followup.account_id, destination),
+        followup.id.as_str(),
+    ))
 }
 
 /// The migration that re-keys do-not-call addresses stored with upper-case letters.
@@ -119,6 +189,17 @@ pub fn pending_key(account: &AccountId, slot: &PendingKey) -> Key {
             slot.channel.as_str()
         ),
         "PENDING",
+    )
+}
+
+pub fn recipient_key(account: &AccountId, contact: &ContactId) -> Key {
+    Key::new(format!("A#{account}#RECIPIENT#{contact}"), "RECIPIENT")
+}
+
+pub fn touches_key(account: &AccountId, campaign: &CampaignId, contact: &ContactId) -> Key {
+    Key::new(
+        format!("A#{account}#TOUCHES#{campaign}#{contact}"),
+        "TOUCHES",
     )
 }
 
@@ -234,8 +315,8 @@ pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceErr
     })
 }
 
-/// The writes that store `new` (at `version`, replacing what `expect` says) and keep
-/// its pending slot true: a call or WhatsApp follow-up holds its slot exactly while it
+/// The writes that store `new` (at `version`, replacing what `expect` says, first) and
+/// keep its pending slot and its open-follow-up lookup true: a call or WhatsApp follow-up holds its slot exactly while it
 /// is `scheduled`, so a new request finds it there and reschedules it.
 pub fn followup_writes(
     old: Option<&FollowUp>,
@@ -276,7 +357,46 @@ pub fn followup_writes(
             });
         }
     }
+    writes.extend(open_lookup_writes(old, new));
     Ok(writes)
+}
+
+/// How long after its due time an open-follow-up lookup is kept (the table's TTL).
+pub const OPEN_LOOKUP_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+
+/// The open-follow-up lookup a write of `new` needs: one each time it becomes open, or
+/// stays open with another destination or due time. A lookup is never deleted (so the
+/// executor's claim and outcome stay single writes): one that outlived its follow-up's
+/// open life is skipped by the opt-out, which reads the follow-up, and expires
+/// [`OPEN_LOOKUP_GRACE_SECONDS`] after the due time it was written for.
+fn open_lookup_writes(old: Option<&FollowUp>, new: &FollowUp) -> Vec<Write> {
+    let Some(key) = open_key(new) else {
+        return Vec::new();
+    };
+    let unchanged = old.is_some_and(|old| {
+        old.is_open() && old.destination == new.destination && old.due_at == new.due_at
+    });
+    if unchanged {
+        return Vec::new();
+    }
+    let mut attrs = Attrs::new();
+    attrs.insert("followup_id".into(), json!(new.id.as_str()));
+    attrs.insert(
+        store::EXPIRES_AT.into(),
+        json!(new.due_at.timestamp() + OPEN_LOOKUP_GRACE_SECONDS),
+    );
+    vec![Write::Put {
+        item: Item::new(key, attrs),
+        cond: Cond::Always,
+    }]
+}
+
+/// Whether `write` is the pending-slot write of `followup` (the other writes
+/// [`followup_writes`] returns besides the follow-up's own are lookups).
+pub fn is_pending_write(write: &Write, followup: &FollowUp) -> bool {
+    followup
+        .pending_key()
+        .is_some_and(|slot| write.key() == &pending_key(&followup.account_id, &slot))
 }
 
 /// The follow-up id a pending slot, guard or suppression record points at.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, FollowUp, FollowUpId, GuardKey, Settings, SuppressionKey,
+    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PhoneNumber,
+    RecipientFacts, Settings, SuppressionKey, Touch,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -41,11 +42,14 @@ impl std::fmt::Debug for StoredSecret {
     }
 }
 
-/// One do-not-call entry.
+/// One do-not-call entry: it applies to every channel of its number or address.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DncEntry {
     pub value: Destination,
     pub added_at: DateTime<Utc>,
+    /// How it got there; entries stored before sources existed read as `operator`.
+    #[serde(default)]
+    pub source: DncSource,
 }
 
 /// One page of a list.
@@ -252,6 +256,172 @@ impl Repository {
             .await
     }
 
+    /// Saves the account's settings and keeps its origination number's item true (the
+    /// number → account lookup SMS replies are attributed by), in one transaction.
+    /// `if_match`: `Some(0)` creates, `Some(v)` replaces version `v`, `None` replaces
+    /// whatever is there. 409 when another account owns the number.
+    pub async fn put_account_settings(
+        &self,
+        account: &AccountId,
+        settings: &AccountSettings,
+        if_match: Option<u64>,
+    ) -> Result<u64, ServiceError> {
+        let key = records::account_settings_key(account);
+        loop {
+            let current = self.account_settings(account).await?;
+            let expect = match (if_match, &current) {
+                (Some(0), _) | (None, None) => Expect::Absent,
+                (Some(v), _) => Expect::Version(v),
+                (None, Some(current)) => Expect::Version(current.version),
+            };
+            let version = match expect {
+                Expect::Version(v) => v + 1,
+                Expect::Absent => 1,
+            };
+            let mut writes = vec![Write::Put {
+                item: records::data_item(key.clone(), settings, version)?,
+                cond: expect.cond(),
+            }];
+            let old_number = current.and_then(|c| c.value.sms_origination_number);
+            writes.extend(
+                self.origination_writes(account, old_number, &settings.sms_origination_number)
+                    .await?,
+            );
+            match self.table.write(writes).await {
+                Ok(()) => {
+                    self.cache.forget(&cache_key(&key));
+                    return Ok(version);
+                }
+                Err(StoreError::ConditionFailed { failed }) => {
+                    let Some((0, stored)) = failed.into_iter().find(|(i, _)| *i == 0) else {
+                        return Err(ServiceError::Conflict(
+                            "sms_origination_number belongs to another account".into(),
+                        ));
+                    };
+                    match (if_match, stored) {
+                        (Some(_), Some(item)) => {
+                            return Err(ServiceError::VersionMismatch {
+                                current: records::version_of(&item),
+                            });
+                        }
+                        (Some(_), None) => return Err(ServiceError::NotFound("record")),
+                        // A concurrent writer got there first: read again and retry.
+                        (None, _) => continue,
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The writes that move the origination-number item from `old` to `new`.
+    async fn origination_writes(
+        &self,
+        account: &AccountId,
+        old: Option<PhoneNumber>,
+        new: &Option<PhoneNumber>,
+    ) -> Result<Vec<Write>, ServiceError> {
+        let owned_by_us = Cond::Equals(vec![("account_id".into(), json!(account.as_str()))]);
+        let mut writes = Vec::new();
+        if let Some(number) = new {
+            match self.origination_owner(number).await? {
+                Some(owner) if &owner != account => {
+                    return Err(ServiceError::Conflict(format!(
+                        "sms_origination_number {number} belongs to another account"
+                    )));
+                }
+                Some(_) => {}
+                None => {
+                    let mut attrs = Attrs::new();
+                    attrs.insert("account_id".into(), json!(account.as_str()));
+                    writes.push(Write::Put {
+                        item: Item::new(records::origination_key(number), attrs),
+                        cond: Cond::NotExists,
+                    });
+                }
+            }
+        }
+        if let Some(old) = old.filter(|old| Some(old) != new.as_ref()) {
+            writes.push(Write::Delete {
+                key: records::origination_key(&old),
+                cond: owned_by_us,
+            });
+        }
+        Ok(writes)
+    }
+
+    /// The account's Meta webhook credentials (read fresh: a secret just set works).
+    pub async fn meta_webhook(
+        &self,
+        account: &AccountId,
+    ) -> Result<Option<crate::meta_webhook::MetaWebhookConfig>, ServiceError> {
+        Ok(self
+            .get_record(&records::meta_webhook_key(account))
+            .await?
+            .map(|v| v.value))
+    }
+
+    /// The account's unsubscribe-token key; with `create`, made on first use (a
+    /// concurrent creator's key wins, so every token verifies).
+    pub async fn unsubscribe_key(
+        &self,
+        account: &AccountId,
+        create: bool,
+    ) -> Result<Option<Vec<u8>>, ServiceError> {
+        use base64::Engine as _;
+        let codec = base64::engine::general_purpose::STANDARD;
+        let key = records::unsubscribe_key(account);
+        for _ in 0..2 {
+            if let Some(item) = self.table.get(&key).await? {
+                let stored = item.attrs.get("key").and_then(Value::as_str).unwrap_or("");
+                return codec.decode(stored).map(Some).map_err(|_| {
+                    ServiceError::Internal(format!(
+                        "the unsubscribe key of {account} is unreadable"
+                    ))
+                });
+            }
+            if !create {
+                return Ok(None);
+            }
+            let mut bytes = vec![0u8; crate::unsubscribe::KEY_BYTES];
+            getrandom::fill(&mut bytes)
+                .map_err(|_| ServiceError::Internal("no randomness for a key".into()))?;
+            let mut attrs = Attrs::new();
+            attrs.insert("key".into(), json!(codec.encode(&bytes)));
+            let put = Write::Put {
+                item: Item::new(key.clone(), attrs),
+                cond: Cond::NotExists,
+            };
+            match self.table.write(vec![put]).await {
+                Ok(()) => return Ok(Some(bytes)),
+                Err(StoreError::ConditionFailed { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Internal(
+            "the unsubscribe key could not be read".into(),
+        ))
+    }
+
+    /// The account an origination number belongs to, if any.
+    pub async fn origination_owner(
+        &self,
+        number: &PhoneNumber,
+    ) -> Result<Option<AccountId>, ServiceError> {
+        let Some(item) = self.table.get(&records::origination_key(number)).await? else {
+            return Ok(None);
+        };
+        let owner = item
+            .attrs
+            .get("account_id")
+            .and_then(Value::as_str)
+            .and_then(|raw| AccountId::parse("account_id", raw).ok())
+            .ok_or_else(|| {
+                ServiceError::Internal(format!("origination item {number} is unreadable"))
+            })?;
+        Ok(Some(owner))
+    }
+
     pub async fn agent_settings(
         &self,
         account: &AccountId,
@@ -448,6 +618,7 @@ impl Repository {
         let mut attrs = Attrs::new();
         attrs.insert("value".into(), json!(entry.value.as_str()));
         attrs.insert("added_at".into(), json!(entry.added_at));
+        attrs.insert("source".into(), json!(entry.source));
         let item = Item::new(records::dnc_key(account, &entry.value), attrs);
         match self
             .table
@@ -501,6 +672,94 @@ impl Repository {
             .get(&records::dnc_key(account, value))
             .await?
             .is_some())
+    }
+
+    /// Claims the one confirmation text of an opt-out: true for the first caller only.
+    /// The claim outlives the five minutes in which a confirmation may go out.
+    pub async fn claim_optout_confirmation(
+        &self,
+        account: &AccountId,
+        entry: &DncEntry,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ServiceError> {
+        let mut attrs = Attrs::new();
+        attrs.insert("claimed_at".into(), json!(now));
+        attrs.insert(store::EXPIRES_AT.into(), json!(now.timestamp() + 24 * 3600));
+        let key = records::optout_confirmation_key(account, &entry.value, entry.added_at);
+        let put = Write::Put {
+            item: Item::new(key, attrs),
+            cond: Cond::NotExists,
+        };
+        match self.table.write(vec![put]).await {
+            Ok(()) => Ok(true),
+            Err(StoreError::ConditionFailed { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Gives a claim back after the confirmation could not be sent, so a retry sends it.
+    pub async fn release_optout_confirmation(
+        &self,
+        account: &AccountId,
+        entry: &DncEntry,
+    ) -> Result<(), ServiceError> {
+        let key = records::optout_confirmation_key(account, &entry.value, entry.added_at);
+        self.table
+            .write(vec![Write::Delete {
+                key,
+                cond: Cond::Always,
+            }])
+            .await
+            .map_err(Into::into)
+    }
+
+    /// Marks an address undeliverable (a permanent bounce); the first mark stays.
+    pub async fn mark_undeliverable(
+        &self,
+        account: &AccountId,
+        address: &EmailAddress,
+        at: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let mut attrs = Attrs::new();
+        attrs.insert("value".into(), json!(address.as_str()));
+        attrs.insert("bounced_at".into(), json!(at));
+        let put = Write::Put {
+            item: Item::new(records::undeliverable_key(account, address), attrs),
+            cond: Cond::NotExists,
+        };
+        match self.table.write(vec![put]).await {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn is_undeliverable(
+        &self,
+        account: &AccountId,
+        destination: &Destination,
+    ) -> Result<bool, ServiceError> {
+        let Some(address) = destination.email() else {
+            return Ok(false);
+        };
+        Ok(self
+            .table
+            .get(&records::undeliverable_key(account, address))
+            .await?
+            .is_some())
+    }
+
+    /// The ids of the destination's open follow-ups (`scheduled`, `needs_review`).
+    pub async fn open_followups_of(
+        &self,
+        account: &AccountId,
+        destination: &Destination,
+    ) -> Result<Vec<FollowUpId>, ServiceError> {
+        let query = Query::new(Index::Primary, records::open_pk(account, destination));
+        let items = store::query_all_pages(self.table.as_ref(), &query).await?;
+        Ok(items
+            .iter()
+            .filter_map(records::pending_followup_id)
+            .collect())
     }
 
     pub async fn dnc_page(
@@ -578,6 +837,23 @@ impl Repository {
         self.table.write(writes).await.map(|()| version)
     }
 
+    /// Like [`Self::save_followup`], with `also` written first in the same transaction
+    /// (a failure at an index below `also.len()` is one of those).
+    pub async fn save_followup_with(
+        &self,
+        old: &Versioned<FollowUp>,
+        new: &FollowUp,
+        also: Vec<Write>,
+    ) -> Result<u64, StoreError> {
+        let version = old.version + 1;
+        let mut writes = also;
+        writes.extend(
+            records::followup_writes(Some(&old.value), new, version, Expect::Version(old.version))
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        );
+        self.table.write(writes).await.map(|()| version)
+    }
+
     /// A campaign's follow-ups by due time, optionally of one status and channel.
     /// Filtering happens after the index read, so a page may hold fewer than `limit`
     /// items while `next_cursor` says more may follow; at most a few index pages are
@@ -648,6 +924,121 @@ impl Repository {
         })
     }
 
+    // ---- the recipient: latest zone and state, recent touches ----
+
+    /// What calls reported about a contact (latest zone and state), with its version
+    /// (0 when nothing was stored yet).
+    pub async fn recipient_facts(
+        &self,
+        account: &AccountId,
+        contact: &ContactId,
+    ) -> Result<Versioned<RecipientFacts>, ServiceError> {
+        Ok(self
+            .get_record(&records::recipient_key(account, contact))
+            .await?
+            .unwrap_or(Versioned {
+                value: RecipientFacts::default(),
+                version: 0,
+            }))
+    }
+
+    /// The calls and texts made to a contact in a campaign in the last 24 hours, with
+    /// the version of their record (0 when none).
+    pub async fn touches(
+        &self,
+        account: &AccountId,
+        campaign: &CampaignId,
+        contact: &ContactId,
+    ) -> Result<Versioned<Vec<Touch>>, ServiceError> {
+        let record: Option<Versioned<Touches>> = self
+            .get_record(&records::touches_key(account, campaign, contact))
+            .await?;
+        Ok(record.map_or(
+            Versioned {
+                value: Vec::new(),
+                version: 0,
+            },
+            |r| Versioned {
+                value: r.value.touches,
+                version: r.version,
+            },
+        ))
+    }
+
+    /// The write that stores `facts` over version `old` (0: none yet).
+    pub fn recipient_write(
+        account: &AccountId,
+        contact: &ContactId,
+        facts: &RecipientFacts,
+        old: u64,
+    ) -> Result<Write, ServiceError> {
+        let item = records::data_item(records::recipient_key(account, contact), facts, old + 1)?;
+        Ok(Write::Put {
+            item,
+            cond: expect_version(old).cond(),
+        })
+    }
+
+    /// The write that stores `touches` over version `old` (0: none yet); the record
+    /// expires a day after its newest touch, when no cap can count it any more.
+    pub fn touches_write(
+        account: &AccountId,
+        campaign: &CampaignId,
+        contact: &ContactId,
+        touches: &[Touch],
+        old: u64,
+    ) -> Result<Write, ServiceError> {
+        let key = records::touches_key(account, campaign, contact);
+        let value = Touches {
+            touches: touches.to_vec(),
+        };
+        let mut item = records::data_item(key, &value, old + 1)?;
+        if let Some(last) = touches.iter().map(|t| t.at).max() {
+            let expires = (last + policy::recipient::TOUCH_MEMORY).timestamp() + 3600;
+            item.attrs.insert(store::EXPIRES_AT.into(), json!(expires));
+        }
+        Ok(Write::Put {
+            item,
+            cond: expect_version(old).cond(),
+        })
+    }
+
+    /// The scheduled follow-ups of a contact (every campaign), at most a few pages.
+    pub async fn pending_followups_of(
+        &self,
+        account: &AccountId,
+        contact: &ContactId,
+        keep: impl Fn(&FollowUp) -> bool,
+    ) -> Result<Vec<Versioned<FollowUp>>, ServiceError> {
+        const MAX_PAGES: usize = 5;
+        let mut query = Query::new(Index::Gsi2, records::contact_view_pk(account, contact));
+        query.newest_first = true;
+        let mut found = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page = self.query(&query).await?;
+            for item in &page.items {
+                let followup = records::followup_from_item(item)?;
+                if followup.value.status == policy::Status::Scheduled && keep(&followup.value) {
+                    found.push(followup);
+                }
+            }
+            query.cursor = page.cursor;
+            if query.cursor.is_none() {
+                break;
+            }
+        }
+        // The index is eventually consistent: read each one again for its version.
+        let mut fresh = Vec::new();
+        for followup in found {
+            if let Some(current) = self.followup(account, &followup.value.id).await?
+                && current.value.status == policy::Status::Scheduled
+            {
+                fresh.push(current);
+            }
+        }
+        Ok(fresh)
+    }
+
     /// The follow-up a once-per-contact guard points at, when the guard exists.
     pub async fn guard_holder(
         &self,
@@ -682,6 +1073,20 @@ impl Repository {
             .get(&records::webhook_key(account, webhook_id))
             .await?
             .and_then(|item| item.attrs.get("response").cloned()))
+    }
+}
+
+/// The touches record's shape.
+#[derive(Serialize, Deserialize)]
+struct Touches {
+    touches: Vec<Touch>,
+}
+
+fn expect_version(old: u64) -> Expect {
+    if old == 0 {
+        Expect::Absent
+    } else {
+        Expect::Version(old)
     }
 }
 

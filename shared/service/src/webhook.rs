@@ -20,6 +20,7 @@ use store::{Cond, StoreError, Write};
 use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
 use crate::records::{self, Expect, Versioned};
+use crate::repository::Repository;
 use crate::signature::{self, SignedHeaders, WebhookSecret};
 use crate::{Engine, new_followup_id};
 
@@ -36,6 +37,23 @@ enum Meaning {
     Pending(PendingKey),
     Dnc(Destination),
     Existing(FollowUpId),
+    /// The recipient's facts or touches changed under us: read them again.
+    Recipient,
+    /// An open-follow-up lookup: unconditional, it never fails.
+    Lookup,
+}
+
+/// What each of a follow-up's writes stands for: the follow-up itself first, then its
+/// pending slot and lookups.
+fn meanings_of(writes: &[Write], followup: &FollowUp, first: Meaning) -> Vec<Meaning> {
+    let mut meanings = vec![first];
+    for write in writes.iter().skip(1) {
+        meanings.push(match followup.pending_key() {
+            Some(slot) if records::is_pending_write(write, followup) => Meaning::Pending(slot),
+            _ => Meaning::Lookup,
+        });
+    }
+    meanings
 }
 
 /// Why a delivery was not accepted.
@@ -111,11 +129,14 @@ impl Engine {
         event: &CallCompleted,
         now: DateTime<Utc>,
     ) -> Result<Value, ServiceError> {
-        let settings = self
-            .repo
-            .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id)
-            .await?;
         let mut known = Known::default();
+        // The contact's latest zone and recent touches are read alongside the settings.
+        let (settings, ()) = tokio::try_join!(
+            self.repo
+                .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id),
+            self.learn_recipient(account, event, &mut known),
+        )?;
+        let zone_before = known.history.recipient.zone;
         if let Some(id) = event.followup_id() {
             // Retries need the follow-up call this call was made for. A stale or
             // foreign id is simply unknown: the call is then handled as a plain call.
@@ -130,6 +151,10 @@ impl Engine {
             match self.repo.table().write(plan.writes).await {
                 Ok(()) => {
                     record_metrics(&plan.answer);
+                    let facts = policy::latest_facts(&known.history.recipient, event);
+                    if facts.zone.is_some() && facts.zone != zone_before {
+                        self.rezone_pending(account, event, &facts, now).await;
+                    }
                     return to_json(&plan.answer);
                 }
                 Err(StoreError::ConditionFailed { failed }) => {
@@ -190,7 +215,10 @@ impl Engine {
                                     }
                                 }
                             }
-                            Meaning::NewFollowUp => {}
+                            Meaning::Recipient => {
+                                self.learn_recipient(account, event, &mut known).await?
+                            }
+                            Meaning::NewFollowUp | Meaning::Lookup => {}
                         }
                     }
                 }
@@ -200,6 +228,77 @@ impl Engine {
         Err(ServiceError::Conflict(
             "the contact's follow-ups kept changing while this call was decided; redeliver".into(),
         ))
+    }
+
+    /// Reads what earlier calls reported about the contact and the campaign's recent
+    /// calls and texts to them (both change only through versioned writes).
+    async fn learn_recipient(
+        &self,
+        account: &AccountId,
+        event: &CallCompleted,
+        known: &mut Known,
+    ) -> Result<(), ServiceError> {
+        let (facts, touches) = tokio::try_join!(
+            self.repo.recipient_facts(account, &event.contact.id),
+            self.repo
+                .touches(account, &event.call.campaign_id, &event.contact.id),
+        )?;
+        known.history.recipient = facts.value;
+        known.facts_version = facts.version;
+        known.history.touches = touches.value;
+        known.touches_version = touches.version;
+        Ok(())
+    }
+
+    /// A call reported a new zone for the contact: every pending follow-up of theirs
+    /// moves into its window there. Best effort: a follow-up that changed meanwhile is
+    /// left to the send-time check, which reads the same zone.
+    async fn rezone_pending(
+        &self,
+        account: &AccountId,
+        event: &CallCompleted,
+        facts: &policy::RecipientFacts,
+        now: DateTime<Utc>,
+    ) {
+        let result: Result<usize, ServiceError> = async {
+            let mut moved = 0;
+            // This call's own follow-ups were decided in the new zone already.
+            let earlier = |f: &FollowUp| f.call_id != event.call.id;
+            let pending = self
+                .repo
+                .pending_followups_of(account, &event.contact.id, earlier)
+                .await?;
+            for pending in pending {
+                let f = &pending.value;
+                let settings = self
+                    .repo
+                    .settings_for_call(account, &f.agent_id, &f.campaign_id)
+                    .await?;
+                let touches = self
+                    .repo
+                    .touches(account, &f.campaign_id, &f.contact_id)
+                    .await?;
+                let at_send = policy::AtSend {
+                    on_dnc: false,
+                    undeliverable: false,
+                    facts,
+                    touches: &touches.value,
+                };
+                if let Some(new) = policy::rezone(f, &settings, &at_send, now)
+                    && self.repo.save_followup(&pending, &new).await.is_ok()
+                {
+                    moved += 1;
+                }
+            }
+            Ok(moved)
+        }
+        .await;
+        match result {
+            Ok(moved) => tracing::info!(contact = %event.contact.id, moved, "contact zone updated"),
+            Err(e) => {
+                tracing::warn!(contact = %event.contact.id, error = %e, "moving pending follow-ups to the new zone failed; the send-time check will")
+            }
+        }
     }
 
     /// A guard exists: its holder was sent or is on its way (the once is spent), waits
@@ -259,6 +358,9 @@ impl Engine {
 struct Known {
     history: History,
     versions: std::collections::HashMap<FollowUpId, Versioned<FollowUp>>,
+    /// Versions of the recipient's facts and touches records (0: none stored).
+    facts_version: u64,
+    touches_version: u64,
     /// Guards left by a follow-up that was not sent (stored before cancelling released
     /// them): taken over, on condition they still point there.
     stale_guards: std::collections::HashMap<GuardKey, FollowUpId>,
@@ -334,6 +436,7 @@ impl Plan {
                 );
             }
         }
+        plan.push_recipient(account, event, known, now)?;
         let response = to_json(&plan.answer)?;
         plan.push(
             Write::Put {
@@ -343,6 +446,37 @@ impl Plan {
             Meaning::Delivery,
         );
         Ok(plan)
+    }
+
+    /// What this call reports about the contact (zone, state) and the call itself as a
+    /// touch of the campaign, each over the version read.
+    fn push_recipient(
+        &mut self,
+        account: &AccountId,
+        event: &CallCompleted,
+        known: &Known,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let contact = &event.contact.id;
+        let facts = policy::latest_facts(&known.history.recipient, event);
+        if facts != known.history.recipient {
+            let write = Repository::recipient_write(account, contact, &facts, known.facts_version)?;
+            self.push(write, Meaning::Recipient);
+        }
+        if let Some(touch) = policy::call_touch(event) {
+            let mut touches = known.history.touches.clone();
+            policy::remember_touch(&mut touches, touch, now);
+            let campaign = &event.call.campaign_id;
+            let write = Repository::touches_write(
+                account,
+                campaign,
+                contact,
+                &touches,
+                known.touches_version,
+            )?;
+            self.push(write, Meaning::Recipient);
+        }
+        Ok(())
     }
 
     /// A new follow-up, with its guard (SMS and emails that may send) or its
@@ -357,13 +491,7 @@ impl Plan {
     ) -> Result<DecidedFollowUp, ServiceError> {
         let followup = new.clone().into_followup(new_followup_id(), now);
         let writes = records::followup_writes(None, &followup, 1, Expect::Absent)?;
-        let mut meanings = vec![Meaning::NewFollowUp];
-        meanings.extend(
-            followup
-                .pending_key()
-                .filter(|_| writes.len() > 1)
-                .map(Meaning::Pending),
-        );
+        let meanings = meanings_of(&writes, &followup, Meaning::NewFollowUp);
         self.push_all(writes, meanings);
         if let Some(key) = new.suppression_key() {
             self.push(
@@ -412,12 +540,7 @@ impl Plan {
             old.version + 1,
             Expect::Version(old.version),
         )?;
-        let mut meanings = vec![Meaning::Existing(followup_id.clone())];
-        meanings.extend(
-            new.pending_key()
-                .filter(|_| writes.len() > 1)
-                .map(Meaning::Pending),
-        );
+        let meanings = meanings_of(&writes, &new, Meaning::Existing(followup_id.clone()));
         self.push_all(writes, meanings);
         Ok(DecidedFollowUp::new(decision, &new, Some(new.id.clone())))
     }
@@ -459,10 +582,12 @@ pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<
             attempt,
             due_at,
             destination,
+            time_zone,
             ..
         } => {
             followup.attempt = *attempt;
             followup.due_at = *due_at;
+            followup.time_zone = *time_zone;
             if destination.is_some() {
                 followup.destination = destination.clone();
             }

@@ -29,7 +29,7 @@ async fn consent(authorization_url: &str) -> String {
     assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
     let location = answer.headers()["location"].to_str().unwrap().to_owned();
     let path = location
-        .strip_prefix(PUBLIC_URL)
+        .strip_prefix(PUBLIC_BASE_URL)
         .expect("back to our redirect URI");
     path.to_owned()
 }
@@ -75,7 +75,7 @@ async fn connecting_a_mailbox_stores_it_without_ever_showing_a_token(world: Worl
     );
     assert_eq!(
         query["redirect_uri"],
-        format!("{PUBLIC_URL}/v1/mailboxes/google/callback")
+        format!("{PUBLIC_BASE_URL}/v1/mailboxes/google/callback")
     );
     assert_eq!(start["redirect_uri"], query["redirect_uri"].as_str());
     assert!(!start.to_string().contains("verifier"));
@@ -134,7 +134,7 @@ async fn a_state_works_once_and_a_forged_or_foreign_one_is_refused(world: World)
         .expect(StatusCode::CREATED)
         .json();
     let callback = consent(start["authorization_url"].as_str().unwrap()).await;
-    let state = query_of(&format!("{PUBLIC_URL}{callback}"))["state"].clone();
+    let state = query_of(&format!("{PUBLIC_BASE_URL}{callback}"))["state"].clone();
     let (body, tag) = state.split_once('.').unwrap();
     let forged = format!("{}x.{tag}", &body[..body.len() - 1]);
     let reply = world

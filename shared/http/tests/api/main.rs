@@ -7,14 +7,19 @@
 mod support;
 
 mod dnc;
+mod legal;
 mod lists;
 mod mailboxes;
 mod operators;
+mod platform_calls;
+mod platforms;
 mod previews;
 mod routes;
 mod secrets;
 mod settings;
 mod tenancy;
+mod unsubscribe;
 mod validation;
 mod views;
 mod webhook;
+mod whatsapp;

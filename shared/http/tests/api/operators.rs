@@ -343,8 +343,11 @@ async fn an_invalid_contact_timezone_is_decided_in_the_fallback_zone(world: Worl
         3,
         "{answer:#}"
     );
+    // The fallback for a US number is its area code's zone (415: San Francisco),
+    // before the campaign's or agent's zone.
     for followup in world.followups_of(ACME, "contact-1").await {
-        assert_eq!(followup["time_zone"], "America/New_York", "{followup:#}");
+        assert_eq!(followup["time_zone"], "America/Los_Angeles", "{followup:#}");
+        assert_eq!(followup["zone_source"], "area_code", "{followup:#}");
         let trace = followup["trace"].as_array().unwrap();
         assert_eq!(
             trace[0]["reason"], "invalid_contact_timezone",

@@ -24,6 +24,9 @@ use service::{Engine, Repository};
 use store::Table;
 use tower::ServiceExt;
 
+/// Where the emails' unsubscribe links point.
+pub const PUBLIC_BASE_URL: &str = "https://followups.example";
+
 /// Acme's bearer token.
 pub const ACME: &str = "tok_acme_0123456789";
 /// Globex's bearer token.
@@ -126,11 +129,10 @@ pub struct World {
     /// Google's and Microsoft's OAuth endpoints, Gmail and Graph, on loopback.
     pub google: testkit::MailProviderStub,
     pub microsoft: testkit::MailProviderStub,
+    /// Where `/v1/platforms` keeps keys and secrets.
+    pub platform_secrets: Arc<channels::MemorySecretStore>,
     _dir: Option<tempfile::TempDir>,
 }
-
-/// The public base URL the tests' redirect URIs are made from.
-pub const PUBLIC_URL: &str = "https://api.test.example";
 
 /// The connect flow and mailbox sending wired to the stubs.
 async fn mailboxes() -> (
@@ -161,7 +163,7 @@ async fn mailboxes() -> (
         Arc::new(service::sealing::LocalSealer::with_key([42; 32]));
     let config = service::mailboxes::MailboxConfig {
         apps: apps.iter().map(|a| (a.provider, a.clone())).collect(),
-        public_url: PUBLIC_URL.into(),
+        public_url: PUBLIC_BASE_URL.into(),
         state_key: channels::Secret::new("test-state-key-0123456789abcdef"),
     };
     let sending = service::execute::MailboxSending {
@@ -213,7 +215,15 @@ impl World {
         };
         let repo = Arc::new(Repository::new(table, Cache::default()));
         let (google, microsoft, connect, sending) = mailboxes().await;
-        let engine = Arc::new(Engine::new(repo.clone(), clock.clone()).with_mailboxes(connect));
+        let platform_secrets = Arc::new(channels::MemorySecretStore::default());
+        let engine = Arc::new(
+            Engine::new(repo.clone(), clock.clone())
+                .with_mailboxes(connect)
+                .with_platform_secrets(service::platforms::PlatformSecrets::new(
+                    platform_secrets.clone(),
+                    service::platforms::DEFAULT_SECRET_PREFIX,
+                )),
+        );
         let outbox = {
             let clock = clock.clone();
             Arc::new(channels::Outbox::new(None, Arc::new(move || clock.now())).unwrap())
@@ -221,7 +231,10 @@ impl World {
         let executor = service::execute::Executor::new(
             repo,
             service::execute::Senders::all(outbox.clone()),
-            service::execute::SenderIdentity::default(),
+            service::execute::SenderIdentity {
+                public_base_url: Some(PUBLIC_BASE_URL.into()),
+                ..Default::default()
+            },
             clock.clone(),
         )
         .with_mailboxes(sending);
@@ -252,6 +265,7 @@ impl World {
             executor,
             google,
             microsoft,
+            platform_secrets,
             _dir: dir,
         }
     }
@@ -366,6 +380,14 @@ impl World {
             attempt: followup["attempt"].as_u64().unwrap() as u32,
         };
         self.executor.execute(&input).await.unwrap()
+    }
+
+    /// Acme's do-not-call entries (first page of 25).
+    pub async fn dnc_entries(&self) -> Vec<Value> {
+        self.get("/v1/dnc").send().await.ok().json()["items"]
+            .as_array()
+            .unwrap()
+            .clone()
     }
 
     /// Every follow-up of a contact as `token` sees them, newest first.

@@ -21,10 +21,12 @@ for_each_store!(
 fn operator_requests(followup_id: &str, secret_id: &str) -> Vec<(Method, String, Option<Value>)> {
     http_api::ROUTES
         .iter()
-        // Public: the webhook (signed), the document, and the OAuth callback (its
-        // signed state names the account; tested in `mailboxes`).
+        // The public routes carry their own credentials (signatures, tokens; the OAuth
+        // callback's signed state names the account, tested in `mailboxes`).
         .filter(|(_, path)| {
             !path.starts_with("/v1/webhooks/")
+                && !path.starts_with("/v1/inbound/")
+                && !path.starts_with("/v1/unsubscribe/")
                 && *path != "/v1/openapi.json"
                 && *path != "/v1/mailboxes/{provider}/callback"
         })

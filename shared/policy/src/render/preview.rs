@@ -294,6 +294,7 @@ fn sample_followup(
         status: Status::Scheduled,
         due_at: now,
         time_zone: zone,
+        zone_source: None,
         attempt: 1,
         max_retries: None,
         retry_interval_minutes: None,
