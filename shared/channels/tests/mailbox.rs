@@ -14,6 +14,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 use testkit::{Flavor, MailProviderStub};
 
 const REDIRECT: &str = "http://127.0.0.1:9/v1/mailboxes/cb";
+const UNSUBSCRIBE: &str = "https://followups.example/v1/unsubscribe/YWNtZQ.fu_0123abcd.tag";
 
 fn app(stub: &MailProviderStub) -> OAuthApp {
     OAuthApp {
@@ -83,7 +84,13 @@ fn email() -> Outbound {
             ("account_id".into(), "acme".into()),
             ("followup_id".into(), "fu_0123abcd".into()),
         ],
-        headers: Vec::new(),
+        headers: vec![
+            ("List-Unsubscribe".into(), format!("<{UNSUBSCRIBE}>")),
+            (
+                "List-Unsubscribe-Post".into(),
+                "List-Unsubscribe=One-Click".into(),
+            ),
+        ],
     }
 }
 
@@ -130,6 +137,15 @@ fn check_mime(mime: &[u8], from: &str) {
         Some("fu_0123abcd")
     );
     assert!(message.date().is_some());
+    // One-click unsubscribe (RFC 8058), as SES emails carry it.
+    assert_eq!(
+        message.header_raw("List-Unsubscribe").map(str::trim),
+        Some(format!("<{UNSUBSCRIBE}>").as_str())
+    );
+    assert_eq!(
+        message.header_raw("List-Unsubscribe-Post").map(str::trim),
+        Some("List-Unsubscribe=One-Click")
+    );
     let content_type = message.content_type().unwrap();
     assert_eq!(content_type.ctype(), "multipart");
     assert_eq!(content_type.subtype(), Some("alternative"));
@@ -294,4 +310,29 @@ async fn a_gateway_timeout_may_have_sent_and_is_never_repeated() {
     assert!(matches!(error, SendError::Unknown { .. }), "{error:?}");
     assert!(waits.lock().unwrap().is_empty());
     assert!(stub.sent().is_empty(), "no second request was made");
+}
+
+#[tokio::test]
+async fn an_extra_header_that_could_inject_or_repeat_one_is_refused_before_any_request() {
+    let (stub, mailbox) = connected(Flavor::Google, "maria@acme.example").await;
+    let (api, _) = sender(&stub);
+    let before = stub.token_requests().len();
+    for (name, value) in [
+        ("List-Unsubscribe", "<https://x.example/u>\r\nBcc: all@example.com"),
+        ("Bcc: all@example.com\r\nX", "1"),
+        ("from", "someone@else.example"),
+        ("Message-ID", "<other@else.example>"),
+    ] {
+        let mut message = email();
+        if let Outbound::Email { headers, .. } = &mut message {
+            headers.push((name.into(), value.into()));
+        }
+        let error = api.send_from(&mailbox, &message).await.unwrap_err();
+        assert!(
+            matches!(&error, SendError::Permanent { code, .. } if code == "invalid_header"),
+            "{name}: {error:?}"
+        );
+    }
+    assert_eq!(stub.token_requests().len(), before, "no token was refreshed");
+    assert!(stub.sent().is_empty());
 }

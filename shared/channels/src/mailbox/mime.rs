@@ -1,16 +1,31 @@
 //! The RFC 5322 message a mailbox sends, built by `mail-builder` (no dependencies of
 //! its own): multipart/alternative with the text and the HTML, the From name, Reply-To,
-//! a Message-ID, and the follow-up id in a header of its own.
+//! a Message-ID, the follow-up id in a header of its own, and the email's extra headers
+//! (the one-click unsubscribe pair of RFC 8058).
 
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 
-use crate::email::check_address;
+use crate::email::{check_address, check_header};
 use crate::{Outbound, SendError};
 
 /// The header carrying the follow-up's id, so a reply or a bounce can be tied back.
 pub const FOLLOWUP_ID_HEADER: &str = "X-Followup-Id";
+
+/// Headers the builder writes itself: an extra header may not repeat one.
+const BUILT_HEADERS: [&str; 10] = [
+    "From",
+    "To",
+    "Reply-To",
+    "Subject",
+    "Message-ID",
+    "Date",
+    "MIME-Version",
+    "Content-Type",
+    "Content-Transfer-Encoding",
+    FOLLOWUP_ID_HEADER,
+];
 
 /// The message for `message` (an [`Outbound::Email`]) sent from `from_address`, with
 /// `<{followup_id}@{domain of from}>` as its Message-ID; returns it with that id.
@@ -22,6 +37,7 @@ pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, St
         html,
         text,
         tags,
+        headers,
         ..
     } = message
     else {
@@ -29,6 +45,15 @@ pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, St
     };
     check_address("from_address", from_address)?;
     check_address("to", to)?;
+    for (name, value) in headers {
+        check_header(name, value)?;
+        if BUILT_HEADERS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+            return Err(SendError::permanent(
+                "invalid_header",
+                format!("the header {name} is the message's own"),
+            ));
+        }
+    }
     if [from_name, subject]
         .iter()
         .any(|h| h.chars().any(char::is_control))
@@ -63,6 +88,9 @@ pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, St
         .subject(subject.as_str())
         .message_id(message_id.as_str())
         .header(FOLLOWUP_ID_HEADER, Raw::new(followup_id));
+    for (name, value) in headers {
+        builder = builder.header(name.as_str(), Raw::new(value.as_str()));
+    }
     if !text.is_empty() || html.is_empty() {
         builder = builder.text_body(text.as_str());
     }

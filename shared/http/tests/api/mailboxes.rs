@@ -277,6 +277,18 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
         message.header_raw("X-Followup-Id").map(str::trim),
         followup["id"].as_str()
     );
+    // One-click unsubscribe (RFC 8058), as through SES.
+    let link = message.header_raw("List-Unsubscribe").unwrap().trim();
+    let prefix = format!("<{PUBLIC_BASE_URL}/v1/unsubscribe/");
+    assert!(link.starts_with(&prefix), "{link}");
+    assert_eq!(
+        message.header_raw("List-Unsubscribe-Post").map(str::trim),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let unsubscribe = format!(
+        "/v1/unsubscribe/{}",
+        link.strip_prefix(&prefix).unwrap().trim_end_matches('>')
+    );
 
     world.google.revoke_consent();
     let now = world.clock.now();
@@ -323,6 +335,19 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
     let again = connect(&world, "google").await;
     assert_eq!(again["id"], mailbox["id"]);
     assert_eq!(again["status"], "connected");
+
+    // The first email's unsubscribe link works like an SES email's.
+    world
+        .post(&unsubscribe)
+        .anonymous()
+        .header("content-type", "application/x-www-form-urlencoded")
+        .raw("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .ok();
+    let entries = world.dnc_entries().await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["source"], "unsubscribe");
 }
 
 async fn a_removed_mailbox_is_gone(world: World) {
