@@ -22,7 +22,7 @@ pub const SEND_BOUND: Duration = Duration::from_secs(10);
 pub const CAMPAIGN: &str = "spring-demo";
 pub const AGENT: &str = "agent-ana";
 /// The variables both the binary and the demo read: none may leak in from the shell.
-pub const ENV: [&str; 10] = [
+pub const ENV: [&str; 17] = [
     "FOLLOWUPS_PORT",
     "FOLLOWUPS_STORE",
     "FOLLOWUPS_SENDERS",
@@ -32,6 +32,13 @@ pub const ENV: [&str; 10] = [
     "FOLLOWUPS_ADVANCE",
     "FOLLOWUPS_URL",
     "FOLLOWUPS_WEBHOOK_SECRET",
+    "FOLLOWUPS_PUBLIC_URL",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_OAUTH_BASE",
+    "MICROSOFT_CLIENT_ID",
+    "MICROSOFT_CLIENT_SECRET",
+    "MICROSOFT_OAUTH_BASE",
     "RUST_LOG",
 ];
 
@@ -51,6 +58,11 @@ impl Local {
 
     /// [`Local::start`] with more flags.
     pub fn start_with(data_dir: &Path, flags: &[&str]) -> Local {
+        Local::start_with_env(data_dir, flags, &[])
+    }
+
+    /// [`Local::start_with`] with some of the [`ENV`] variables set.
+    pub fn start_with_env(data_dir: &Path, flags: &[&str], vars: &[(&str, &str)]) -> Local {
         let mut command = Command::new(env!("CARGO_BIN_EXE_followups-local"));
         command
             .args(["--port", "0", "--data-dir"])
@@ -62,6 +74,7 @@ impl Local {
         for name in ENV {
             command.env_remove(name);
         }
+        command.envs(vars.iter().copied());
         let mut child = command.spawn().expect("start followups-local");
         let output = Arc::new(Mutex::new(Vec::new()));
         let (lines_tx, lines_rx) = mpsc::channel();
