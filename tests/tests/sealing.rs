@@ -53,7 +53,10 @@ async fn a_token_sealed_under_a_kms_data_key_opens_in_its_own_record_only() {
     // Copied to another record (another account's mailbox), KMS refuses the data key:
     // the record is its encryption context.
     let error = sealer
-        .open(&sealed, "A#globex|MAILBOX#mb_0123456789abcdef0123456789abcdef")
+        .open(
+            &sealed,
+            "A#globex|MAILBOX#mb_0123456789abcdef0123456789abcdef",
+        )
         .await
         .unwrap_err();
     assert!(error.to_string().contains("KMS Decrypt"), "{error}");

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use channels::mailbox::{MailboxSend, OAuthApp, Provider};
 use channels::{Outbox, Secret};
-use service::config::env;
-use service::config_mailboxes::endpoints;
+use service::config::{ConfigError, env};
+use service::config_mailboxes::oauth_apps_with;
 use service::execute::MailboxSending;
 use service::mailboxes::{MailboxConfig, Mailboxes};
 use service::sealing::{LocalSealer, Sealer};
@@ -20,32 +20,18 @@ use service::sealing::{LocalSealer, Sealer};
 use crate::options::SenderKind;
 
 /// The OAuth clients named by `{GOOGLE,MICROSOFT}_CLIENT_ID` and `_CLIENT_SECRET`.
-fn apps() -> Result<HashMap<Provider, OAuthApp>, String> {
-    let mut apps = HashMap::new();
-    for (provider, prefix) in [
-        (Provider::Google, "GOOGLE"),
-        (Provider::Microsoft, "MICROSOFT"),
-    ] {
-        let Some(client_id) = env(&format!("{prefix}_CLIENT_ID")) else {
-            continue;
-        };
-        let secret = env(&format!("{prefix}_CLIENT_SECRET"))
-            .ok_or_else(|| format!("{prefix}_CLIENT_SECRET must be set with {prefix}_CLIENT_ID"))?;
-        apps.insert(
-            provider,
-            OAuthApp {
-                provider,
-                client_id,
-                client_secret: Secret::new(secret),
-                endpoints: endpoints(
-                    provider,
-                    env(&format!("{prefix}_OAUTH_BASE")),
-                    env("MICROSOFT_TENANT"),
-                ),
-            },
-        );
-    }
-    Ok(apps)
+async fn apps() -> Result<HashMap<Provider, OAuthApp>, String> {
+    oauth_apps_with(|prefix| async move {
+        env(&format!("{prefix}_CLIENT_SECRET"))
+            .map(Secret::new)
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "{prefix}_CLIENT_SECRET must be set with {prefix}_CLIENT_ID"
+                ))
+            })
+    })
+    .await
+    .map_err(|e| e.to_string())
 }
 
 /// What the runtime needs: the connect flow for the API (when a client is
@@ -55,7 +41,7 @@ pub struct LocalMailboxes {
     pub sending: MailboxSending,
 }
 
-pub fn local_mailboxes(
+pub async fn local_mailboxes(
     dir: &Path,
     port: u16,
     senders: SenderKind,
@@ -66,7 +52,7 @@ pub fn local_mailboxes(
         LocalSealer::from_file(&key_path)
             .map_err(|e| format!("cannot open {}: {e}", key_path.display()))?,
     );
-    let apps = apps()?;
+    let apps = apps().await?;
     let sender: Arc<dyn MailboxSend> = match senders {
         SenderKind::Outbox => outbox,
         SenderKind::Aws => Arc::new(channels::mailbox::MailboxApi::new(apps.values().cloned())),

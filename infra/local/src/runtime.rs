@@ -107,7 +107,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         .get_or_insert_with(|| format!("http://{address}"));
     // The OAuth redirect URI names the bound port.
     let mailboxes =
-        crate::mailboxes::local_mailboxes(dir, address.port(), options.senders, outbox.clone())?;
+        crate::mailboxes::local_mailboxes(dir, address.port(), options.senders, outbox.clone())
+            .await?;
     if let Some(connect) = mailboxes.connect {
         engine = engine.with_mailboxes(connect);
     }

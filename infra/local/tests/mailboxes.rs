@@ -7,23 +7,11 @@
 mod support;
 
 use serde_json::{Value, json};
-use testkit::{Flavor, MailProviderStub};
+use testkit::{Flavor, MailProviderStub, consent};
 
 use support::*;
 
 const ADDRESS: &str = "ana.sales@gmail.example";
-
-/// Follows the authorization URL as the user's browser does after consenting, and
-/// returns where the provider sends it back.
-async fn consent(authorization_url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = browser.get(authorization_url).send().await.unwrap();
-    assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
-    answer.headers()["location"].to_str().unwrap().to_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connected_gmail_mailbox_sends_the_demo_emails_into_the_outbox_under_its_address() {

@@ -35,13 +35,7 @@ async fn connected(flavor: Flavor, address: &str) -> (MailProviderStub, Mailbox)
     let app = app(&stub);
     let pkce = Pkce::generate().unwrap();
     let url = oauth::authorization_url(&app, REDIRECT, "st4te", &pkce.challenge).unwrap();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = browser.get(&url).send().await.unwrap();
-    assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
-    let location = reqwest::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let location = reqwest::Url::parse(&testkit::consent(&url).await).unwrap();
     let query: std::collections::HashMap<_, _> = location.query_pairs().into_owned().collect();
     assert_eq!(query["state"], "st4te");
     let http = OAuthHttp::default();
@@ -318,7 +312,10 @@ async fn an_extra_header_that_could_inject_or_repeat_one_is_refused_before_any_r
     let (api, _) = sender(&stub);
     let before = stub.token_requests().len();
     for (name, value) in [
-        ("List-Unsubscribe", "<https://x.example/u>\r\nBcc: all@example.com"),
+        (
+            "List-Unsubscribe",
+            "<https://x.example/u>\r\nBcc: all@example.com",
+        ),
         ("Bcc: all@example.com\r\nX", "1"),
         ("from", "someone@else.example"),
         ("Message-ID", "<other@else.example>"),
@@ -333,6 +330,10 @@ async fn an_extra_header_that_could_inject_or_repeat_one_is_refused_before_any_r
             "{name}: {error:?}"
         );
     }
-    assert_eq!(stub.token_requests().len(), before, "no token was refreshed");
+    assert_eq!(
+        stub.token_requests().len(),
+        before,
+        "no token was refreshed"
+    );
     assert!(stub.sent().is_empty());
 }

@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_config::SdkConfig;
-use channels::SecretSource;
 use channels::mailbox::{Endpoints, OAuthApp, Provider};
+use channels::{Secret, SecretSource};
 
 use crate::config::{ConfigError, env, required};
 use crate::mailboxes::{MailboxConfig, Mailboxes};
@@ -37,10 +37,15 @@ pub fn endpoints(provider: Provider, base: Option<String>, tenant: Option<String
     endpoints
 }
 
-/// The OAuth clients configured, their secrets read through `secrets` (SSM on AWS).
-pub async fn oauth_apps(
-    secrets: &dyn SecretSource,
-) -> Result<HashMap<Provider, OAuthApp>, ConfigError> {
+/// The OAuth clients whose id is set (`{GOOGLE,MICROSOFT}_CLIENT_ID`), each with the
+/// secret `secret_of` finds for its prefix (`GOOGLE`, `MICROSOFT`) and its endpoints.
+pub async fn oauth_apps_with<F, Fut>(
+    secret_of: F,
+) -> Result<HashMap<Provider, OAuthApp>, ConfigError>
+where
+    F: Fn(&'static str) -> Fut,
+    Fut: Future<Output = Result<Secret, ConfigError>>,
+{
     let mut apps = HashMap::new();
     for (provider, prefix) in [
         (Provider::Google, "GOOGLE"),
@@ -49,11 +54,7 @@ pub async fn oauth_apps(
         let Some(client_id) = env(&format!("{prefix}_CLIENT_ID")) else {
             continue;
         };
-        let parameter = required(&format!("{prefix}_CLIENT_SECRET_PARAMETER"))?;
-        let client_secret = secrets
-            .get(&parameter)
-            .await
-            .map_err(|e| ConfigError(format!("{prefix} client secret ({parameter}): {e}")))?;
+        let client_secret = secret_of(prefix).await?;
         let endpoints = endpoints(
             provider,
             env(&format!("{prefix}_OAUTH_BASE")),
@@ -70,6 +71,21 @@ pub async fn oauth_apps(
         );
     }
     Ok(apps)
+}
+
+/// The OAuth clients configured, their secrets read through `secrets` (SSM on AWS)
+/// from the parameter `{PREFIX}_CLIENT_SECRET_PARAMETER` names.
+pub async fn oauth_apps(
+    secrets: &dyn SecretSource,
+) -> Result<HashMap<Provider, OAuthApp>, ConfigError> {
+    oauth_apps_with(|prefix| async move {
+        let parameter = required(&format!("{prefix}_CLIENT_SECRET_PARAMETER"))?;
+        secrets
+            .get(&parameter)
+            .await
+            .map_err(|e| ConfigError(format!("{prefix} client secret ({parameter}): {e}")))
+    })
+    .await
 }
 
 fn ssm(sdk: &SdkConfig) -> channels::SsmSecrets {

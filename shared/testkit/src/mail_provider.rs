@@ -69,6 +69,34 @@ pub struct MailProviderStub {
 
 type Shared = State<MailProviderStub>;
 
+/// What the user's browser does on the consent screen: follows the authorization URL
+/// (to the stub, which answers as after consent) and returns where it is sent back:
+/// the redirect URI with the code and the state.
+pub async fn consent(authorization_url: &str) -> String {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("an HTTP client");
+    let answer = browser
+        .get(authorization_url)
+        .send()
+        .await
+        .expect("the authorize endpoint answers");
+    let status = answer.status();
+    let location = answer
+        .headers()
+        .get("location")
+        .and_then(|l| l.to_str().ok())
+        .map(str::to_owned);
+    match location {
+        Some(location) if status == reqwest::StatusCode::FOUND => location,
+        _ => panic!(
+            "authorize answered {status}: {}",
+            answer.text().await.unwrap_or_default()
+        ),
+    }
+}
+
 impl MailProviderStub {
     pub async fn start(flavor: Flavor, address: &str) -> MailProviderStub {
         let inner = Inner {

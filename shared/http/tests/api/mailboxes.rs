@@ -18,20 +18,13 @@ for_each_store!(
     a_removed_mailbox_is_gone,
 );
 
-/// What the provider's consent screen does: follow the authorization URL, and answer
-/// the callback path and query it redirects to.
+/// The provider's consent screen, then the callback path and query it redirects to.
 async fn consent(authorization_url: &str) -> String {
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let answer = browser.get(authorization_url).send().await.unwrap();
-    assert_eq!(answer.status(), 302, "{}", answer.text().await.unwrap());
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
-    let path = location
+    let location = testkit::consent(authorization_url).await;
+    location
         .strip_prefix(PUBLIC_BASE_URL)
-        .expect("back to our redirect URI");
-    path.to_owned()
+        .expect("back to our redirect URI")
+        .to_owned()
 }
 
 async fn connect(world: &World, provider: &str) -> Value {
@@ -137,28 +130,18 @@ async fn a_state_works_once_and_a_forged_or_foreign_one_is_refused(world: World)
     let state = query_of(&format!("{PUBLIC_BASE_URL}{callback}"))["state"].clone();
     let (body, tag) = state.split_once('.').unwrap();
     let forged = format!("{}x.{tag}", &body[..body.len() - 1]);
-    let reply = world
-        .get(&format!(
-            "/v1/mailboxes/google/callback?code=x&state={forged}"
-        ))
-        .anonymous()
-        .send()
-        .await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
-        ["state"]
-    );
-    let reply = world
-        .get(&format!(
-            "/v1/mailboxes/microsoft/callback?code=x&state={state}"
-        ))
-        .anonymous()
-        .send()
-        .await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
-        ["state"]
-    );
+    // Altered, or brought to the other provider's callback: refused.
+    for refused in [
+        format!("/v1/mailboxes/google/callback?code=x&state={forged}"),
+        format!("/v1/mailboxes/microsoft/callback?code=x&state={state}"),
+    ] {
+        let reply = world.get(&refused).anonymous().send().await;
+        assert_eq!(
+            reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+            ["state"],
+            "{refused}"
+        );
+    }
 
     world.get(&callback).anonymous().send().await.ok();
     let again = world.get(&callback).anonymous().send().await;
@@ -242,6 +225,27 @@ fn missed_call(call_id: &str, contact: &str, now: chrono::DateTime<chrono::Utc>)
     call
 }
 
+/// Call `n` goes unanswered; its missed-call email is executed an hour later.
+async fn missed_call_email_sent(
+    world: &World,
+    secret: &Secret,
+    n: u32,
+) -> (Value, service::execute::Outcome) {
+    let (contact, now) = (format!("contact-{n}"), world.clock.now());
+    world
+        .deliver(
+            secret,
+            &format!("wh_{n}"),
+            &missed_call(&format!("call-{n}"), &contact, now),
+        )
+        .await
+        .ok();
+    let followup = world.one_followup(&contact, "missed_call_email").await;
+    world.clock.advance(chrono::Duration::hours(1));
+    let outcome = world.execute(&followup).await;
+    (followup, outcome)
+}
+
 async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(world: World) {
     let secret = world.configure_acme().await;
     let mailbox = connect(&world, "google").await;
@@ -254,14 +258,7 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
         .await
         .ok();
 
-    let now = world.clock.now();
-    world
-        .deliver(&secret, "wh_1", &missed_call("call-1", "contact-1", now))
-        .await
-        .ok();
-    let followup = world.one_followup("contact-1", "missed_call_email").await;
-    world.clock.advance(chrono::Duration::hours(1));
-    let outcome = world.execute(&followup).await;
+    let (followup, outcome) = missed_call_email_sent(&world, &secret, 1).await;
     assert!(
         matches!(&outcome, service::execute::Outcome::Sent { provider_id, .. } if provider_id == "gmail-1"),
         "{outcome:?}"
@@ -291,14 +288,7 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
     );
 
     world.google.revoke_consent();
-    let now = world.clock.now();
-    world
-        .deliver(&secret, "wh_2", &missed_call("call-2", "contact-2", now))
-        .await
-        .ok();
-    let followup = world.one_followup("contact-2", "missed_call_email").await;
-    world.clock.advance(chrono::Duration::hours(1));
-    let outcome = world.execute(&followup).await;
+    let (followup, outcome) = missed_call_email_sent(&world, &secret, 2).await;
     assert!(
         matches!(
             &outcome,
@@ -337,14 +327,7 @@ async fn an_email_leaves_from_the_mailbox_and_revoked_consent_disconnects_it(wor
     assert_eq!(again["status"], "connected");
 
     // The first email's unsubscribe link works like an SES email's.
-    world
-        .post(&unsubscribe)
-        .anonymous()
-        .header("content-type", "application/x-www-form-urlencoded")
-        .raw("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .ok();
+    world.one_click_unsubscribe(&unsubscribe).await;
     let entries = world.dnc_entries().await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0]["source"], "unsubscribe");

@@ -382,6 +382,17 @@ impl World {
         self.executor.execute(&input).await.unwrap()
     }
 
+    /// What a mail client posts to an email's `List-Unsubscribe` link (RFC 8058).
+    pub async fn one_click_unsubscribe(&self, path: &str) -> Reply {
+        self.post(path)
+            .anonymous()
+            .header("content-type", "application/x-www-form-urlencoded")
+            .raw("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .ok()
+    }
+
     /// Acme's do-not-call entries (first page of 25).
     pub async fn dnc_entries(&self) -> Vec<Value> {
         self.get("/v1/dnc").send().await.ok().json()["items"]
