@@ -7,6 +7,7 @@ import { h, field, showErrors, announce, errorText, pageTitle } from "./ui.js";
 import { accountPage, agentPage, campaignSettingsPage } from "./settings.js";
 import { campaignPage, inboxPage, followupPage } from "./followups.js";
 import { dncPage, secretsPage, decisionsPage, outboxPage } from "./tools.js";
+import { mailboxesPage } from "./mailboxes.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -24,6 +25,7 @@ const ROUTES = [
   [/^\/followups\/([^/]+)$/, (m) => followupPage(m[1])],
   [/^\/dnc$/, () => dncPage()],
   [/^\/secrets$/, () => secretsPage()],
+  [/^\/mailboxes$/, () => mailboxesPage()],
   [/^\/decisions$/, () => decisionsPage()],
   [/^\/outbox$/, () => outboxPage()],
 ];
@@ -36,7 +38,7 @@ function currentRoute() {
 
 function renderNav() {
   const { path } = currentRoute();
-  const items = [["#/", "Start"], ["#/settings", "Account"], ["#/dnc", "Do-not-call"], ["#/secrets", "Webhook secrets"],
+  const items = [["#/", "Start"], ["#/settings", "Account"], ["#/dnc", "Do-not-call"], ["#/secrets", "Webhook secrets"], ["#/mailboxes", "Mailboxes"],
     ["#/decisions", "Decision preview"], hasOutbox ? ["#/outbox", "Outbox"] : null].filter(Boolean);
   nav.replaceChildren(h("ul", {}, items.map(([href, text]) => h("li", {},
     h("a", { href, "aria-current": href === `#${path}` ? "page" : null }, text))),

@@ -39,6 +39,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ),
     ("/tools.js", JS, include_str!("../../../console/tools.js")),
     (
+        "/mailboxes.js",
+        JS,
+        include_str!("../../../console/mailboxes.js"),
+    ),
+    (
         "/console.css",
         "text/css; charset=utf-8",
         include_str!("../../../console/console.css"),
