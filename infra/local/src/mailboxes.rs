@@ -41,9 +41,10 @@ pub struct LocalMailboxes {
     pub sending: MailboxSending,
 }
 
+/// `public_url` is the base of the OAuth redirect URI (the runtime's public base URL).
 pub async fn local_mailboxes(
     dir: &Path,
-    port: u16,
+    public_url: String,
     senders: SenderKind,
     outbox: Arc<Outbox>,
 ) -> Result<LocalMailboxes, String> {
@@ -69,8 +70,7 @@ pub async fn local_mailboxes(
         })?;
         let config = MailboxConfig {
             apps,
-            public_url: env("FOLLOWUPS_PUBLIC_URL")
-                .unwrap_or_else(|| format!("http://127.0.0.1:{port}")),
+            public_url,
             state_key: Secret::new(state_key),
         };
         Some(Arc::new(Mailboxes::new(config, sealer.clone())))

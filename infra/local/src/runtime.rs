@@ -105,10 +105,11 @@ pub async fn run(options: Options) -> Result<(), String> {
     identity
         .public_base_url
         .get_or_insert_with(|| format!("http://{address}"));
-    // The OAuth redirect URI names the bound port.
+    // The OAuth redirect URI is made from the same public base URL (it names the bound
+    // port unless PUBLIC_BASE_URL is set).
+    let public_url = identity.public_base_url.clone().unwrap_or_default();
     let mailboxes =
-        crate::mailboxes::local_mailboxes(dir, address.port(), options.senders, outbox.clone())
-            .await?;
+        crate::mailboxes::local_mailboxes(dir, public_url, options.senders, outbox.clone()).await?;
     if let Some(connect) = mailboxes.connect {
         engine = engine.with_mailboxes(connect);
     }
