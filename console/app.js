@@ -8,6 +8,7 @@ import { accountPage, agentPage, campaignSettingsPage } from "./settings.js";
 import { campaignPage, inboxPage, followupPage } from "./followups.js";
 import { dncPage, secretsPage, decisionsPage, outboxPage } from "./tools.js";
 import { mailboxesPage } from "./mailboxes.js";
+import { platformsPage } from "./platforms.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -26,6 +27,7 @@ const ROUTES = [
   [/^\/dnc$/, () => dncPage()],
   [/^\/secrets$/, () => secretsPage()],
   [/^\/mailboxes$/, () => mailboxesPage()],
+  [/^\/platforms$/, () => platformsPage()],
   [/^\/decisions$/, () => decisionsPage()],
   [/^\/outbox$/, () => outboxPage()],
 ];
@@ -38,14 +40,21 @@ function currentRoute() {
 
 function renderNav() {
   const { path } = currentRoute();
-  const items = [["#/", "Start"], ["#/settings", "Account"], ["#/dnc", "Do-not-call"], ["#/secrets", "Webhook secrets"], ["#/mailboxes", "Mailboxes"],
+  const items = [["#/", "Start"], ["#/settings", "Account"], ["#/dnc", "Do-not-call"], ["#/secrets", "Webhook secrets"],
+    ["#/platforms", "Platforms"], ["#/mailboxes", "Mailboxes"],
     ["#/decisions", "Decision preview"], hasOutbox ? ["#/outbox", "Outbox"] : null].filter(Boolean);
   nav.replaceChildren(h("ul", {}, items.map(([href, text]) => h("li", {},
     h("a", { href, "aria-current": href === `#${path}` ? "page" : null }, text))),
   h("li", { class: "signout" }, h("button", { type: "button", class: "link", onclick: () => { signOut(); route(); } }, "Sign out"))));
 }
 
+// Pages load asynchronously: only the latest navigation's page may be shown (a slow
+// page finishing after a faster, later one is dropped).
+let navigation = 0;
+
 async function route() {
+  const mine = ++navigation;
+  const current = () => mine === navigation;
   if (!signedIn()) {
     nav.replaceChildren();
     show(signInPage());
@@ -61,13 +70,17 @@ async function route() {
     const content = found
       ? await found[1](found[0].map((p, i) => (i ? decodeURIComponent(p) : p)), query)
       : [pageTitle("Not found"), h("p", {}, "No such page. "), h("a", { href: "#/" }, "Start")];
-    show(content);
+    if (current()) show(content);
   } catch (e) {
-    if (!signedIn()) return;
+    if (!signedIn() || !current()) return;
     show([pageTitle("Cannot show this page"), h("p", { class: "warning", role: "alert" }, errorText(e)),
       h("a", { href: "#/" }, "Back to the start")]);
   } finally {
-    main.removeAttribute("aria-busy");
+    if (current()) {
+      main.removeAttribute("aria-busy");
+      main.dataset.route = path;
+      document.title = `${document.getElementById("page-title")?.textContent ?? "Follow-ups"} · Follow-ups console`;
+    }
   }
 }
 

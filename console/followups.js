@@ -160,13 +160,39 @@ export async function followupPage(id) {
         h("strong", {}, reasonWords(t.reason, t.status)), " ", h("code", {}, t.reason),
         t.detail ? h("p", { class: "detail" }, t.detail) : null)))),
     h("section", { "aria-labelledby": "attempts-title" }, h("h2", { id: "attempts-title" }, "Delivery attempts"),
-      f.attempts.length ? h("table", { class: "list" },
-        h("thead", {}, h("tr", {}, ["#", "When", "Status", "Provider id", "Error"].map((t) => h("th", { scope: "col" }, t)))),
-        h("tbody", {}, f.attempts.map((a) => h("tr", {},
-          h("td", {}, String(a.attempt)), h("td", {}, formatTime(a.at)), h("td", {}, statusBadge(a.status)),
-          h("td", {}, a.provider_id ?? ""), h("td", {}, a.error ?? "")))))
-        : h("p", { class: "empty" }, "Not attempted yet.")),
+      f.attempts.length ? attemptsTable(f) : h("p", { class: "empty" }, "Not attempted yet.")),
   ];
+}
+
+/** The attempts: for a call the voice platform's call id, for WhatsApp what Meta
+ * reported about the message afterwards (sent, delivered, read, failed). */
+function attemptsTable(f) {
+  const idHeader = f.channel === "call" ? "Platform call id" : "Provider message id";
+  const withDeliveries = f.attempts.some((a) => a.deliveries?.length) || f.channel === "whatsapp";
+  return h("table", { class: "list attempts" },
+    h("caption", { class: "visually-hidden" }, "Delivery attempts, oldest first"),
+    h("thead", {}, h("tr", {}, ["#", "When", "Status", idHeader, withDeliveries ? "Delivery reports" : null, "Error"]
+      .filter(Boolean).map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, f.attempts.map((a) => h("tr", { "data-attempt": a.attempt },
+      h("td", {}, String(a.attempt)), h("td", {}, formatTime(a.at)), h("td", {}, statusBadge(a.status)),
+      h("td", { class: "mono" }, a.provider_id ?? h("span", { class: "muted" }, "—")),
+      withDeliveries ? h("td", {}, deliveryList(a.deliveries)) : null,
+      h("td", {}, a.error ?? "")))));
+}
+
+const DELIVERY_WORDS = {
+  sent: "Sent: WhatsApp accepted it for the phone",
+  delivered: "Delivered to the contact's phone",
+  read: "Read by the contact",
+  failed: "Not delivered",
+};
+
+function deliveryList(deliveries) {
+  if (!deliveries?.length) return h("span", { class: "muted" }, "No report yet");
+  return h("ol", { class: "deliveries" }, deliveries.map((d) => h("li", { "data-state": d.state },
+    h("strong", {}, DELIVERY_WORDS[d.state] || d.state), " ", h("time", { datetime: d.at }, formatTime(d.at)),
+    d.state === "failed" || d.error ? h("p", { class: "detail" },
+      d.error || "No reason given", d.error_code === undefined ? "" : ` (Meta error ${d.error_code})`) : null)));
 }
 
 function actions(f) {

@@ -129,6 +129,7 @@ function agentFields(s) {
       attrs: { min: 0, max: 10 }, hint: "0 to 10, when the call goes unanswered." }),
     interval: field({ label: "Retry interval (minutes)", path: "calls.retry_interval_minutes", type: "number",
       value: calls.retry_interval_minutes ?? 60, attrs: { min: 5, max: 10080 }, hint: "5 minutes to 7 days." }),
+    ...platformFields(calls.platform || {}),
     waEnabled: field({ label: "Enable WhatsApp follow-ups", path: "whatsapp.enabled", type: "checkbox", value: wa.enabled,
       hint: "Only with contacts who consented to WhatsApp on the call." }),
     waWhen: field({ label: "When to schedule messages", path: "whatsapp.when_to_schedule", type: "textarea", value: wa.when_to_schedule }),
@@ -143,10 +144,64 @@ function agentFields(s) {
   };
 }
 
-function agentBody(f) {
+const CALL_PLATFORMS = [["", "The deployment's call endpoint (no voice platform)"], ["vapi", "Vapi"], ["retell", "Retell"],
+  ["bland", "Bland"], ["elevenlabs", "ElevenLabs"]];
+
+/** What each platform calls the ids of `calls.platform` (shown as hints), and which it needs. */
+const PLATFORM_IDS = {
+  "": { agent: "Not used.", numberId: "Not used.", number: "Not used." },
+  vapi: { agent: "Required: the Vapi assistantId.", numberId: "Required: the Vapi phoneNumberId.", number: "Not used by Vapi." },
+  retell: { agent: "Optional: Retell override_agent_id.", numberId: "Not used by Retell.",
+    number: "Required: the Retell number that calls (from_number)." },
+  bland: { agent: "Optional: a Bland pathway_id (else the call instructions are the task).", numberId: "Not used by Bland.",
+    number: "Optional: the Bland number that calls (from)." },
+  elevenlabs: { agent: "Required: the ElevenLabs agent_id.", numberId: "Required: the ElevenLabs agent_phone_number_id.",
+    number: "Not used by ElevenLabs." },
+};
+
+function platformFields(p) {
+  return {
+    platform: field({ label: "Voice platform that places the calls", path: "calls.platform.name", type: "select", value: p.name ?? "",
+      options: CALL_PLATFORMS, hint: "Connect the platform first (Platforms page): its API key places the calls." }),
+    platformAgent: field({ label: "Platform assistant / agent id", path: "calls.platform.agent_id", value: p.agent_id,
+      attrs: { autocomplete: "off", spellcheck: "false" }, hint: " " }),
+    platformNumberId: field({ label: "Platform phone-number id", path: "calls.platform.from_number_id", value: p.from_number_id,
+      attrs: { autocomplete: "off", spellcheck: "false" }, hint: " " }),
+    platformNumber: field({ label: "Calling number (E.164)", path: "calls.platform.from_number", type: "tel", value: p.from_number,
+      attrs: { autocomplete: "off" }, hint: " " }),
+  };
+}
+
+/** Keeps the id hints in step with the chosen platform. */
+function followPlatform(f) {
+  const update = () => {
+    const words = PLATFORM_IDS[f.platform.control.value] || PLATFORM_IDS[""];
+    const hint = (x) => x.querySelector(".hint");
+    hint(f.platformAgent).textContent = words.agent;
+    hint(f.platformNumberId).textContent = words.numberId;
+    hint(f.platformNumber).textContent = words.number;
+    // Only the ids the chosen platform reads are shown (and sent).
+    f.platformAgent.hidden = words.agent.startsWith("Not used");
+    f.platformNumberId.hidden = words.numberId.startsWith("Not used");
+    f.platformNumber.hidden = words.number.startsWith("Not used");
+  };
+  f.platform.control.addEventListener("change", update);
+  update();
+}
+
+function platformBody(f) {
+  const name = f.platform.control.value;
+  if (!name) return null;
+  const shown = (x) => (x.hidden ? undefined : blankToNull(x.control.value) ?? undefined);
+  return { name, agent_id: shown(f.platformAgent), from_number_id: shown(f.platformNumberId), from_number: shown(f.platformNumber) };
+}
+
+function agentBody(f, previous) {
   const name = blankToNull(f.waTemplate.control.value);
   const parameters = f.waParameters.control.value.split("\n").map((p) => p.trim()).filter(Boolean);
   return {
+    // What the form does not edit (the analysis mapping overrides) is kept as it was.
+    ...(previous?.analysis_mapping ? { analysis_mapping: previous.analysis_mapping } : {}),
     allowed_hours: { start: f.start.control.value.trim(), end: f.end.control.value.trim() },
     allowed_days: DAYS.map(([code]) => code).filter((_, i) => f.days[i].control.checked),
     time_zone: blankToNull(f.zone.control.value),
@@ -156,6 +211,7 @@ function agentBody(f) {
       instructions: f.callsInstructions.control.value,
       max_retries: numberOrRaw(f.retries.control),
       retry_interval_minutes: numberOrRaw(f.interval.control),
+      platform: platformBody(f),
     },
     whatsapp: {
       enabled: f.waEnabled.control.checked,
@@ -171,6 +227,7 @@ export async function agentPage(agentId) {
   const [state, account] = await Promise.all([load(path), load("/v1/settings")]);
   const quiet = account.doc?.quiet_hours;
   const f = agentFields(state.doc || {});
+  followPlatform(f);
   const days = h("fieldset", { class: "days", "data-field": "allowed_days" },
     h("legend", {}, "Allowed days for follow-ups"), h("div", { class: "row wrap" }, f.days),
     h("p", { class: "field-error", hidden: true }));
@@ -181,11 +238,12 @@ export async function agentPage(agentId) {
       h("div", { class: "row" }, f.start, f.end), f.zone),
     days,
     h("fieldset", {}, h("legend", {}, "Follow-up calls"), f.callsEnabled, f.callsWhen, f.callsInstructions,
-      h("div", { class: "row" }, f.retries, f.interval)),
+      h("div", { class: "row" }, f.retries, f.interval), f.platform,
+      h("div", { class: "row" }, f.platformAgent, f.platformNumberId, f.platformNumber)),
     h("fieldset", {}, h("legend", {}, "WhatsApp follow-ups"), f.waEnabled, f.waWhen, f.waInstructions,
       h("div", { class: "row" }, f.waTemplate, f.waLanguage), f.waParameters),
   ], async () => {
-    state.doc = await save(path, state, agentBody(f));
+    state.doc = await save(path, state, agentBody(f, state.doc));
     document.querySelector(".unsaved")?.remove();
   });
   return [pageTitle(`Agent ${agentId}: follow-ups`),

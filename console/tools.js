@@ -4,7 +4,7 @@
 import { api, ApiError, seg } from "./api.js";
 import {
   h, field, showErrors, clearErrors, announce, errorText, pageTitle, link, statusBadge, reasonCell,
-  channelWords, dueCell, formatTime, pagedList,
+  channelWords, dueCell, formatTime, pagedList, whenCell,
 } from "./ui.js";
 
 function formWith(label, children, submitText, onSubmit) {
@@ -58,13 +58,26 @@ function dncTable(items) {
         announce(errorText(e), "error");
       }
     });
-    return h("tr", {}, h("td", {}, entry.value), h("td", {}, entry.source ?? ""),
-      h("td", {}, formatTime(entry.added_at)), h("td", {}, remove));
+    return h("tr", { "data-source": entry.source }, h("td", {}, entry.value),
+      h("td", {}, dncSourceWords(entry.source), " ", h("code", {}, entry.source ?? "")),
+      h("td", {}, whenCell(entry.added_at)), h("td", {}, remove));
   });
   return h("table", { class: "list" },
-    h("thead", {}, h("tr", {}, ["Number or address", "Source", "Added", ""].map((t) => h("th", { scope: "col" }, t)))),
+    h("caption", { class: "visually-hidden" }, "Numbers and addresses that get nothing"),
+    h("thead", {}, h("tr", {}, ["Number or address", "How it got here", "Added", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, rows));
 }
+
+/** `DncEntry.source` in words (the API's enum; an unknown one reads as its code). */
+const DNC_SOURCE_WORDS = {
+  operator: "Added by an operator",
+  sms_reply: "Replied with an opt-out word (STOP…) to a text",
+  whatsapp_reply: "Opted out on WhatsApp (a STOP reply or Meta's marketing opt-out)",
+  unsubscribe: "Used the unsubscribe link of an email",
+  complaint: "Reported an email as spam",
+};
+
+const dncSourceWords = (source) => DNC_SOURCE_WORDS[source] || (source ?? "").replaceAll("_", " ");
 
 // ---- webhook secrets ----
 
@@ -108,6 +121,7 @@ function fillSecrets(list, items) {
     return;
   }
   list.replaceChildren(h("table", { class: "list" },
+    h("caption", { class: "visually-hidden" }, "Active signing secrets"),
     h("thead", {}, h("tr", {}, ["Id", "Created", "Stops verifying", ""].map((t) => h("th", { scope: "col" }, t)))),
     h("tbody", {}, items.map((s) => {
       const remove = h("button", { type: "button", class: "danger small", "aria-label": `Delete secret ${s.id}` }, "Delete");
@@ -149,14 +163,18 @@ export async function decisionsPage() {
   const body = h("textarea", { id: "event-body", rows: 18, class: "mono", spellcheck: "false", "aria-describedby": "event-hint event-error" });
   body.value = JSON.stringify(sampleEvent(), null, 2);
   const wrapper = h("div", { class: "field", "data-field": "body" },
-    h("label", { for: "event-body" }, "call.completed body"),
+    h("label", { for: "event-body" }, "Webhook body"),
     body,
     h("p", { class: "hint", id: "event-hint" }, "As the voice platform would post it. Nothing is stored, scheduled or sent."),
     h("ul", { class: "field-error", id: "event-error", hidden: true }));
   wrapper.control = body;
   const result = h("div", { "aria-live": "polite" });
+  const format = field({ label: "Body format", path: "platform", type: "select", value: "",
+    options: [["", "call.completed (the neutral webhook)"], ["vapi", "Vapi end-of-call report"], ["retell", "Retell call_analyzed"],
+      ["bland", "Bland call webhook"], ["elevenlabs", "ElevenLabs post_call_transcription"]],
+    hint: "A platform's own body is mapped as its webhook would map it (see docs/platforms/)." });
   const form = h("form", { novalidate: true, "aria-label": "Decision preview" },
-    wrapper, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Preview decisions")));
+    format, wrapper, h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Preview decisions")));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const errors = wrapper.querySelector(".field-error");
@@ -170,8 +188,10 @@ export async function decisionsPage() {
       return invalid(body, errors, [{ field: "body", message: `not JSON: ${e.message}` }]);
     }
     try {
-      const { body: preview } = await api("POST", "/v1/decisions/preview", { body: parsed });
-      result.replaceChildren(...decisionsTable(preview));
+      const platform = format.control.value;
+      const path = platform ? `/v1/decisions/preview?platform=${seg(platform)}` : "/v1/decisions/preview";
+      const { body: preview } = await api("POST", path, { body: parsed });
+      result.replaceChildren(...decisionsTable(preview), ...mappedFrom(preview));
     } catch (e) {
       if (e instanceof ApiError && e.fieldErrors.length) invalid(body, errors, e.fieldErrors);
       else announce(errorText(e), "error");
@@ -189,6 +209,17 @@ function invalid(control, list, errors) {
   control.focus();
 }
 
+/** For a platform's body: what it became (the call.completed) and what did not read. */
+function mappedFrom(preview) {
+  if (!preview.mapped) return [];
+  return [
+    preview.ignored_analysis?.length ? h("div", { class: "warning" }, "Left out (did not read): ",
+      h("ul", {}, preview.ignored_analysis.map((x) => h("li", {}, h("code", {}, x.field ?? ""), `: ${x.message ?? JSON.stringify(x)}`)))) : null,
+    h("details", {}, h("summary", {}, `As call.completed (idempotency key ${preview.idempotency_key ?? "—"})`),
+      h("pre", { class: "mono" }, JSON.stringify(preview.mapped, null, 2))),
+  ];
+}
+
 const DECISION_WORDS = {
   create: "New follow-up", reschedule: "Move a pending one", complete: "Send the SMS waiting for review",
   retry: "Retry the call", finish: "Close the call", noted: "Already recorded once",
@@ -199,6 +230,7 @@ function decisionsTable(preview) {
   if (!preview.followups.length) return [h("p", { class: "empty" }, "Nothing would be decided for this call.")];
   return [h("h2", {}, `What call ${preview.call_id} would get`),
     h("table", { class: "list decisions" },
+      h("caption", { class: "visually-hidden" }, "Decided follow-ups"),
       h("thead", {}, h("tr", {}, ["Decision", "Channel", "Status", "Why", "Due (contact's time · yours)", "Trace"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, preview.followups.map((d) => h("tr", {},
         h("td", {}, DECISION_WORDS[d.decision] || d.decision),
@@ -217,6 +249,7 @@ export async function outboxPage() {
   return [pageTitle("Outbox"),
     h("p", { class: "lede" }, "What the local runtime “sent”, newest first."),
     items.length ? h("table", { class: "list outbox" },
+      h("caption", { class: "visually-hidden" }, "Messages and calls, newest first"),
       h("thead", {}, h("tr", {}, ["Sent", "Channel", "To", "Message"].map((t) => h("th", { scope: "col" }, t)))),
       h("tbody", {}, items.map((m) => h("tr", { "data-channel": m.channel },
         h("td", {}, formatTime(m.sent_at)), h("td", {}, channelWords(m.channel)), h("td", {}, m.destination),

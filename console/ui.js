@@ -79,6 +79,14 @@ function wrapperFor(root, path) {
   return null;
 }
 
+/** Makes sure a screen reader reads `slot` with `control` (a group's error slot, e.g.
+ * the allowed days', is not one of its first control's own). */
+function describeWith(control, slot) {
+  slot.id ||= nextId("error");
+  const ids = (control.getAttribute("aria-describedby") || "").split(" ").filter(Boolean);
+  if (!ids.includes(slot.id)) control.setAttribute("aria-describedby", [...ids, slot.id].join(" "));
+}
+
 /**
  * Shows problem+json field errors beside their fields (`prefix` is stripped from the
  * API's paths); others go to the form's summary. Focuses the first invalid control
@@ -101,6 +109,7 @@ export function showErrors(root, errors, { prefix = "", focus = true } = {}) {
     const control = wrapper.control || wrapper.querySelector("input, select, textarea");
     if (control) {
       control.setAttribute("aria-invalid", "true");
+      describeWith(control, slot);
       first ??= control;
     }
   }
@@ -193,6 +202,9 @@ export const REASON_WORDS = {
   due: "Due: claimed by the sender",
   awaiting_review: "An SMS to this contact already waits for review",
   invalid_contact_timezone: "The contact's time zone was not valid: decided in the fallback zone",
+  undeliverable: "The address bounced permanently: no more email goes to it",
+  zone_updated: "A later call reported the contact's time zone: moved into the allowed hours there",
+  held_by_rule: "Held back by a legal calling rule (see the trace)",
 };
 
 export const reasonWords = (code, status) => {
@@ -237,6 +249,23 @@ export function dueCell(iso, contactZone) {
     h("br"),
     h("span", { class: "muted" }, "you: "),
     h("time", { datetime: iso }, formatTime(iso)));
+}
+
+const AGO_UNITS = [["day", 86400], ["hour", 3600], ["minute", 60]];
+
+/** `3 days ago`, `in 2 hours`, `just now`: how far `iso` is from now, in words. */
+export function ago(iso) {
+  const seconds = (new Date(iso).getTime() - Date.now()) / 1000;
+  if (!Number.isFinite(seconds)) return "";
+  const [unit, size] = AGO_UNITS.find(([, s]) => Math.abs(seconds) >= s) || [];
+  if (!unit) return "just now";
+  return new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(Math.round(seconds / size), unit);
+}
+
+/** A time as `Mon 23 Nov 2026, 08:00 CET (3 days ago)`, machine-readable. */
+export function whenCell(iso) {
+  if (!iso) return "";
+  return h("time", { datetime: iso }, `${formatTime(iso)} (${ago(iso)})`);
 }
 
 export function timeZones() {

@@ -41,7 +41,7 @@ SAMPLE_PARAMETERS = {
     "VoiceApiUrl": "https://voice.example.com/v1/calls",
 }
 
-# Routes whose authorization is part of the product contract (DESIGN 3.2).
+# Routes whose authorization is part of the product contract (README, "The API").
 EXPECTED_ROUTES = {
     "ANY /v1/{proxy+}": "JWT",
     "GET /v1/openapi.json": "NONE",
@@ -137,10 +137,17 @@ def check_routes(template: dict[str, Any]) -> list[str]:
 
 def check_stream_mapping(template: dict[str, Any]) -> list[str]:
     mappings = resources_of(template, "AWS::Lambda::EventSourceMapping")
-    if len(mappings) != 1:
-        return [f"expected one event source mapping (the dispatcher's), found {len(mappings)}"]
-    properties = next(iter(mappings.values()))["Properties"]
+    streams = [m for m in mappings.values() if "StartingPosition" in m["Properties"]]
+    queues = [m for m in mappings.values() if "StartingPosition" not in m["Properties"]]
+    if len(streams) != 1 or len(queues) != 1:
+        return [
+            "expected two event source mappings (the dispatcher's: the table stream and the "
+            f"executors' failure queue), found {len(streams)} stream and {len(queues)} queue mappings"
+        ]
     problems = []
+    if "ReportBatchItemFailures" not in queues[0]["Properties"].get("FunctionResponseTypes", []):
+        problems.append("failure-queue mapping does not keep the messages it could not settle")
+    properties = streams[0]["Properties"]
     patterns = [json.loads(f["Pattern"]) for f in properties.get("FilterCriteria", {}).get("Filters", [])]
     # Every pattern (they are OR-ed) must keep to follow-up items.
     if not patterns or any(p.get("dynamodb", {}).get("Keys") != {"sk": {"S": ["FU"]}} for p in patterns):

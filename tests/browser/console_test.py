@@ -36,6 +36,9 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from zoneinfo import ZoneInfo
+
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -50,17 +53,59 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 START_BOUND_S = 60
 WAIT_MS = 15_000
 CAMPAIGN = "camp-1"
+META_APP_SECRET = "meta-app-secret-3b9d0e71"
 AGENT = "agent-1"
 MAILBOX_ADDRESS = "ana.sales@gmail.example"
+
+
+# WCAG relative luminance and contrast, and the effective background of an element.
+COLOR_JS = """
+const rgb = (c) => (c.match(/[\\d.]+/g) || [0, 0, 0]).map(Number);
+const luminance = ([r, g, b]) => [r, g, b].map((v) => v / 255)
+  .map((v) => (v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4))
+  .reduce((sum, v, i) => sum + v * [0.2126, 0.7152, 0.0722][i], 0);
+const ratio = (a, b) => { const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+const background = (el) => {
+  for (let e = el; e; e = e.parentElement) {
+    const c = rgb(getComputedStyle(e).backgroundColor);
+    if (c.length < 4 || c[3] > 0) return c.slice(0, 3);
+  }
+  return [255, 255, 255];
+};
+"""
+
+CONTRAST_JS = "() => {" + COLOR_JS + """
+  const low = [];
+  for (const el of document.body.querySelectorAll("*")) {
+    if (["SCRIPT", "STYLE", "OPTION", "DATALIST", "IFRAME"].includes(el.tagName)) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent.trim());
+    if (!own || !el.getClientRects().length || el.closest("[hidden]")) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden") continue;
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    const r = ratio(rgb(style.color).slice(0, 3), background(el));
+    if (r < (large ? 3 : 4.5)) low.push(`${el.tagName} "${el.textContent.trim().slice(0, 40)}" ${r.toFixed(2)}`);
+  }
+  return low;
+}"""
+
+FOCUS_RING_JS = "() => {" + COLOR_JS + """
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const behind = background(el.parentElement || el);
+  return { element: el.outerHTML.slice(0, 80), style: style.outlineStyle, width: parseFloat(style.outlineWidth),
+           ratio: ratio(rgb(style.outlineColor).slice(0, 3), behind) };
+}"""
 
 
 class Local:
     """The running binary: its URL, token and webhook secret from the banner."""
 
-    def __init__(self, binary, data_dir, extra_env=None):
+    def __init__(self, binary, data_dir, extra_env):
         env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPS_") and k != "RUST_LOG"
                and not k.startswith(("GOOGLE_", "MICROSOFT_"))}
-        env.update(extra_env or {})
+        env.update(extra_env)
         self.process = subprocess.Popen(
             [binary, "--port", "0", "--data-dir", data_dir],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -106,6 +151,15 @@ class Local:
             assert response.status == 200, response.status
             return json.load(response)
 
+    def api(self, method, path, body=None):
+        """An API call with the bearer token; returns (status, parsed body or None)."""
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+            headers={"content-type": "application/json", "authorization": f"Bearer {self.token}"})
+        with urllib.request.urlopen(request) as response:
+            raw = response.read()
+            return response.status, (json.loads(raw) if raw else None)
+
     def post_webhook(self, webhook_id, event):
         """POSTs a call.completed event signed as Standard Webhooks prescribes."""
         body = json.dumps(event).encode()
@@ -120,6 +174,40 @@ class Local:
         with urllib.request.urlopen(request) as response:
             assert response.status in (200, 201), response.status
             return json.load(response)
+
+
+class FakeVapi:
+    """Vapi's create-call API on loopback: checks the request's shape, answers a call id."""
+
+    CALL_ID = "vapi-call-8c1f2d"
+
+    def __init__(self):
+        self.calls, self.problems = [], []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                fake.calls.append({"path": self.path, "authorization": self.headers.get("authorization"), "body": body})
+                if self.path != "/call" or "assistantId" not in body or "phoneNumberId" not in body:
+                    fake.problems.append(f"unexpected request {self.path} {sorted(body)}")
+                answer = json.dumps({"id": FakeVapi.CALL_ID, "status": "queued"}).encode()
+                self.send_response(201)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def call_event(contact, name, *, outcome="completed", consent=None, sms_confirmed=True, requests=()):
@@ -145,19 +233,43 @@ def call_event(contact, name, *, outcome="completed", consent=None, sms_confirme
 class Console:
     """The scenarios, in order: each builds on what the previous ones did."""
 
-    def __init__(self, page, local, out):
-        self.page, self.local, self.out = page, local, out
+    def __init__(self, page, local, out, vapi):
+        self.page, self.local, self.out, self.vapi = page, local, out, vapi
 
     def shot(self, name):
-        """Saves the page, after checking every control on it can be named by a screen reader."""
+        """Saves the page, after checking what a screen reader and a low-vision reader
+        need: every control named, every invalid control described by its visible error,
+        every description found, and every visible text at WCAG AA contrast."""
         unlabelled = self.page.evaluate("""() => [...document.querySelectorAll("input, select, textarea, button")]
             .filter((c) => !(c.labels && c.labels.length) && !c.getAttribute("aria-label") && !c.textContent.trim())
             .map((c) => c.outerHTML.slice(0, 120))""")
         assert not unlabelled, f"{name}: controls without a label: {unlabelled}"
+        undescribed = self.page.evaluate("""() => {
+            const problems = [];
+            for (const c of document.querySelectorAll("[aria-describedby]")) {
+                const targets = c.getAttribute("aria-describedby").split(" ").filter(Boolean).map((id) => document.getElementById(id));
+                if (targets.some((t) => !t)) problems.push(`missing description: ${c.outerHTML.slice(0, 100)}`);
+                if (c.getAttribute("aria-invalid") === "true"
+                    && !targets.some((t) => t && t.classList.contains("field-error") && !t.hidden && t.textContent.trim()))
+                    problems.push(`invalid without its error: ${c.outerHTML.slice(0, 100)}`);
+            }
+            return problems;
+        }""")
+        assert not undescribed, f"{name}: {undescribed}"
+        low = self.page.evaluate(CONTRAST_JS)
+        assert not low, f"{name}: text below WCAG AA contrast: {low}"
         self.page.screenshot(path=str(self.out / f"{name}.png"), full_page=True)
 
+    def focus_ring(self):
+        """The focused element shows a ring of at least 2px at 3:1 against what is behind it."""
+        ring = self.page.evaluate(FOCUS_RING_JS)
+        assert ring["width"] >= 2 and ring["style"] != "none" and ring["ratio"] >= 3, ring
+
     def go(self, hash_path):
+        """Opens a page and waits until the router has shown it (not the previous one)."""
         self.page.goto(f"{self.local.url}/#{hash_path}")
+        route = hash_path.split("?")[0]
+        expect(self.page.locator(f'main[data-route="{route}"]:not([aria-busy])')).to_have_count(1)
         expect(self.page.locator("#page-title")).to_be_visible()
 
     def field(self, form, label):
@@ -201,10 +313,16 @@ class Console:
         expect(page.locator("h1")).to_have_text("Follow-ups console")
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        self.focus_ring()
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Start")).to_be_focused()
+        self.focus_ring()
+        page.keyboard.press("Shift+Tab")
         page.keyboard.press("Enter")
         expect(page.locator("main")).to_be_focused()
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name="Skip to content")).not_to_be_focused()
+        self.focus_ring()
 
     def account_settings(self):
         page = self.page
@@ -217,6 +335,7 @@ class Console:
         page.get_by_label("Quiet hours end").fill("24:00")
         page.get_by_role("button", name="Save changes").click()
         self.saved()
+        self.shot("02b-account-settings")
         # The federal 08:00-21:00 floor would hold the SMS at night in the contact's zone;
         # like the demo, this test turns it off explicitly so it passes at any hour.
         self.local.put_json("/v1/settings", {
@@ -395,7 +514,188 @@ class Console:
         page.get_by_label("Phone number (E.164) or email address").fill("+14155550199")
         page.get_by_role("button", name="Add").click()
         expect(page.locator("table.list")).to_contain_text("+14155550199")
+
+    def dnc_sources(self):
+        """Each entry says how it got on the list and when, in words: a STOP reply to a
+        text lands there as `sms_reply`, next to the operator's own entry."""
+        page = self.page
+        status, answer = self.local.api("POST", "/v1/local/inbound/sms", {"from": "+14155550177", "body": "STOP"})
+        assert status == 200 and answer["outcome"] == "opted_out", answer
+        self.go("/dnc")
+        page.reload()
+        by_hand = page.locator("table.list tbody tr", has_text="+14155550199")
+        replied = page.locator("table.list tbody tr", has_text="+14155550177")
+        expect(by_hand).to_contain_text("Added by an operator")
+        expect(replied).to_contain_text("Replied with an opt-out word (STOP…) to a text")
+        expect(replied).to_have_attribute("data-source", "sms_reply")
+        added = replied.locator("time")
+        expect(added).to_contain_text(re.compile(r"\(just now\)|minute"))
+        assert added.get_attribute("datetime").endswith("Z"), added.get_attribute("datetime")
         self.shot("14-dnc")
+
+    def platforms(self):
+        """Connect Vapi (key and secret write-only, a bad mapping key refused beside its
+        field), connect Retell with a key only, replace nothing, disconnect Retell."""
+        page = self.page
+        key, secret = "vapi-private-key-7f3a9c", "vapi-credential-secret-51d2e8"
+        self.go("/platforms")
+        rows = page.locator("table.platforms tbody tr")
+        expect(rows).to_have_count(4)
+        expect(page.locator("table.platforms")).not_to_contain_text("Connected\n")
+        for platform in ("vapi", "retell", "bland", "elevenlabs"):
+            expect(page.locator(f"tr[data-platform={platform}]")).to_contain_text("Not connected")
+        page.get_by_role("button", name="Connect Bland").click()
+        self.error_beside("Bland API key", "the webhook secret (to verify webhooks) or both")
+        vapi = page.get_by_role("region", name=re.compile("^Vapi"))
+        expect(vapi.get_by_label("Vapi API key")).to_have_attribute("type", "password")
+        expect(page.get_by_role("region", name=re.compile("^Retell")).get_by_label(re.compile("secret"))).to_have_count(0)
+        vapi.get_by_label("Vapi API key").fill(key)
+        vapi.get_by_label("Vapi webhook credential secret").fill(secret)
+        vapi.get_by_text("Analysis mapping").click()
+        vapi.get_by_label("Vapi: consent sms").fill("contact..ok_to_text")
+        vapi.get_by_role("button", name="Connect Vapi").click()
+        self.error_beside("Vapi: consent sms", "key of the analysis")
+        expect(vapi.get_by_label("Vapi: consent sms")).to_be_focused()
+        self.focus_ring()
+        # Refused: nothing stored, and the typed key and secret are gone from the page.
+        expect(vapi.get_by_label("Vapi API key")).to_have_value("")
+        expect(page.locator("tr[data-platform=vapi]")).to_contain_text("Not connected")
+        self.shot("18-platforms-error")
+        vapi.get_by_label("Vapi: consent sms").fill("contact.ok_to_text")
+        vapi.get_by_label("Vapi API key").fill(key)
+        vapi.get_by_label("Vapi webhook credential secret").fill(secret)
+        vapi.get_by_role("button", name="Connect Vapi").click()
+        expect(page.locator("#status")).to_contain_text("Vapi connected: API key set, webhook secret set.")
+        row = page.locator("tr[data-platform=vapi]")
+        expect(row).to_contain_text("Connected")
+        expect(row).to_contain_text(f"{self.local.url}/v1/webhooks/")
+        expect(row.locator("td").nth(1)).to_have_text("set")
+        _, stored = self.local.api("GET", "/v1/platforms/vapi")
+        assert stored["api_key_set"] and stored["webhook_secret_set"], stored
+        assert stored["analysis_mapping"]["consent_sms"] == "contact.ok_to_text", stored
+        # Saving again without typing them keeps both (the fields stay empty: never shown back).
+        vapi = page.get_by_role("region", name=re.compile("^Vapi"))
+        expect(vapi.get_by_label("Vapi API key")).to_have_value("")
+        vapi.get_by_role("button", name="Save Vapi").click()
+        expect(page.locator("#status")).to_contain_text("Vapi saved: API key set, webhook secret set.")
+        retell = page.get_by_role("region", name=re.compile("^Retell"))
+        retell.get_by_label("Retell API key").fill("retell-key-0c8e")
+        retell.get_by_role("button", name="Connect Retell").click()
+        expect(page.locator("tr[data-platform=retell]")).to_contain_text("not used")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Disconnect Retell").click()
+        expect(page.locator("tr[data-platform=retell]")).to_contain_text("Not connected")
+        expect(page.locator("tr[data-platform=vapi]")).to_contain_text("Connected")
+        # Meta's webhook for WhatsApp: both credentials write-only, validated beside their fields.
+        whatsapp = page.get_by_role("region", name=re.compile("^WhatsApp"))
+        expect(whatsapp).to_contain_text("Not configured")
+        expect(whatsapp).to_contain_text(f"{self.local.url}/v1/inbound/acme/whatsapp")
+        whatsapp.get_by_label("Meta app secret").fill("too-short")
+        whatsapp.get_by_label("Webhook verify token").fill("verify-token-1")
+        whatsapp.get_by_role("button", name="Save WhatsApp webhook").click()
+        self.error_beside("Meta app secret", "16")
+        expect(whatsapp.get_by_label("Webhook verify token")).not_to_have_attribute("aria-invalid", "true")
+        whatsapp.get_by_label("Meta app secret").fill(META_APP_SECRET)
+        whatsapp.get_by_label("Webhook verify token").fill("verify-token-1")
+        whatsapp.get_by_role("button", name="Save WhatsApp webhook").click()
+        expect(page.locator("#status")).to_contain_text("WhatsApp webhook saved")
+        expect(page.get_by_role("region", name=re.compile("^WhatsApp"))).to_contain_text("Configured")
+        self.shot("19-platforms")
+        for value in (key, secret, "retell-key-0c8e", META_APP_SECRET, "verify-token-1"):
+            assert value not in page.url
+            assert value not in page.content(), "a platform secret is shown back"
+            assert value not in page.evaluate("() => JSON.stringify({...sessionStorage, ...localStorage})")
+            assert value not in "".join(self.local.log), "a platform secret is in the log"
+
+    def agent_call_platform(self):
+        """An agent's calls through Vapi: the ids it needs are asked for beside their
+        fields, and what the form does not edit (the analysis mapping) survives a save."""
+        page = self.page
+        self.local.put_json("/v1/agents/agent-vapi/followup-settings", {
+            "allowed_hours": {"start": "09:00", "end": "18:00"}, "allowed_days": ["mon", "tue"],
+            "analysis_mapping": {"consent_email": "email_ok"}})
+        self.go("/agents/agent-vapi")
+        page.get_by_label("Voice platform that places the calls").select_option("vapi")
+        expect(page.get_by_label("Platform assistant / agent id")).to_be_visible()
+        expect(page.locator("main")).to_contain_text("Required: the Vapi phoneNumberId.")
+        page.get_by_label("Platform assistant / agent id").fill("asst_4f2b")
+        page.get_by_role("button", name="Save changes").click()
+        self.error_beside("Platform phone-number id", "required for vapi")
+        self.shot("20-agent-call-platform-error")
+        page.get_by_label("Platform phone-number id").fill("pn_91c0")
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+        _, saved = self.local.api("GET", "/v1/agents/agent-vapi/followup-settings")
+        assert saved["calls"]["platform"] == {"name": "vapi", "agent_id": "asst_4f2b", "from_number_id": "pn_91c0"}, saved
+        assert saved["analysis_mapping"] == {"consent_email": "email_ok"}, saved
+        self.go("/agents/agent-vapi")
+        expect(page.get_by_label("Voice platform that places the calls")).to_have_value("vapi")
+        expect(page.get_by_label("Platform phone-number id")).to_have_value("pn_91c0")
+        expect(page.get_by_label("Calling number (E.164)")).to_be_hidden()
+
+    def delivery_reports(self):
+        """A follow-up call placed through Vapi shows Vapi's call id; a WhatsApp message
+        shows what Meta reported about it (sent, delivered, read), each report once."""
+        page, local = self.page, self.local
+        local.put_json("/v1/agents/agent-wa/followup-settings", {
+            "allowed_hours": {"start": "00:00", "end": "24:00"},
+            "allowed_days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            "calls": {"enabled": True, "instructions": "Offer the demo.", "max_retries": 1, "retry_interval_minutes": 30,
+                      "platform": {"name": "vapi", "agent_id": "asst_4f2b", "from_number_id": "pn_91c0"}},
+            "whatsapp": {"enabled": True, "template": {"name": "call_followup", "language": "en_US",
+                                                       "parameters": ["{{contact_name}}"]}}})
+        app_secret = META_APP_SECRET  # set on the platforms page
+        now_there = datetime.now(ZoneInfo("America/New_York")).strftime("%Y-%m-%dT%H:%M")
+        event = call_event("contact-wa", "Wes Allen", consent={"sms": False, "email": False, "whatsapp": True}, requests=[
+            {"channel": "call", "at": now_there, "reason": "Asked to be called right back."},
+            {"channel": "whatsapp", "at": now_there, "reason": "Prefers WhatsApp for the details."}])
+        event["call"].update(agent_id="agent-wa", campaign_id="camp-wa")
+        local.post_webhook("msg_wes", event)
+        # The executor sends them in the background: wait (bounded) until both went out.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while True:
+            _, listed = local.api("GET", "/v1/contacts/contact-wa/followups")
+            if sorted(f["status"] for f in listed["items"]) == ["placed", "sent"]:
+                break
+            assert time.monotonic() < deadline, listed
+            time.sleep(0.2)
+        self.go("/contacts/contact-wa")
+        timeline = page.locator(".timeline")
+        expect(timeline.get_by_text("Call placed", exact=True)).to_have_count(1)
+        expect(timeline.get_by_text("Sent", exact=True)).to_have_count(1)
+        assert not self.vapi.problems, self.vapi.problems
+        assert [c["authorization"] for c in self.vapi.calls] == ["Bearer vapi-private-key-7f3a9c"], self.vapi.calls
+
+        whatsapp = next(f for f in listed["items"] if f["channel"] == "whatsapp")
+        message_id = whatsapp["attempts"][-1]["provider_id"]
+        sent_at = int(time.time())
+        statuses = [(state, sent_at + i) for i, state in enumerate(["sent", "delivered", "read"])]
+        for state, at in statuses + [("delivered", sent_at + 1)]:  # Meta redelivers: recorded once
+            body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "waba", "changes": [{
+                "field": "messages", "value": {"messaging_product": "whatsapp", "statuses": [{
+                    "id": message_id, "status": state, "timestamp": str(at), "recipient_id": "14155550101",
+                    "biz_opaque_callback_data": f"{whatsapp['id']}:{whatsapp['attempt']}"}]}}]}]}).encode()
+            signature = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+            request = urllib.request.Request(
+                f"{local.url}/v1/inbound/acme/whatsapp", data=body, method="POST",
+                headers={"content-type": "application/json", "x-hub-signature-256": f"sha256={signature}"})
+            with urllib.request.urlopen(request) as response:
+                assert response.status == 200, response.status
+
+        self.go(f"/followups/{whatsapp['id']}")
+        reports = page.locator("table.attempts ol.deliveries li")
+        expect(reports).to_have_count(3)
+        expect(reports.nth(0)).to_contain_text("Sent: WhatsApp accepted it for the phone")
+        expect(reports.nth(1)).to_contain_text("Delivered to the contact's phone")
+        expect(reports.nth(2)).to_contain_text("Read by the contact")
+        expect(page.locator("table.attempts")).to_contain_text("Provider message id")
+        self.shot("21-whatsapp-deliveries")
+        call = next(f for f in listed["items"] if f["channel"] == "call")
+        self.go(f"/followups/{call['id']}")
+        attempts = page.locator("table.attempts")
+        expect(attempts.locator("th", has_text="Platform call id")).to_have_count(1)
+        expect(attempts.locator("tbody")).to_contain_text(FakeVapi.CALL_ID)
+        self.shot("22-call-through-vapi")
 
     def secrets(self):
         page = self.page
@@ -419,11 +719,27 @@ class Console:
         expect(page.locator("table.decisions tbody tr").first).to_be_visible()
         expect(page.locator("table.decisions")).to_contain_text("Follow-up call")
         self.shot("16-decision-preview")
-        body = page.get_by_label("call.completed body")
+        body = page.get_by_label("Webhook body")
         body.fill(json.dumps({"type": "call.completed", "call": {"id": "c1", "outcome": "maybe"}}))
         page.get_by_role("button", name="Preview decisions").click()
         expect(body).to_have_attribute("aria-invalid", "true")
         expect(page.locator("#event-error")).to_contain_text("call.outcome")
+        # A platform's own body: mapped as its webhook would, with what did not read.
+        page.get_by_label("Body format").select_option("retell")
+        now_ms = int(time.time() * 1000)
+        body.fill(json.dumps({"event": "call_analyzed", "call": {
+            "call_id": "call_r1", "agent_id": AGENT, "direction": "outbound", "call_status": "ended",
+            "from_number": "+14155550100", "to_number": "+14155550123", "disconnection_reason": "user_hangup",
+            "start_timestamp": now_ms - 300_000, "end_timestamp": now_ms, "metadata": {"campaign_id": CAMPAIGN},
+            "call_analysis": {"call_summary": "Wants the offer by text.", "custom_analysis_data": {
+                "consent_sms": "maybe", "sms_number": "+14155550123", "sms_number_confirmed": True}}}}))
+        page.get_by_role("button", name="Preview decisions").click()
+        expect(body).not_to_have_attribute("aria-invalid", "true")
+        expect(page.locator("main")).to_contain_text("What call call_r1 would get")
+        expect(page.locator("main .warning")).to_contain_text("custom_analysis_data.consent_sms: expected true or false")
+        page.get_by_text("As call.completed (idempotency key retell:call_r1)").click()
+        expect(page.locator("main pre")).to_contain_text('"id": "call_r1"')
+        self.shot("16b-decision-preview-retell")
 
     def mailboxes(self):
         """Connect a Gmail mailbox through the stand-in's consent page in a new tab; Outlook
@@ -478,7 +794,8 @@ class Console:
 
 
 SCENARIOS = ["sign_in", "account_settings", "agent_settings", "campaign_settings", "webhooks", "campaign_view",
-             "inbox", "cancel", "send_needs_review", "dnc", "secrets", "decision_preview", "mailboxes",
+             "inbox", "cancel", "send_needs_review", "dnc", "dnc_sources", "platforms", "agent_call_platform",
+             "delivery_reports", "secrets", "decision_preview", "mailboxes",
              "oidc_sign_in"]
 
 
@@ -491,8 +808,10 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     passed, failed = 0, 0
     with tempfile.TemporaryDirectory(prefix="console-test-") as data_dir:
+        vapi = FakeVapi()
         mail_provider = MailProvider(MAILBOX_ADDRESS)
-        local = Local(args.binary, data_dir, {"GOOGLE_CLIENT_ID": MAIL_CLIENT_ID, "GOOGLE_CLIENT_SECRET": MAIL_CLIENT_SECRET,
+        local = Local(args.binary, data_dir, {"VAPI_API_BASE": vapi.url, "GOOGLE_CLIENT_ID": MAIL_CLIENT_ID,
+                                              "GOOGLE_CLIENT_SECRET": MAIL_CLIENT_SECRET,
                                               "GOOGLE_OAUTH_BASE": mail_provider.base_url})
         try:
             with sync_playwright() as p:
@@ -505,7 +824,7 @@ def main():
                 # The local runtime serves a strict Content-Security-Policy: nothing may break it.
                 page.on("console", lambda m: errors.append(m.text)
                         if m.type == "error" and "Content Security Policy" in m.text else None)
-                console = Console(page, local, out)
+                console = Console(page, local, out, vapi)
                 console.mail_provider = mail_provider
                 for name in SCENARIOS:
                     try:
@@ -521,6 +840,7 @@ def main():
                 browser.close()
         finally:
             local.stop()
+            vapi.stop()
             mail_provider.stop()
             if failed:
                 print("---- followups-local output ----\n" + "".join(local.log[-60:]))

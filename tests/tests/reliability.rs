@@ -12,8 +12,10 @@
 //! - The whole path (webhook → stream → dispatcher → executors) through a proxy that
 //!   throttles, delays and drops AWS requests, with processes killed between the steps
 //!   and fresh instances resuming from what is stored: no message is sent twice and
-//!   every follow-up ends sent, failed, unknown or parked in the executors' failure
-//!   queue, never left `sending` (`FAULT_CALLS`, `FAULT_SEED` to vary it). The two ways
+//!   every follow-up ends sent, failed, unknown or, still `scheduled`, parked for an
+//!   operator; never left `sending`: a claim the last of Lambda's retries left behind is
+//!   settled by the failure queue's consumer (`service::parked`) (`FAULT_CALLS`,
+//!   `FAULT_SEED` to vary it). The two ways
 //!   a claim used to be left `sending` for good (fixed in b57628b) are pinned down one at
 //!   a time by the tests at the end.
 //!
@@ -794,9 +796,11 @@ struct Retried {
     lambda_retries: usize,
     lambda_gave_up: usize,
     schedules_fired: usize,
-    /// Follow-ups whose invocation Lambda gave up on: they are in the executors'
-    /// on-failure queue (`ExecutorFailureQueue` in template.yaml, alarmed).
+    /// Follow-ups whose invocation Lambda gave up on and the failure queue's consumer
+    /// left for an operator (`ExecutorParkedQueue` in template.yaml, alarmed).
     parked: Vec<String>,
+    /// Parked invocations the failure queue's consumer settled (`service::parked`).
+    parked_settled: usize,
 }
 
 /// Where the run killed processes.
@@ -831,6 +835,9 @@ impl Dice {
 /// Lambda's asynchronous invocation retries a failed event twice, then gives up (to an
 /// on-failure destination, where one is configured).
 const LAMBDA_RETRIES: usize = 2;
+/// How often the failure queue hands a message to its consumer before moving it to the
+/// parked queue (`maxReceiveCount` in template.yaml).
+const PARKED_RECEIVES: usize = 4;
 
 struct Report {
     followups: Vec<FollowUp>,
@@ -891,6 +898,7 @@ async fn run_with_faults(calls: usize, seed: u64, kills: Kills) -> (FaultWorld, 
     //    starts fresh instances that know only what is stored.
     let mut checkpoint = 0usize;
     let mut queue: Vec<(ExecutorInput, usize)> = Vec::new();
+    let mut gave_up: Vec<ExecutorInput> = Vec::new();
     for round in 0.. {
         assert!(round < 60, "no quiescence after 60 rounds");
         // Lambda's retries and Scheduler's firings come later in time.
@@ -1000,13 +1008,34 @@ async fn run_with_faults(calls: usize, seed: u64, kills: Kills) -> (FaultWorld, 
                     queue.push((input, tries + 1));
                 } else {
                     retried.lambda_gave_up += 1;
-                    retried.parked.push(input.followup_id.clone());
+                    gave_up.push(input);
                 }
             }
         }
     }
 
-    // 3. What is stored, and what reached the emulator.
+    // 3. The executors' failure queue, consumed by the dispatcher (`service::parked`):
+    //    each receive comes after the queue's visibility timeout (longer than the claim
+    //    timeout); a message stays while its claim is fresh, its follow-up needs an
+    //    operator or the table could not be reached, and then moves to the parked queue.
+    for _ in 0..PARKED_RECEIVES {
+        if gave_up.is_empty() {
+            break;
+        }
+        world.clock.advance(chrono::Duration::minutes(2));
+        let repo = world.repo();
+        let mut kept = Vec::new();
+        for input in gave_up {
+            match service::parked::settle_parked(&repo, &input, world.clock.now()).await {
+                Ok(outcome) if outcome.is_finished() => retried.parked_settled += 1,
+                _ => kept.push(input),
+            }
+        }
+        gave_up = kept;
+    }
+    retried.parked = gave_up.into_iter().map(|i| i.followup_id).collect();
+
+    // 4. What is stored, and what reached the emulator.
     let followups = campaign_followups(&world.direct, &world.account).await;
     let (sms_per_phone, email_per_address) = world.landed().await;
     let report = Report {
@@ -1146,12 +1175,14 @@ async fn through_throttling_dropped_connections_and_processes_killed_anywhere_no
 // The two ways a claim was left `sending` for good (before b57628b), one at a time
 // ---------------------------------------------------------------------------------
 
-/// How the table misbehaves, once, on the first write `pick` chooses.
-#[derive(Clone, Copy)]
+/// How the table misbehaves on the first write `pick` chooses (or on every one).
+#[derive(Clone, Copy, PartialEq)]
 enum Misbehave {
     /// Nothing is written; the caller hears "unavailable" (throttled past the SDK's
     /// retries, or the process died before the write).
     FailBefore,
+    /// The same on every write `pick` chooses: the table stays unreachable for it.
+    FailAlways,
     /// The write is applied, its answer is lost, and the SDK sends it again: the
     /// caller hears the second answer (the condition no longer holds).
     RetriedAfterLostAnswer,
@@ -1174,11 +1205,15 @@ impl store::Table for FlakyTable {
     }
     async fn write(&self, writes: Vec<store::Write>) -> Result<(), store::StoreError> {
         use std::sync::atomic::Ordering;
-        if !(self.pick)(&writes) || self.done.swap(true, Ordering::SeqCst) {
+        if !(self.pick)(&writes) {
+            return self.inner.write(writes).await;
+        }
+        let first = !self.done.swap(true, Ordering::SeqCst);
+        if !first && self.how != Misbehave::FailAlways {
             return self.inner.write(writes).await;
         }
         match self.how {
-            Misbehave::FailBefore => Err(store::StoreError::Unavailable(
+            Misbehave::FailBefore | Misbehave::FailAlways => Err(store::StoreError::Unavailable(
                 "injected: the write never happened".into(),
             )),
             Misbehave::RetriedAfterLostAnswer => {
@@ -1310,10 +1345,26 @@ async fn lambda_retries(
 }
 
 #[tokio::test]
+async fn a_message_whose_outcome_write_failed_once_after_the_send_is_recorded_sent_by_the_executor_itself()
+ {
+    let (executor, _clock, outbox, engine, input, _dir) =
+        flaky_executor(|w| puts_status(w, "sent"), Misbehave::FailBefore).await;
+    let first = executor.execute(&input).await;
+    assert!(
+        matches!(first, Ok(Outcome::Sent { .. })),
+        "the outcome is written again: {first:?}"
+    );
+    let account = AccountId::parse("account_id", harness::ACME).unwrap();
+    let followup = engine.followup(&account, &input.followup_id).await.unwrap();
+    assert_eq!(followup.value.status, Status::Sent);
+    assert_eq!(outbox.list().len(), 1, "sent once");
+}
+
+#[tokio::test]
 async fn a_message_whose_outcome_write_failed_after_the_send_is_surfaced_as_unknown_within_lambdas_retries()
  {
     let (executor, clock, outbox, engine, input, _dir) =
-        flaky_executor(|w| puts_status(w, "sent"), Misbehave::FailBefore).await;
+        flaky_executor(|w| puts_status(w, "sent"), Misbehave::FailAlways).await;
     let first = executor.execute(&input).await;
     assert!(first.is_err(), "the invocation fails: {first:?}");
     assert_eq!(outbox.list().len(), 1, "the provider has the SMS");

@@ -39,6 +39,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
     ),
     ("/tools.js", JS, include_str!("../../../console/tools.js")),
     (
+        "/platforms.js",
+        JS,
+        include_str!("../../../console/platforms.js"),
+    ),
+    (
         "/mailboxes.js",
         JS,
         include_str!("../../../console/mailboxes.js"),
@@ -124,5 +129,45 @@ mod tests {
         assert!(!handler, "inline event handler in index.html");
         assert!(!html.contains("<script>"), "inline script in index.html");
         assert!(!html.contains("style="), "inline style in index.html");
+    }
+
+    /// The codes of an enum of the OpenAPI document's schema `name`.
+    fn codes(name: &str, property: Option<&str>) -> Vec<String> {
+        let doc: serde_json::Value =
+            serde_json::from_str(include_str!("../../../shared/http/openapi.json")).unwrap();
+        let schema = &doc["components"]["schemas"][name];
+        let schema = property.map_or(schema, |p| &schema["properties"][p]);
+        let codes: Vec<String> = schema["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{name} has no enum"))
+            .iter()
+            .map(|code| code.as_str().unwrap().to_owned())
+            .collect();
+        assert!(!codes.is_empty());
+        codes
+    }
+
+    /// Every code the API can answer has its words in the console (else an operator
+    /// reads a bare code): reasons, statuses, channels, do-not-call sources and
+    /// WhatsApp delivery states.
+    #[test]
+    fn the_console_words_every_code_of_the_api() {
+        let ui = include_str!("../../../console/ui.js");
+        let tools = include_str!("../../../console/tools.js");
+        let followups = include_str!("../../../console/followups.js");
+        for (schema, property, source) in [
+            ("Reason", None, ui),
+            ("Status", None, ui),
+            ("Channel", None, ui),
+            ("DncEntry", Some("source"), tools),
+            ("Delivery", Some("state"), followups),
+        ] {
+            for code in codes(schema, property) {
+                assert!(
+                    source.contains(&format!("\n  {code}: \"")),
+                    "{schema} `{code}` has no words in the console"
+                );
+            }
+        }
     }
 }

@@ -142,7 +142,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     });
     let schedules = Arc::new(LocalSchedules::start(Arc::new(now_fn.clone()), fire));
     let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
-    tokio::spawn(run_due_jobs(due_rx, executor, clock.clone()));
+    tokio::spawn(run_due_jobs(due_rx, executor, repo.clone(), clock.clone()));
     tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
     if let Some(table) = &embedded {
         catch_up(table, &dispatcher, schedules.as_ref()).await?;
@@ -260,6 +260,11 @@ async fn aws_senders(outbox: Arc<Outbox>) -> Result<Senders, String> {
 const RETRY_DELAYS: [chrono::Duration; 2] =
     [chrono::Duration::minutes(1), chrono::Duration::minutes(2)];
 
+/// How often, and how far apart, a parked execution is looked at (the failure queue's
+/// receives on AWS: its visibility timeout is longer than the claim timeout).
+const PARKED_LOOKS: usize = 4;
+const PARKED_LOOK_DELAY: chrono::Duration = chrono::Duration::minutes(2);
+
 /// How often a waiting retry looks at the (movable) clock.
 const RETRY_TICK: std::time::Duration = std::time::Duration::from_millis(200);
 
@@ -267,6 +272,7 @@ const RETRY_TICK: std::time::Duration = std::time::Duration::from_millis(200);
 async fn run_due_jobs(
     mut due: mpsc::UnboundedReceiver<Job>,
     executor: Arc<Executor>,
+    repo: Arc<Repository>,
     clock: Arc<dyn Clock>,
 ) {
     while let Some(job) = due.recv().await {
@@ -275,42 +281,78 @@ async fn run_due_jobs(
             followup_id: job.followup_id,
             attempt: job.attempt,
         };
-        tokio::spawn(execute_with_retries(executor.clone(), clock.clone(), input));
+        let (executor, repo, clock) = (executor.clone(), repo.clone(), clock.clone());
+        tokio::spawn(async move {
+            if !execute_with_retries(&executor, clock.as_ref(), &input).await {
+                settle_parked(&repo, clock.as_ref(), &input).await;
+            }
+        });
     }
 }
 
 /// One job, tried again like a Lambda invocation while it fails or its claim is in
-/// flight.
+/// flight; false when every try failed (where Lambda would park the invocation in the
+/// executors' failure queue).
 async fn execute_with_retries(
-    executor: Arc<Executor>,
-    clock: Arc<dyn Clock>,
-    input: ExecutorInput,
-) {
+    executor: &Executor,
+    clock: &dyn Clock,
+    input: &ExecutorInput,
+) -> bool {
     let id = &input.followup_id;
-    for delay in RETRY_DELAYS {
-        match executor.execute(&input).await {
+    for (index, delay) in std::iter::once(None)
+        .chain(RETRY_DELAYS.into_iter().map(Some))
+        .enumerate()
+    {
+        if let Some(delay) = delay {
+            wait_on_clock(clock, delay).await;
+        }
+        let last = index == RETRY_DELAYS.len();
+        match executor.execute(input).await {
             Ok(Outcome::InFlight { detail }) => {
-                tracing::info!(followup_id = %id, %detail, "claim in flight; looking again later")
+                tracing::info!(followup_id = %id, %detail, last, "claim in flight")
             }
             Ok(outcome) => {
                 tracing::info!(followup_id = %id, ?outcome, "executed");
-                return;
+                return true;
             }
-            Err(e) => {
-                tracing::warn!(followup_id = %id, error = ?e, "execution failed; trying again later")
-            }
-        }
-        let at = clock.now() + delay;
-        while clock.now() < at {
-            tokio::time::sleep(RETRY_TICK).await;
+            Err(e) => tracing::warn!(followup_id = %id, error = ?e, last, "execution failed"),
         }
     }
-    match executor.execute(&input).await {
-        Ok(outcome) => tracing::info!(followup_id = %id, ?outcome, "executed"),
-        // Where Lambda would park the event in the executors' failure queue.
-        Err(e) => {
-            tracing::error!(followup_id = %id, error = ?e, "execution failed; gave up after the retries")
+    false
+}
+
+/// What the dispatcher does with the executors' failure queue on AWS
+/// (`service::parked`): a claim the last try left `sending` is settled `unknown` once
+/// stale; a follow-up still waiting to be sent is left for an operator (logged).
+async fn settle_parked(repo: &Repository, clock: &dyn Clock, input: &ExecutorInput) {
+    let id = &input.followup_id;
+    for _ in 0..PARKED_LOOKS {
+        wait_on_clock(clock, PARKED_LOOK_DELAY).await;
+        match service::parked::settle_parked(repo, input, clock.now()).await {
+            Ok(outcome) if outcome.is_finished() => {
+                tracing::info!(followup_id = %id, ?outcome, "parked execution settled");
+                return;
+            }
+            Ok(outcome @ service::parked::Parked::ForOperator { .. }) => {
+                tracing::error!(followup_id = %id, ?outcome, "execution failed after the retries; left for an operator");
+                return;
+            }
+            Ok(outcome) => {
+                tracing::info!(followup_id = %id, ?outcome, "parked execution not settled yet")
+            }
+            Err(e) => {
+                tracing::warn!(followup_id = %id, error = ?e, "parked execution not settled yet")
+            }
         }
+    }
+    tracing::error!(followup_id = %id, "parked execution could not be settled; left for an operator");
+}
+
+/// Sleeps until the (movable) local clock has moved on by `delay`.
+async fn wait_on_clock(clock: &dyn Clock, delay: chrono::Duration) {
+    let at = clock.now() + delay;
+    while clock.now() < at {
+        tokio::time::sleep(RETRY_TICK).await;
     }
 }
 

@@ -1,6 +1,7 @@
+use std::collections::VecDeque;
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -31,16 +32,22 @@ pub struct OutboxEntry {
 }
 
 /// The sender of the local runtime and of tests: records what would have been sent
-/// instead of sending it, in memory and, given a path, as JSON lines appended to a
-/// file, so the outbox survives a restart of the local runtime.
+/// instead of sending it, as JSON lines appended to a file given a path (the whole
+/// record, surviving a restart of the local runtime), and in memory for the most
+/// recent [`Outbox::MEMORY_LIMIT`] messages (so a long run does not grow without
+/// bound).
 pub struct Outbox {
     clock: Clock,
     path: Option<PathBuf>,
+    limit: usize,
     state: Mutex<State>,
 }
 
 struct State {
-    entries: Vec<OutboxEntry>,
+    /// The most recent entries, oldest first.
+    entries: VecDeque<OutboxEntry>,
+    /// Every entry ever recorded (numbers the provider ids).
+    recorded: u64,
     file: Option<File>,
 }
 
@@ -48,7 +55,21 @@ impl Outbox {
     /// Opens the outbox, reading back what an earlier run recorded at `path` (created if
     /// missing). `clock` stamps each entry, so a moved local clock shows in `sent_at`.
     pub fn new(path: Option<PathBuf>, clock: Clock) -> std::io::Result<Outbox> {
-        let mut entries = Vec::new();
+        Self::with_memory_limit(path, clock, Self::MEMORY_LIMIT)
+    }
+
+    /// How many of the most recent messages are kept in memory (and listed).
+    pub const MEMORY_LIMIT: usize = 10_000;
+
+    /// [`Outbox::new`] keeping the `limit` most recent messages in memory.
+    pub fn with_memory_limit(
+        path: Option<PathBuf>,
+        clock: Clock,
+        limit: usize,
+    ) -> std::io::Result<Outbox> {
+        let limit = limit.max(1);
+        let mut entries = VecDeque::new();
+        let mut recorded = 0u64;
         let file = match &path {
             None => None,
             Some(path) => {
@@ -60,14 +81,27 @@ impl Outbox {
                     .read(true)
                     .append(true)
                     .open(path)?;
-                let mut text = String::new();
-                file.read_to_string(&mut text)?;
-                for (number, line) in text.lines().enumerate() {
+                let ends_torn = file.metadata()?.len() > 0 && {
+                    let mut last = [0u8];
+                    file.seek(SeekFrom::End(-1))?;
+                    file.read_exact(&mut last)?;
+                    last[0] != b'\n'
+                };
+                file.seek(SeekFrom::Start(0))?;
+                for (number, line) in BufReader::new(&file).split(b'\n').enumerate() {
+                    let line = line?;
+                    let line = String::from_utf8_lossy(&line);
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match serde_json::from_str::<OutboxEntry>(line) {
-                        Ok(entry) => entries.push(entry),
+                    match serde_json::from_str::<OutboxEntry>(&line) {
+                        Ok(entry) => {
+                            recorded += 1;
+                            if entries.len() == limit {
+                                entries.pop_front();
+                            }
+                            entries.push_back(entry);
+                        }
                         // A line torn by a crash mid-write: the rest is still good.
                         Err(e) => tracing::warn!(
                             path = %path.display(),
@@ -77,7 +111,7 @@ impl Outbox {
                         ),
                     }
                 }
-                if !text.is_empty() && !text.ends_with('\n') {
+                if ends_torn {
                     // End the torn line, so the next entry starts on a line of its own.
                     file.write_all(b"\n")?;
                 }
@@ -87,16 +121,22 @@ impl Outbox {
         Ok(Outbox {
             clock,
             path,
-            state: Mutex::new(State { entries, file }),
+            limit,
+            state: Mutex::new(State {
+                entries,
+                recorded,
+                file,
+            }),
         })
     }
 
-    /// Everything recorded, oldest first.
+    /// The most recent messages recorded (up to the memory limit), oldest first.
     pub fn list(&self) -> Vec<OutboxEntry> {
-        self.lock().entries.clone()
+        self.lock().entries.iter().cloned().collect()
     }
 
-    /// What was recorded for `account_id`, oldest first: one tenant never sees another's.
+    /// The most recent messages recorded for `account_id`, oldest first: one tenant
+    /// never sees another's.
     pub fn list_for(&self, account_id: &str) -> Vec<OutboxEntry> {
         self.lock()
             .entries
@@ -205,7 +245,7 @@ impl Outbox {
             destination: message.destination().to_owned(),
             text: summary(message),
             detail,
-            provider_id: format!("outbox-{}", state.entries.len() + 1),
+            provider_id: format!("outbox-{}", state.recorded + 1),
             sent_at,
         };
         if let Some(file) = state.file.as_mut() {
@@ -222,7 +262,11 @@ impl Outbox {
             provider_id,
             "recorded in the outbox"
         );
-        state.entries.push(entry);
+        state.recorded += 1;
+        if state.entries.len() == self.limit {
+            state.entries.pop_front();
+        }
+        state.entries.push_back(entry);
         Ok(Sent { provider_id })
     }
 }

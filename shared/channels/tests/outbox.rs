@@ -174,3 +174,31 @@ async fn each_account_sees_only_its_own_outbox_also_after_a_restart() {
     assert_eq!(reopened.list().len(), 3);
     let _ = std::fs::remove_dir_all(path.parent().unwrap());
 }
+
+#[tokio::test]
+async fn memory_holds_only_the_most_recent_messages_while_the_file_keeps_them_all() {
+    let path = scratch_file("outbox.jsonl");
+    let (clock, _) = movable_clock(Utc.with_ymd_and_hms(2030, 1, 15, 14, 0, 0).unwrap());
+    let outbox = Outbox::with_memory_limit(Some(path.clone()), clock.clone(), 3).unwrap();
+    for _ in 0..5 {
+        outbox.send(&sms()).await.unwrap();
+    }
+    let ids = |o: &Outbox| {
+        o.list()
+            .into_iter()
+            .map(|e| e.provider_id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&outbox), ["outbox-3", "outbox-4", "outbox-5"]);
+    drop(outbox);
+
+    let lines = std::fs::read_to_string(&path).unwrap().lines().count();
+    assert_eq!(lines, 5, "the file is the whole record");
+    let reopened = Outbox::with_memory_limit(Some(path), clock, 3).unwrap();
+    assert_eq!(ids(&reopened), ["outbox-3", "outbox-4", "outbox-5"]);
+    let next = reopened.send(&sms()).await.unwrap();
+    assert_eq!(
+        next.provider_id, "outbox-6",
+        "numbering counts the whole record"
+    );
+}

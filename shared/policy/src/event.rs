@@ -1,4 +1,4 @@
-//! The `call.completed` webhook body (DESIGN 3.1), parsed into values that are valid by
+//! The `call.completed` webhook body (README, "The API"), parsed into values that are valid by
 //! construction. Unknown fields are ignored here (unlike settings): providers add fields
 //! over time and that must not break the webhook.
 

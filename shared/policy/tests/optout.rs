@@ -1,4 +1,4 @@
-//! Opt-outs (DESIGN section 13): which replies revoke consent, and when the one
+//! Opt-outs: which replies revoke consent, and when the one
 //! confirmation text may go out.
 
 use chrono::{DateTime, TimeDelta, Utc};

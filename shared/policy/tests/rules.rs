@@ -1,4 +1,4 @@
-//! The policy's rules (DESIGN section 4), one test per rule, most of them tables.
+//! The policy's rules, one test per rule, most of them tables.
 
 mod common;
 

@@ -46,7 +46,7 @@ pub const DEFAULT_PLACED_CALL_WAIT: Duration = Duration::hours(2);
 /// dispatcher's direct path takes anything due within two minutes).
 pub const MAX_EARLY_WAIT: Duration = Duration::seconds(150);
 
-/// The executor's input (DESIGN 3.3): the same from Scheduler and from direct invokes.
+/// The executor's input (docs/architecture.md, "Contracts at the boundaries"): the same from Scheduler and from direct invokes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExecutorInput {
     pub account_id: String,
@@ -505,9 +505,11 @@ impl Executor {
                 }
             }
         };
-        // If this write is lost, the follow-up stays `sending` and the next invocation
-        // reports it `unknown`: it is never sent twice.
-        self.save(&claimed, &done).await?;
+        // This invocation knows the outcome: it keeps trying to record it. If every try
+        // is lost, the follow-up stays `sending` and a later look (Lambda's retry, or the
+        // failure queue's settler, `service::parked`) reports it `unknown`: it is never
+        // sent twice.
+        self.save_outcome(&claimed, &done).await?;
         let channel = done.channel.as_str();
         let reason = done.reason.map(|r| r.as_str()).unwrap_or("none");
         match &outcome {
@@ -560,29 +562,41 @@ impl Executor {
         Ok(Outcome::Unknown { detail })
     }
 
-    /// A claim found still `sending`: in flight if recent, else the process that held
-    /// it died mid-send and the outcome is unknown (surfaced, not resent).
     async fn settle_stale_claim(
         &self,
         stored: Versioned<FollowUp>,
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
-        if now - stored.value.updated_at < CLAIM_TIMEOUT {
-            return Ok(Outcome::InFlight {
-                detail: format!(
-                    "claimed at {}; another invocation is sending it",
-                    stored.value.updated_at
-                ),
-            });
+        settle_claim(&self.repo, &stored, now).await
+    }
+
+    /// Records the outcome of a send this invocation made, trying again (briefly) when
+    /// the table is throttled or unreachable; a try whose answer was lost but which was
+    /// applied is recognised by reading the follow-up back.
+    async fn save_outcome(
+        &self,
+        claimed: &Versioned<FollowUp>,
+        done: &FollowUp,
+    ) -> Result<u64, ServiceError> {
+        let mut delay = std::time::Duration::from_millis(100);
+        for _ in 1..OUTCOME_WRITE_TRIES {
+            match self.repo.save_followup(claimed, done).await {
+                Ok(version) => return Ok(version),
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(followup_id = %done.id, error = %e, "the outcome was not recorded; trying again");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(StoreError::ConditionFailed { .. }) => {
+                    return match self.repo.followup(&done.account_id, &done.id).await? {
+                        Some(current) if current.value == *done => Ok(current.version),
+                        _ => self.save(claimed, done).await,
+                    };
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
-        let detail = format!(
-            "claimed at {} and never settled: the provider may or may not have it",
-            stored.value.updated_at
-        );
-        let mut unknown = stored.value.clone();
-        unknown.record(now, Status::Unknown, Reason::OutcomeUnknown, detail.clone());
-        self.save(&stored, &unknown).await?;
-        Ok(Outcome::Unknown { detail })
+        self.save(claimed, done).await
     }
 
     /// The one-click unsubscribe headers of an email follow-up (none for other
@@ -720,6 +734,46 @@ impl Executor {
         }
     }
 }
+
+/// A claim found still `sending`: in flight if recent, else the process that held it
+/// died mid-send (or could not record the outcome) and the outcome is unknown:
+/// surfaced, not resent.
+pub(crate) async fn settle_claim(
+    repo: &Repository,
+    stored: &Versioned<FollowUp>,
+    now: DateTime<Utc>,
+) -> Result<Outcome, ServiceError> {
+    if now - stored.value.updated_at < CLAIM_TIMEOUT {
+        return Ok(Outcome::InFlight {
+            detail: format!(
+                "claimed at {}; another invocation is sending it",
+                stored.value.updated_at
+            ),
+        });
+    }
+    let detail = format!(
+        "claimed at {} and never settled: the provider may or may not have it",
+        stored.value.updated_at
+    );
+    let mut unknown = stored.value.clone();
+    unknown.record(now, Status::Unknown, Reason::OutcomeUnknown, detail.clone());
+    match repo.save_followup(stored, &unknown).await {
+        Ok(_) => {}
+        Err(StoreError::ConditionFailed { .. }) => {
+            return Ok(skipped("the claim was settled meanwhile"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    crate::metrics::count(
+        "unknown",
+        stored.value.channel.as_str(),
+        "claim_never_settled",
+    );
+    Ok(Outcome::Unknown { detail })
+}
+
+/// How many times the executor tries to record the outcome of a send it made.
+const OUTCOME_WRITE_TRIES: usize = 5;
 
 /// How many times a send is checked again after losing its claim to another send to
 /// the same contact.

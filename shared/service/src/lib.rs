@@ -20,6 +20,7 @@ pub mod meta_webhook;
 pub mod metrics;
 pub mod operations;
 pub mod optout;
+pub mod parked;
 pub mod platforms;
 pub mod records;
 pub mod repository;

@@ -167,13 +167,13 @@ impl Engine {
         };
         let key = records::meta_webhook_key(account);
         self.repo.put_record(key, &config, None).await?;
-        Ok(meta_status(Some(&config)))
+        Ok(meta_status(account, Some(&config)))
     }
 
     /// Whether the account's Meta webhook is configured, without the credentials.
     pub async fn meta_webhook_status(&self, account: &AccountId) -> Result<Value, ServiceError> {
         let config = self.repo.meta_webhook(account).await?;
-        Ok(meta_status(config.as_ref()))
+        Ok(meta_status(account, config.as_ref()))
     }
 
     /// Meta's subscription check: echoes `challenge` when the mode is `subscribe` and
@@ -347,10 +347,16 @@ pub fn meta_signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-fn meta_status(config: Option<&MetaWebhookConfig>) -> Value {
+/// Configured or not (and since when), and where Meta's webhook must point.
+fn meta_status(account: &AccountId, config: Option<&MetaWebhookConfig>) -> Value {
+    let webhook_path = format!("/v1/inbound/{account}/whatsapp");
     match config {
-        Some(config) => json!({ "configured": true, "updated_at": config.updated_at }),
-        None => json!({ "configured": false }),
+        Some(config) => json!({
+            "configured": true,
+            "updated_at": config.updated_at,
+            "webhook_path": webhook_path,
+        }),
+        None => json!({ "configured": false, "webhook_path": webhook_path }),
     }
 }
 

@@ -204,6 +204,57 @@ async fn a_claim_left_by_a_dead_executor_is_reported_unknown_not_sent_again() {
 }
 
 #[tokio::test]
+async fn an_invocation_lambda_gave_up_on_is_settled_from_the_failure_queue_never_resent() {
+    use service::parked::{Parked, settle_parked};
+    let world = World::new().await;
+    world
+        .deliver(
+            "msg_1",
+            &answered_call("call-1", "contact-1", world.clock.now()),
+        )
+        .await
+        .unwrap();
+    let sms = one(&world, "contact-1", Channel::Sms).await;
+    let email = one(&world, "contact-1", Channel::Email).await;
+    let repo = &world.engine.repo;
+
+    // Still waiting to be sent after its executor kept failing: for an operator.
+    let parked = settle_parked(repo, &input(&world, &email), world.clock.now()).await;
+    assert_eq!(
+        parked.unwrap(),
+        Parked::ForOperator {
+            status: Status::Scheduled
+        }
+    );
+
+    // The last try claimed the SMS and died: fresh, the claim is left alone; stale, it
+    // is settled `unknown` and nothing is sent.
+    let stored = repo
+        .followup(&world.account, &sms.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut claimed = stored.value.clone();
+    let claimed_at = world.clock.now();
+    claimed.record(claimed_at, Status::Sending, policy::Reason::Due, "claimed");
+    repo.save_followup(&stored, &claimed).await.unwrap();
+    let sms_input = input(&world, &sms);
+    let at = |seconds| claimed_at + Duration::seconds(seconds);
+    let fresh = settle_parked(repo, &sms_input, at(30)).await.unwrap();
+    assert_eq!(fresh, Parked::ClaimFresh);
+    let stale = settle_parked(repo, &sms_input, at(120)).await.unwrap();
+    assert!(matches!(stale, Parked::SettledUnknown { .. }), "{stale:?}");
+    assert_eq!(
+        one(&world, "contact-1", Channel::Sms).await.status,
+        Status::Unknown
+    );
+    // Received again (the queue delivers at least once): nothing more happens.
+    let again = settle_parked(repo, &sms_input, at(240)).await.unwrap();
+    assert_eq!(again, Parked::Done);
+    assert!(world.outbox.list().is_empty(), "never resent");
+}
+
+#[tokio::test]
 async fn an_unanswered_follow_up_call_is_retried_after_the_interval_then_exhausted() {
     let world = World::new().await;
     let now = world.clock.now();

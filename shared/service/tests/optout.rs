@@ -1,4 +1,4 @@
-//! The opt-out use case (DESIGN section 13) on the embedded store: the number or
+//! The opt-out use case on the embedded store: the number or
 //! address goes on the do-not-call list with its source, its open follow-ups of every
 //! channel are cancelled with reason `opted_out`, and nothing more is sent to it.
 

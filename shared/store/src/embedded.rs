@@ -7,8 +7,11 @@
 //! their string parts, which makes every query a range over one table.
 //!
 //! redb is blocking and commits with an fsync, so every call runs on tokio's blocking
-//! pool. Writes also take one mutex through commit and notification, so subscribers
-//! see changes in commit order.
+//! pool. Writes are group-committed: concurrent calls are applied one after the other
+//! in one transaction with one fsync, each with its own conditions and its own answer,
+//! sent once the transaction is durable (what a commit promises is unchanged). One
+//! thread commits at a time and notifies before the next, so subscribers see changes
+//! in commit order.
 //!
 //! Expired items are invisible but stay in the file until a write replaces or deletes
 //! them (there is no background sweeper: the local runtime's data is small).
@@ -66,7 +69,10 @@ struct Inner {
     backend: Backend,
     /// `None` after an I/O error closed it: the next call opens the file again.
     db: RwLock<Option<Database>>,
+    /// Held by the one thread committing a batch.
     write_lock: Mutex<()>,
+    /// Calls waiting for the next group commit.
+    queue: Mutex<Vec<Queued>>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Change>>>,
 }
 
@@ -90,6 +96,7 @@ impl EmbeddedTable {
                 backend,
                 db: RwLock::new(Some(db)),
                 write_lock: Mutex::new(()),
+                queue: Mutex::new(Vec::new()),
                 subscribers: Mutex::new(Vec::new()),
             }),
             clock: system_clock(),
@@ -207,72 +214,134 @@ impl Inner {
         result
     }
 
+    /// Group commit: each call queues its writes; whoever holds the writer's lock takes
+    /// everything queued and applies it in one redb transaction, with one fsync, each
+    /// call's writes checked against the state the calls before it left (so the calls
+    /// are serialized exactly as one at a time would be). Every call then gets its own
+    /// answer, sent only once the transaction is durable.
     fn write(&self, db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
-        let _serial = lock(&self.write_lock);
-        let txn = db.begin_write().map_err(storage)?;
-        let mut changes = Vec::new();
+        let (reply, answer) = std::sync::mpsc::channel();
+        lock(&self.queue).push(Queued { writes, now, reply });
         {
-            let mut items = txn.open_table(ITEMS).map_err(storage)?;
-            let mut gsi1 = txn.open_table(GSI1).map_err(storage)?;
-            let mut gsi2 = txn.open_table(GSI2).map_err(storage)?;
-
-            // Keys are distinct (checked), so every condition sees the state before the
-            // call, as in a DynamoDB transaction.
-            let mut stored = Vec::with_capacity(writes.len());
-            let mut failed = Vec::new();
-            for (i, write) in writes.iter().enumerate() {
-                let current = load(&items, &primary_key(write.key()))?;
-                let live = rules::live(current.clone(), now);
-                if !rules::holds(write.cond(), live.as_ref()) {
-                    failed.push((i, live.clone()));
-                }
-                stored.push((current, live));
-            }
-            if !failed.is_empty() {
-                // Dropping the transaction aborts it.
-                return Err(StoreError::ConditionFailed { failed });
-            }
-
-            for (write, (current, live)) in writes.into_iter().zip(stored) {
-                let key = primary_key(write.key());
-                if let Some(current) = &current
-                    && !matches!(write, Write::Check { .. })
-                {
-                    unindex(&mut gsi1, &mut gsi2, current, &key)?;
-                }
-                match write {
-                    Write::Put { item, .. } => {
-                        items
-                            .insert(key.as_slice(), encode_item(&item)?.as_slice())
-                            .map_err(storage)?;
-                        index(&mut gsi1, &mut gsi2, &item, &key)?;
-                        if live.as_ref() != Some(&item) {
-                            changes.push(Change {
-                                old: live,
-                                new: Some(item),
-                            });
-                        }
-                    }
-                    Write::Delete { .. } => {
-                        items.remove(key.as_slice()).map_err(storage)?;
-                        if live.is_some() {
-                            changes.push(Change {
-                                old: live,
-                                new: None,
-                            });
-                        }
-                    }
-                    Write::Check { .. } => {}
-                }
+            let _serial = lock(&self.write_lock);
+            let batch = std::mem::take(&mut *lock(&self.queue));
+            if !batch.is_empty() {
+                self.commit(db, batch);
             }
         }
-        txn.commit().map_err(storage)?;
-        if !changes.is_empty() {
-            let mut subscribers = lock(&self.subscribers);
-            subscribers.retain(|tx| changes.iter().all(|c| tx.send(c.clone()).is_ok()));
-        }
-        Ok(())
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(StoreError::Unavailable("the store's writer stopped".into())))
     }
+
+    /// Applies a batch of queued calls in one transaction and answers each.
+    fn commit(&self, db: &Database, batch: Vec<Queued>) {
+        let applied = db.begin_write().map_err(storage).and_then(|txn| {
+            let outcomes = apply_all(&txn, &batch)?;
+            txn.commit().map_err(storage)?;
+            Ok(outcomes)
+        });
+        match applied {
+            Ok(outcomes) => {
+                let changes: Vec<Change> = outcomes
+                    .iter()
+                    .filter_map(|o| o.as_ref().ok())
+                    .flatten()
+                    .cloned()
+                    .collect();
+                if !changes.is_empty() {
+                    let mut subscribers = lock(&self.subscribers);
+                    subscribers.retain(|tx| changes.iter().all(|c| tx.send(c.clone()).is_ok()));
+                }
+                for (queued, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = queued.reply.send(outcome.map(|_| ()));
+                }
+            }
+            // Nothing of the batch was written (a condition seen failing may have
+            // depended on a write that is gone too): every call may try again.
+            Err(e) => {
+                for queued in batch {
+                    let _ = queued.reply.send(Err(match &e {
+                        StoreError::Unavailable(reason) => StoreError::Unavailable(reason.clone()),
+                        other => StoreError::Unavailable(other.to_string()),
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// One call's writes waiting for the next group commit.
+struct Queued {
+    writes: Vec<Write>,
+    now: i64,
+    reply: std::sync::mpsc::Sender<Result<(), StoreError>>,
+}
+
+/// Applies each queued call in order inside `txn`: a call whose conditions fail writes
+/// nothing and gets `ConditionFailed`; an I/O error fails the whole batch.
+fn apply_all(
+    txn: &redb::WriteTransaction,
+    batch: &[Queued],
+) -> Result<Vec<Result<Vec<Change>, StoreError>>, StoreError> {
+    let mut items = txn.open_table(ITEMS).map_err(storage)?;
+    let mut gsi1 = txn.open_table(GSI1).map_err(storage)?;
+    let mut gsi2 = txn.open_table(GSI2).map_err(storage)?;
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for queued in batch {
+        let (writes, now) = (&queued.writes, queued.now);
+        // Keys are distinct (checked), so every condition sees the state before the
+        // call, as in a DynamoDB transaction.
+        let mut stored = Vec::with_capacity(writes.len());
+        let mut failed = Vec::new();
+        for (i, write) in writes.iter().enumerate() {
+            let current = load(&items, &primary_key(write.key()))?;
+            let live = rules::live(current.clone(), now);
+            if !rules::holds(write.cond(), live.as_ref()) {
+                failed.push((i, live.clone()));
+            }
+            stored.push((current, live));
+        }
+        if !failed.is_empty() {
+            outcomes.push(Err(StoreError::ConditionFailed { failed }));
+            continue;
+        }
+        let mut changes = Vec::new();
+        for (write, (current, live)) in writes.iter().zip(stored) {
+            let key = primary_key(write.key());
+            if let Some(current) = &current
+                && !matches!(write, Write::Check { .. })
+            {
+                unindex(&mut gsi1, &mut gsi2, current, &key)?;
+            }
+            match write {
+                Write::Put { item, .. } => {
+                    items
+                        .insert(key.as_slice(), encode_item(item)?.as_slice())
+                        .map_err(storage)?;
+                    index(&mut gsi1, &mut gsi2, item, &key)?;
+                    if live.as_ref() != Some(item) {
+                        changes.push(Change {
+                            old: live,
+                            new: Some(item.clone()),
+                        });
+                    }
+                }
+                Write::Delete { .. } => {
+                    items.remove(key.as_slice()).map_err(storage)?;
+                    if live.is_some() {
+                        changes.push(Change {
+                            old: live,
+                            new: None,
+                        });
+                    }
+                }
+                Write::Check { .. } => {}
+            }
+        }
+        outcomes.push(Ok(changes));
+    }
+    Ok(outcomes)
 }
 
 fn query_in(

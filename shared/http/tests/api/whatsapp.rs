@@ -76,7 +76,10 @@ async fn post_signed(world: &World, body: &Value, secret: &str) -> Reply {
 
 async fn the_credentials_are_write_only_and_validated(world: World) {
     let before = world.get("/v1/settings/whatsapp-webhook").send().await.ok();
-    assert_eq!(before.json(), json!({"configured": false}));
+    assert_eq!(
+        before.json(),
+        json!({"configured": false, "webhook_path": "/v1/inbound/acme/whatsapp"})
+    );
     configure_meta(&world).await;
     let after = world.get("/v1/settings/whatsapp-webhook").send().await.ok();
     assert_eq!(after.json()["configured"], true);
@@ -98,7 +101,10 @@ async fn the_credentials_are_write_only_and_validated(world: World) {
         .send()
         .await
         .ok();
-    assert_eq!(globex.json(), json!({"configured": false}));
+    assert_eq!(
+        globex.json(),
+        json!({"configured": false, "webhook_path": "/v1/inbound/globex/whatsapp"})
+    );
 }
 
 async fn meta_subscription_check_echoes_the_challenge_only_with_the_verify_token(world: World) {
