@@ -364,16 +364,12 @@ impl Executor {
         let mut done = claimed.value.clone();
         let attempt = done.attempt;
 
-        let mailbox = match self.mailbox_for(&claimed.value, settings).await? {
-            None => None,
-            Some(Ok(opened)) => Some(opened),
-            Some(Err(detail)) => {
-                let reason = Reason::MailboxDisconnected;
-                done.record(now, Status::Failed, reason, detail.clone());
-                self.save(&claimed, &done).await?;
-                crate::metrics::count("failed", done.channel.as_str(), reason.as_str());
-                return Ok(Some(Outcome::Failed { reason, detail }));
-            }
+        let mailbox = match self
+            .sending_mailbox(&claimed, &mut done, settings, now)
+            .await?
+        {
+            Ok(mailbox) => mailbox,
+            Err(failed) => return Ok(Some(failed)),
         };
         let from_mailbox = mailbox.as_ref().map(|m| m.mailbox.address.as_str());
         let outbound = match self.render(&claimed.value, settings, from_mailbox, email_headers) {

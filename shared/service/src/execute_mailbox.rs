@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use channels::mailbox::{MAILBOX_DISCONNECTED, Mailbox, MailboxSend};
 use channels::{Outbound, SendError, Sent};
-use policy::{Channel, FollowUp, MailboxStatus, Settings};
+use chrono::{DateTime, Utc};
+use policy::{Channel, FollowUp, MailboxStatus, Reason, Settings, Status};
 
-use super::Executor;
+use super::{Executor, Outcome};
 use crate::error::ServiceError;
 use crate::mailboxes::{StoredMailbox, open_mailbox, token_context};
 use crate::records::Versioned;
@@ -55,6 +56,29 @@ impl Executor {
         .await?
         .map(|(stored, mailbox)| Opened { stored, mailbox });
         Ok(Some(opened))
+    }
+
+    /// The mailbox the claimed email leaves from (`None`: SES), or, when the campaign
+    /// names one that cannot send, the follow-up recorded `failed` with reason
+    /// `mailbox_disconnected`.
+    pub(super) async fn sending_mailbox(
+        &self,
+        claimed: &Versioned<FollowUp>,
+        done: &mut FollowUp,
+        settings: &Settings,
+        now: DateTime<Utc>,
+    ) -> Result<Result<Option<Opened>, Outcome>, ServiceError> {
+        match self.mailbox_for(&claimed.value, settings).await? {
+            None => Ok(Ok(None)),
+            Some(Ok(opened)) => Ok(Ok(Some(opened))),
+            Some(Err(detail)) => {
+                let reason = Reason::MailboxDisconnected;
+                done.record(now, Status::Failed, reason, detail.clone());
+                self.save(claimed, done).await?;
+                crate::metrics::count("failed", done.channel.as_str(), reason.as_str());
+                Ok(Err(Outcome::Failed { reason, detail }))
+            }
+        }
     }
 
     /// Sends from the mailbox; keeps a rotated refresh token and marks the mailbox

@@ -161,26 +161,20 @@ async fn campaign_settings_refuse_a_missing_or_disconnected_mailbox(world: World
     world.configure_acme().await;
     let missing = format!("mb_{}", "0".repeat(32));
     let mut campaign = campaign_json();
-    campaign["email"]["sender"] = json!(missing);
-    let reply = world
-        .put("/v1/campaigns/camp-1/followup-settings")
-        .json(&campaign)
-        .send()
-        .await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
-        ["email.sender"]
-    );
-    campaign["email"]["sender"] = json!("gmail");
-    let reply = world
-        .put("/v1/campaigns/camp-1/followup-settings")
-        .json(&campaign)
-        .send()
-        .await;
-    assert_eq!(
-        reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
-        ["email.sender"]
-    );
+    // A mailbox that does not exist, and a value that is neither `ses` nor a mailbox id.
+    for sender in [missing.as_str(), "gmail"] {
+        campaign["email"]["sender"] = json!(sender);
+        let reply = world
+            .put("/v1/campaigns/camp-1/followup-settings")
+            .json(&campaign)
+            .send()
+            .await;
+        assert_eq!(
+            reply.expect(StatusCode::BAD_REQUEST).invalid_fields(),
+            ["email.sender"],
+            "{sender}"
+        );
+    }
 
     let mailbox = connect(&world, "google").await;
     campaign["email"]["sender"] = mailbox["id"].clone();
