@@ -198,6 +198,7 @@ export const REASON_WORDS = {
   provider_accepted: "Accepted by the provider",
   provider_error: "The provider refused it",
   outcome_unknown: "Interrupted while sending: it may or may not have gone out",
+  call_in_progress: "The platform reports the call still in progress: looked up again later",
   opted_out: "The recipient opted out",
   due: "Due: claimed by the sender",
   awaiting_review: "An SMS to this contact already waits for review",

@@ -276,6 +276,29 @@ def check_code_grants(template: dict[str, Any], root: Path) -> list[str]:
     return problems
 
 
+def check_index_reads(template: dict[str, Any]) -> list[str]:
+    """The indexes project keys only, so a role that queries them must read the items."""
+    problems = []
+    for name, role in resources_of(template, "AWS::IAM::Role").items():
+        actions = set()
+        for statement in statements_of(role):
+            if statement["Effect"] == "Allow":
+                actions.update(as_list(statement["Action"]))
+        queries_index = any(
+            "dynamodb:Query" in as_list(s["Action"]) and "/index/" in json.dumps(s.get("Resource"))
+            for s in statements_of(role)
+        )
+        if queries_index and "dynamodb:BatchGetItem" not in actions:
+            problems.append(f"{name} queries the keys-only indexes but cannot BatchGetItem their items")
+    if template.get("Parameters", {}).get("IndexProjection", {}).get("Default") != "KEYS_ONLY":
+        problems.append("the indexes do not project keys only by default (F4)")
+    for table in resources_of(template, "AWS::DynamoDB::Table").values():
+        for index in table["Properties"].get("GlobalSecondaryIndexes", []):
+            if index.get("Projection", {}).get("ProjectionType") != {"Ref": "IndexProjection"}:
+                problems.append(f"index {index.get('IndexName')} does not follow the IndexProjection parameter")
+    return problems
+
+
 def check_functions(template: dict[str, Any]) -> list[str]:
     problems = []
     for name, function in resources_of(template, "AWS::Lambda::Function").items():
@@ -313,6 +336,7 @@ def main() -> int:
     problems = (
         check_routes(template)
         + check_stream_mapping(template)
+        + check_index_reads(template)
         + check_roles(template)
         + check_functions(template)
         + check_code_grants(template, root)

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use service::cache::Cache;
 use service::clock::{Clock, MovableClock};
 use service::dispatch::{Dispatcher, StreamChange};
-use service::execute::{Executor, ExecutorInput, Outcome, SenderIdentity, Senders};
+use service::execute::{Executor, ExecutorInput, Next, Outcome, SenderIdentity, Senders};
 use service::signature::WebhookSecret;
 use service::{Engine, Repository};
 use testkit::{LambdaStub, Moto, unique, unique_phone};
@@ -985,18 +985,13 @@ async fn run_with_faults(calls: usize, seed: u64, kills: Kills) -> (FaultWorld, 
         }
         while let Some(done) = running.join_next().await {
             let (input, tries, result) = done.unwrap();
-            let failed = match result {
-                // The Lambda adapter fails an invocation that finds a fresh claim, so
-                // Lambda retries it (functions/executor/src/main.rs).
-                Some(Ok(Outcome::InFlight { .. })) => {
+            // What the Lambda adapter does with the result (functions/executor).
+            let failed = match result.as_ref().map(Next::after) {
+                Some(Next::Again { .. }) => {
                     retried.executor_errors += 1;
                     true
                 }
-                Some(Ok(_)) => false,
-                Some(Err(_)) => {
-                    retried.executor_errors += 1;
-                    true
-                }
+                Some(Next::Done) => false,
                 None => {
                     retried.executor_kills += 1;
                     true

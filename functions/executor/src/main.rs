@@ -6,7 +6,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use service::execute::ExecutorInput;
+use service::execute::{ExecutorInput, Next};
 use tracing::Instrument;
 
 #[tokio::main]
@@ -18,15 +18,16 @@ async fn main() -> Result<(), Error> {
     run(service_fn(move |event: LambdaEvent<ExecutorInput>| async move {
         let input = event.payload;
         let span = tracing::info_span!("execute", account_id = %input.account_id, followup_id = %input.followup_id, attempt = input.attempt);
-        match executor.execute(&input).instrument(span).await {
-            // Fail the invocation so Lambda retries it: the claim settles or goes stale.
-            Ok(service::execute::Outcome::InFlight { detail }) => Err(detail.into()),
-            Ok(outcome) => {
+        let result = executor.execute(&input).instrument(span).await;
+        match (Next::after(&result), result) {
+            // Fail the invocation so Lambda retries it: the claim settles or goes stale,
+            // or the error passes.
+            (Next::Again { why }, _) => Err(why.into()),
+            (Next::Done, Ok(outcome)) => {
                 tracing::info!(?outcome, "follow-up executed");
                 Ok::<Value, Error>(serde_json::to_value(outcome)?)
             }
-            Err(e) if e.is_retryable() => Err(e.into()),
-            Err(e) => {
+            (Next::Done, Err(e)) => {
                 tracing::error!(error = %e, "follow-up could not be executed");
                 Ok(serde_json::json!({ "outcome": "error", "detail": e.to_string() }))
             }

@@ -13,7 +13,7 @@ use scheduling::{Job, LocalSchedules};
 use service::cache::Cache;
 use service::clock::{Clock, MovableClock};
 use service::dispatch::Dispatcher;
-use service::execute::{Executor, ExecutorInput, Outcome, Senders};
+use service::execute::{Executor, ExecutorInput, Next, Senders};
 use service::{Engine, Repository};
 use store::EmbeddedTable;
 use tokio::sync::mpsc;
@@ -120,9 +120,11 @@ pub async fn run(options: Options) -> Result<(), String> {
     };
     // Agents that name a voice platform call through it (its API key from
     // `PUT /v1/platforms/{platform}`); the others as before.
-    senders.call = Some(Arc::new(
+    // The same sender looks up placed calls whose completion did not come.
+    let calls = Arc::new(
         platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
-    ));
+    );
+    senders.call = Some(calls.clone());
     let inbound = Arc::new(service::inbound::Inbound::new(
         engine.clone(),
         senders.sms.clone(),
@@ -130,6 +132,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let executor = Arc::new(
         Executor::new(repo.clone(), senders, identity, clock.clone())
             .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?)
+            .with_call_lookups(calls)
             .with_mailboxes(mailboxes.sending),
     );
 
@@ -307,15 +310,20 @@ async fn execute_with_retries(
             wait_on_clock(clock, delay).await;
         }
         let last = index == RETRY_DELAYS.len();
-        match executor.execute(input).await {
-            Ok(Outcome::InFlight { detail }) => {
-                tracing::info!(followup_id = %id, %detail, last, "claim in flight")
-            }
-            Ok(outcome) => {
-                tracing::info!(followup_id = %id, ?outcome, "executed");
+        let result = executor.execute(input).await;
+        match Next::after(&result) {
+            Next::Done => {
+                match result {
+                    Ok(outcome) => tracing::info!(followup_id = %id, ?outcome, "executed"),
+                    Err(e) => {
+                        tracing::error!(followup_id = %id, error = %e, "could not be executed")
+                    }
+                }
                 return true;
             }
-            Err(e) => tracing::warn!(followup_id = %id, error = ?e, last, "execution failed"),
+            Next::Again { why } => {
+                tracing::info!(followup_id = %id, %why, last, "to be tried again")
+            }
         }
     }
     false
@@ -391,11 +399,17 @@ async fn catch_up(
         .map_err(|e| format!("cannot read the store: {e}"))?;
     let mut pending = 0;
     for item in items {
-        let Ok(followup) = service::records::followup_from_item(&item) else {
-            continue;
+        let followup = match service::records::followup_from_item(&item) {
+            Ok(followup) => followup,
+            Err(e) => {
+                tracing::error!(pk = %item.key.pk, error = %e, "unreadable follow-up left as it is; nothing will send it");
+                continue;
+            }
         };
         let result = match followup.value.status {
-            policy::Status::Scheduled => dispatcher
+            // A placed call is scheduled at the end of its wait, when it is looked up
+            // on its platform if its completion has not come by then.
+            policy::Status::Scheduled | policy::Status::Placed => dispatcher
                 .on_change(None, Some(&followup.value))
                 .await
                 .map(|_| ()),
@@ -413,7 +427,7 @@ async fn catch_up(
     if pending > 0 {
         tracing::info!(
             pending,
-            "scheduled and unsettled follow-ups picked up from the store"
+            "scheduled, placed and unsettled follow-ups picked up from the store"
         );
     }
     Ok(())

@@ -35,7 +35,7 @@ pub use error::SendError;
 pub use http::DEFAULT_HTTP_TIMEOUT;
 pub use message::{EmailKind, Outbound, PlatformTarget, Sent};
 pub use outbox::{Outbox, OutboxEntry};
-pub use platform_call::{KeyName, PlatformApis, PlatformCalls};
+pub use platform_call::{KeyName, PlatformApis, PlatformCalls, PlatformLookup};
 pub use retry::RetryPolicy;
 pub use secret_store::{
     FileSecretStore, MemorySecretStore, NoSecretStore, SecretStore, SsmSecretStore,

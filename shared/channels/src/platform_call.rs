@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::http::{DEFAULT_HTTP_TIMEOUT, client, snippet, transport_error};
 use crate::message::PlatformTarget;
-use crate::{Outbound, SecretStore, SendError, Sender, Sent};
+use crate::{Outbound, Secret, SecretStore, SendError, Sender, Sent};
 
 /// The platforms' API roots (overridable for tests and regional endpoints).
 #[derive(Debug, Clone)]
@@ -133,6 +133,27 @@ fn missing(what: &str, platform: &str) -> SendError {
 }
 
 impl PlatformCalls {
+    /// The name and value of the account's API key for `platform`.
+    async fn api_key(
+        &self,
+        account_id: &str,
+        platform: &str,
+    ) -> Result<(String, Secret), SendError> {
+        let key_name = (self.key_name)(account_id, platform).ok_or_else(|| {
+            SendError::permanent(
+                "platform_settings",
+                format!("invalid account or platform {platform}"),
+            )
+        })?;
+        let key = self.secrets.read(&key_name, false).await?.ok_or_else(|| {
+            SendError::permanent(
+                "platform_not_connected",
+                format!("no {platform} API key: connect it with PUT /v1/platforms/{platform}"),
+            )
+        })?;
+        Ok((key_name, key))
+    }
+
     fn request(
         &self,
         target: &PlatformTarget,
@@ -228,18 +249,7 @@ impl PlatformCalls {
         call: &CallParts<'_>,
     ) -> Result<Sent, SendError> {
         let name = target.name.as_str();
-        let key_name = (self.key_name)(call.account_id, name).ok_or_else(|| {
-            SendError::permanent(
-                "platform_settings",
-                format!("invalid account or platform {name}"),
-            )
-        })?;
-        let key = self.secrets.read(&key_name, false).await?.ok_or_else(|| {
-            SendError::permanent(
-                "platform_not_connected",
-                format!("no {name} API key: connect it with PUT /v1/platforms/{name}"),
-            )
-        })?;
+        let (key_name, key) = self.api_key(call.account_id, name).await?;
         let request = self.request(target, call, key.expose().to_owned())?;
         let response = self
             .http
@@ -320,5 +330,113 @@ impl Sender for PlatformCalls {
         let sent = self.place(target, &call).await?;
         tracing::info!(channel = "call", platform = %target.name, provider_id = sent.provider_id, "placed");
         Ok(sent)
+    }
+}
+
+/// The platforms' get-call APIs: what became of a call placed through them.
+///
+/// | platform | request | auth |
+/// |---|---|---|
+/// | Vapi | `GET /call/{id}` | `Authorization: Bearer` |
+/// | Retell | `GET /v2/get-call/{call_id}` | `Authorization: Bearer` |
+/// | Bland | `GET /v1/calls/{call_id}` | `authorization: <key>` |
+/// | ElevenLabs | `GET /v1/convai/conversations/{conversation_id}` | `xi-api-key` |
+#[async_trait::async_trait]
+pub trait PlatformLookup: Send + Sync {
+    /// The platform's JSON answer about `call_id`, placed for `account_id`.
+    async fn get_call(
+        &self,
+        account_id: &str,
+        platform: &str,
+        call_id: &str,
+    ) -> Result<Vec<u8>, SendError>;
+}
+
+impl PlatformCalls {
+    /// Where a platform's get-call API is and how it is authenticated.
+    fn lookup_request(
+        &self,
+        platform: &str,
+        call_id: &str,
+        key: &str,
+    ) -> Result<(reqwest::Url, (&'static str, String)), SendError> {
+        let (base, path, auth): (&str, &[&str], _) = match platform {
+            "vapi" => (
+                &self.apis.vapi,
+                &["call"],
+                ("authorization", format!("Bearer {key}")),
+            ),
+            "retell" => (
+                &self.apis.retell,
+                &["v2", "get-call"],
+                ("authorization", format!("Bearer {key}")),
+            ),
+            "bland" => (
+                &self.apis.bland,
+                &["v1", "calls"],
+                ("authorization", key.to_owned()),
+            ),
+            "elevenlabs" => (
+                &self.apis.elevenlabs,
+                &["v1", "convai", "conversations"],
+                ("xi-api-key", key.to_owned()),
+            ),
+            other => {
+                return Err(SendError::permanent(
+                    "platform_settings",
+                    format!("unknown voice platform {other:?}"),
+                ));
+            }
+        };
+        let bad_base =
+            || SendError::permanent("platform_settings", format!("bad {platform} API base"));
+        let mut url = reqwest::Url::parse(base).map_err(|_| bad_base())?;
+        url.path_segments_mut()
+            .map_err(|()| bad_base())?
+            .pop_if_empty()
+            .extend(path)
+            // Escaped: a call id is the platform's text, never a path of ours.
+            .push(call_id);
+        Ok((url, auth))
+    }
+}
+
+#[async_trait::async_trait]
+impl PlatformLookup for PlatformCalls {
+    async fn get_call(
+        &self,
+        account_id: &str,
+        platform: &str,
+        call_id: &str,
+    ) -> Result<Vec<u8>, SendError> {
+        let (key_name, key) = self.api_key(account_id, platform).await?;
+        let (url, auth) = self.lookup_request(platform, call_id, key.expose())?;
+        let response = self
+            .http
+            .get(url)
+            .header(auth.0, auth.1)
+            .send()
+            .await
+            .map_err(|e| transport_error(platform, &e))?;
+        let status = response.status();
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(platform, &e))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        let reason = format!(
+            "{platform} answered {status}: {}",
+            snippet(&String::from_utf8_lossy(&body), 300)
+        );
+        if matches!(status.as_u16(), 401 | 403) {
+            // A key rotated a moment ago works on the next lookup.
+            self.secrets.read(&key_name, true).await.ok();
+        }
+        match status.as_u16() {
+            429 | 500..=599 => Err(SendError::retryable(reason)),
+            code => Err(SendError::permanent(format!("http_{code}"), reason)),
+        }
     }
 }

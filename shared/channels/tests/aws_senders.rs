@@ -500,3 +500,85 @@ async fn a_missing_ssm_secret_is_a_permanent_failure() {
         "{result:?}"
     );
 }
+
+/// The names SSM lists under `path` (DescribeParameters: names and metadata, no values).
+async fn described_under(ssm: &aws_sdk_ssm::Client, path: &str) -> (Vec<String>, String) {
+    let filter = aws_sdk_ssm::types::ParameterStringFilter::builder()
+        .key("Name")
+        .option("BeginsWith")
+        .values(path)
+        .build()
+        .unwrap();
+    let described = ssm
+        .describe_parameters()
+        .parameter_filters(filter)
+        .send()
+        .await
+        .unwrap();
+    let names = described
+        .parameters()
+        .iter()
+        .filter_map(|p| p.name().map(str::to_owned))
+        .collect();
+    (names, format!("{described:?}"))
+}
+
+#[tokio::test]
+async fn the_ssm_secret_store_puts_secure_strings_gets_deletes_and_never_lists_a_value() {
+    use channels::{Secret, SecretStore, SsmSecretStore};
+    let moto = Moto::shared();
+    let ssm = aws_sdk_ssm::Client::new(&moto.sdk_config());
+    let prefix = format!("/followups/{}", unique("platforms"));
+    let name = format!("{prefix}/acme/vapi/api-key");
+    let ttl = Duration::from_secs(300);
+    let store = SsmSecretStore::new(ssm.clone(), None, ttl);
+    assert!(store.read(&name, true).await.unwrap().is_none());
+
+    store
+        .write(&name, &Secret::new("vapi-key-first"))
+        .await
+        .unwrap();
+    let stored = ssm.get_parameter().name(&name).send().await.unwrap();
+    assert_eq!(
+        stored.parameter().and_then(|p| p.r#type()),
+        Some(&aws_sdk_ssm::types::ParameterType::SecureString)
+    );
+    // Another process (its own store, its own cache) reads it decrypted.
+    let other = SsmSecretStore::new(ssm.clone(), None, ttl);
+    assert_eq!(
+        other.read(&name, false).await.unwrap().unwrap().expose(),
+        "vapi-key-first"
+    );
+
+    // Replaced: the writer sees the new value at once; the other process keeps its
+    // cached one until it reads fresh (as after a signature that did not verify).
+    store
+        .write(&name, &Secret::new("vapi-key-second"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.read(&name, false).await.unwrap().unwrap().expose(),
+        "vapi-key-second"
+    );
+    assert_eq!(
+        other.read(&name, false).await.unwrap().unwrap().expose(),
+        "vapi-key-first"
+    );
+    assert_eq!(
+        other.read(&name, true).await.unwrap().unwrap().expose(),
+        "vapi-key-second"
+    );
+
+    // Listed by name only: no value in the listing, nor in the store's Debug.
+    let (names, listing) = described_under(&ssm, &prefix).await;
+    assert_eq!(names, vec![name.clone()]);
+    assert!(!listing.contains("vapi-key-"), "{listing}");
+    assert!(!format!("{store:?}").contains("vapi-key-"));
+
+    store.remove(&name).await.unwrap();
+    store.remove(&name).await.unwrap();
+    assert!(store.read(&name, false).await.unwrap().is_none());
+    assert!(other.read(&name, true).await.unwrap().is_none());
+    assert!(ssm.get_parameter().name(&name).send().await.is_err());
+    assert!(described_under(&ssm, &prefix).await.0.is_empty());
+}

@@ -262,8 +262,12 @@ reasons! {
     NotPending => "not_pending",
     ProviderAccepted => "provider_accepted",
     ProviderError => "provider_error",
-    /// The process died while the provider call was in flight.
+    /// The process died while the provider call was in flight, or a placed call's
+    /// end could not be learned.
     OutcomeUnknown => "outcome_unknown",
+    /// The voice platform reports a placed follow-up call still in progress: it is
+    /// looked up again later.
+    CallInProgress => "call_in_progress",
     /// A call reported a new zone for the contact: the pending follow-up was moved into
     /// its window there.
     ZoneUpdated => "zone_updated",
@@ -314,9 +318,11 @@ impl Reason {
                 channel.is_requested() || channel == Sms
             }
             Self::NoTemplate => channel != Call,
-            Self::Answered | Self::RetriesExhausted | Self::CallDeclined | Self::InvalidNumber => {
-                channel == Call
-            }
+            Self::Answered
+            | Self::RetriesExhausted
+            | Self::CallDeclined
+            | Self::InvalidNumber
+            | Self::CallInProgress => channel == Call,
             Self::NotAnswered
             | Self::ChannelDisabled
             | Self::NoConsent

@@ -106,25 +106,32 @@ pub fn sender_for(
             }
             Arc::new(sender)
         }
-        "call" => {
-            // Today's generic endpoint, when configured; agents that name a voice
-            // platform go through it instead.
-            let generic: Option<Arc<dyn channels::Sender>> = match env("VOICE_API_URL") {
-                Some(url) => Some(Arc::new(channels::VoiceCall::new(
-                    url,
-                    ssm_secrets(),
-                    required("VOICE_API_SECRET_PARAMETER")?,
-                ))),
-                None => None,
-            };
-            Arc::new(platform_secrets(sdk).call_sender(platform_apis(), generic))
-        }
+        "call" => call_sender(sdk)?,
         other => {
             return Err(ConfigError(format!(
                 "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
             )));
         }
     })
+}
+
+/// The call sender: the voice platform an agent names (which also answers the
+/// get-call lookups of placed calls), else today's generic endpoint when configured.
+pub fn call_sender(sdk: &SdkConfig) -> Result<Arc<channels::PlatformCalls>, ConfigError> {
+    let generic: Option<Arc<dyn channels::Sender>> = match env("VOICE_API_URL") {
+        Some(url) => Some(Arc::new(channels::VoiceCall::new(
+            url,
+            Arc::new(channels::SsmSecrets::new(
+                aws_sdk_ssm::Client::new(sdk),
+                channels::DEFAULT_SECRET_TTL,
+            )),
+            required("VOICE_API_SECRET_PARAMETER")?,
+        ))),
+        None => None,
+    };
+    Ok(Arc::new(
+        platform_secrets(sdk).call_sender(platform_apis(), generic),
+    ))
 }
 
 /// Platform keys and secrets in SSM under `PLATFORM_SECRETS_PREFIX` (default
@@ -171,34 +178,47 @@ pub async fn executor_for_channel(
 ) -> Result<crate::execute::Executor, ConfigError> {
     use crate::execute::{Executor, Senders};
     let channel = required("CHANNEL")?;
-    let sender = Some(sender_for(&channel, sdk)?);
     let mut senders = Senders::default();
+    let mut lookups = None;
     match channel.as_str() {
-        "sms" => senders.sms = sender,
-        "email" => senders.email = sender,
-        "whatsapp" => senders.whatsapp = sender,
-        _ => senders.call = sender,
+        "call" => {
+            let calls = call_sender(sdk)?;
+            senders.call = Some(calls.clone());
+            lookups = Some(calls);
+        }
+        "sms" => senders.sms = Some(sender_for(&channel, sdk)?),
+        "email" => senders.email = Some(sender_for(&channel, sdk)?),
+        "whatsapp" => senders.whatsapp = Some(sender_for(&channel, sdk)?),
+        other => {
+            return Err(ConfigError(format!(
+                "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
+            )));
+        }
     }
     let mailboxes = if channel == "email" {
         crate::config_mailboxes::executor_mailboxes(sdk).await?
     } else {
         None
     };
-    let executor = Executor::new(
+    let mut executor = Executor::new(
         dynamodb_repository(sdk)?,
         senders,
         sender_identity(),
         Arc::new(crate::clock::SystemClock),
     )
     .with_placed_call_wait(placed_call_wait()?);
-    Ok(match mailboxes {
-        Some(mailboxes) => executor.with_mailboxes(mailboxes),
-        None => executor,
-    })
+    if let Some(lookups) = lookups {
+        executor = executor.with_call_lookups(lookups);
+    }
+    if let Some(mailboxes) = mailboxes {
+        executor = executor.with_mailboxes(mailboxes);
+    }
+    Ok(executor)
 }
 
 /// `PLACED_CALL_WAIT_MINUTES` (default 120): how long a placed follow-up call waits for
-/// its completion webhook before it ends `unknown`.
+/// its completion webhook before it is looked up on its platform (and, while the
+/// platform reports it in progress, between lookups).
 pub fn placed_call_wait() -> Result<chrono::Duration, ConfigError> {
     match env("PLACED_CALL_WAIT_MINUTES") {
         None => Ok(crate::execute::DEFAULT_PLACED_CALL_WAIT),

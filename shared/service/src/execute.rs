@@ -13,7 +13,10 @@ use std::sync::Arc;
 
 use channels::{Outbound, SendError, Sender};
 use chrono::{DateTime, Duration, Utc};
-use policy::{Attempt, Channel, FollowUp, Reason, SendCheck, Settings, Status};
+use policy::platform::Lookup;
+use policy::{
+    Attempt, CallLookup, Channel, FollowUp, PlacedStep, Reason, SendCheck, Settings, Status,
+};
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
@@ -119,6 +122,12 @@ pub enum Outcome {
     Rescheduled {
         due_at: DateTime<Utc>,
     },
+    /// A placed call's end, looked up on its platform, was recorded as its completion
+    /// (`status`: the follow-up's status after it).
+    Settled {
+        status: Status,
+        detail: String,
+    },
     /// Nothing to do: not waiting to be sent, another attempt, claimed by someone else.
     Skipped {
         detail: String,
@@ -131,6 +140,32 @@ pub enum Outcome {
     },
 }
 
+/// What the invoker of an execution does next: the one place that decides retryable
+/// versus recorded, for the Lambda executor, the local runtime and the tests' model of
+/// Lambda alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Finished: the outcome (or a permanent error, logged) stands.
+    Done,
+    /// Try the same input again later: a fresh claim may still settle, or the error may
+    /// pass (throttling, a timeout, a provider's 5xx). Lambda fails the invocation so it
+    /// is retried; the local runtime waits as Lambda would.
+    Again { why: String },
+}
+
+impl Next {
+    pub fn after(result: &Result<Outcome, ServiceError>) -> Next {
+        match result {
+            Ok(Outcome::InFlight { detail }) => Next::Again {
+                why: detail.clone(),
+            },
+            Ok(_) => Next::Done,
+            Err(e) if e.is_retryable() => Next::Again { why: e.to_string() },
+            Err(_) => Next::Done,
+        }
+    }
+}
+
 pub struct Executor {
     repo: Arc<Repository>,
     senders: Senders,
@@ -138,6 +173,7 @@ pub struct Executor {
     clock: Arc<dyn Clock>,
     mailboxes: Option<MailboxSending>,
     placed_call_wait: Duration,
+    lookups: Option<Arc<dyn channels::PlatformLookup>>,
 }
 
 impl Executor {
@@ -154,6 +190,7 @@ impl Executor {
             clock,
             mailboxes: None,
             placed_call_wait: DEFAULT_PLACED_CALL_WAIT,
+            lookups: None,
         }
     }
 
@@ -166,6 +203,13 @@ impl Executor {
     /// How long a placed call waits for its completion (at least a minute).
     pub fn with_placed_call_wait(mut self, wait: Duration) -> Self {
         self.placed_call_wait = wait.max(Duration::minutes(1));
+        self
+    }
+
+    /// Where a placed call beyond its wait is looked up (the platforms' get-call APIs);
+    /// without it, such a call ends `unknown`.
+    pub fn with_call_lookups(mut self, lookups: Arc<dyn channels::PlatformLookup>) -> Self {
+        self.lookups = Some(lookups);
         self
     }
 
@@ -513,13 +557,19 @@ impl Executor {
             Outcome::Failed { .. } => crate::metrics::count("failed", channel, reason),
             Outcome::Suppressed { .. } => crate::metrics::count("suppressed", channel, reason),
             Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
-            Outcome::Rescheduled { .. } | Outcome::Skipped { .. } | Outcome::InFlight { .. } => {}
+            Outcome::Rescheduled { .. }
+            | Outcome::Settled { .. }
+            | Outcome::Skipped { .. }
+            | Outcome::InFlight { .. } => {}
         }
         Ok(Some(outcome))
     }
 
-    /// A placed call invoked at its due time: its completion never came, so it is not
-    /// left `placed` forever: it ends `unknown`, with the reason. (A completion that
+    /// A placed call invoked at its due time: its completion never came, so it is
+    /// looked up on its platform and settled by the policy ([`policy::settle_placed`]):
+    /// an ended call is recorded as its completion webhook would have been, one still
+    /// in progress is looked at again later (a bounded number of times), and otherwise
+    /// it ends `unknown` with the reason — never `placed` forever. (A completion that
     /// arrives later still drives retries, as for any `unknown` call.)
     async fn settle_placed_call(
         &self,
@@ -532,30 +582,155 @@ impl Executor {
                 stored.value.due_at
             )));
         }
-        let placed_at = stored
-            .value
-            .attempts
-            .iter()
-            .rev()
-            .find(|a| a.attempt == stored.value.attempt && a.status == Status::Placed)
-            .map(|a| a.at)
-            .unwrap_or(stored.value.updated_at);
-        let provider = stored
-            .value
-            .attempts
-            .iter()
-            .rev()
-            .find_map(|a| a.provider_id.clone())
-            .unwrap_or_else(|| "no id".into());
-        let detail = format!(
-            "placed at {placed_at} (call {provider}) and no completion webhook arrived by {}",
-            stored.value.due_at
-        );
+        let (lookup, mapped) = self.look_up_placed(&stored.value, now).await?;
+        match (
+            policy::settle_placed(&stored.value, &lookup, self.placed_call_wait, now),
+            mapped,
+        ) {
+            (PlacedStep::Record, Some(mapped)) => self.record_looked_up(stored, mapped, now).await,
+            (
+                PlacedStep::Wait {
+                    until,
+                    reason,
+                    detail,
+                },
+                _,
+            ) => {
+                let mut waiting = stored.value.clone();
+                waiting.due_at = until;
+                waiting.record(now, Status::Placed, reason, detail);
+                self.save(&stored, &waiting).await?;
+                crate::metrics::count("looked_up", "call", reason.as_str());
+                Ok(Outcome::Rescheduled { due_at: until })
+            }
+            (PlacedStep::Unknown { reason, detail }, _) => {
+                self.placed_unknown(&stored, reason, detail, now).await
+            }
+            (PlacedStep::Record, None) => {
+                let detail = "the call ended but its end was not read".to_string();
+                self.placed_unknown(&stored, Reason::OutcomeUnknown, detail, now)
+                    .await
+            }
+        }
+    }
+
+    async fn placed_unknown(
+        &self,
+        stored: &Versioned<FollowUp>,
+        reason: Reason,
+        detail: String,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
         let mut unknown = stored.value.clone();
-        unknown.record(now, Status::Unknown, Reason::OutcomeUnknown, detail.clone());
-        self.save(&stored, &unknown).await?;
+        unknown.record(now, Status::Unknown, reason, detail.clone());
+        self.save(stored, &unknown).await?;
         crate::metrics::count("unknown", "call", "no_completion");
         Ok(Outcome::Unknown { detail })
+    }
+
+    /// What the call's platform says about it, and its end read like its webhook.
+    async fn look_up_placed(
+        &self,
+        call: &FollowUp,
+        now: DateTime<Utc>,
+    ) -> Result<(CallLookup, Option<policy::platform::Mapped>), ServiceError> {
+        let settings = self
+            .repo
+            .settings_for_call(&call.account_id, &call.agent_id, &call.campaign_id)
+            .await?;
+        let Some(target) = crate::platforms::call_target(&settings) else {
+            return Ok((CallLookup::Unsupported, None));
+        };
+        let name = target.name;
+        let failed = |detail: String| {
+            let lookup = CallLookup::Failed {
+                platform: name.clone(),
+                detail,
+            };
+            Ok((lookup, None))
+        };
+        let Ok(platform) = policy::platform::Platform::parse("platform", &name) else {
+            return failed("not a platform with a call lookup".into());
+        };
+        let Some(lookups) = &self.lookups else {
+            return failed("this executor has no platform lookup configured".into());
+        };
+        let Some(call_id) = policy::placed_call_id(call) else {
+            return failed("no call id was recorded when it was placed".into());
+        };
+        let account = call.account_id.as_str();
+        let body = match lookups.get_call(account, &name, call_id).await {
+            Ok(body) => body,
+            Err(e) => return failed(e.to_string()),
+        };
+        let native = match policy::platform::read_lookup(platform, &body) {
+            Ok(Lookup::Ended(native)) => native,
+            Ok(Lookup::InProgress { status }) => {
+                return Ok((
+                    CallLookup::InProgress {
+                        platform: name,
+                        status,
+                    },
+                    None,
+                ));
+            }
+            Err(e) => return failed(format!("its answer did not read: {e}")),
+        };
+        let engine = crate::Engine::new(self.repo.clone(), self.clock.clone());
+        match engine
+            .map_native_call(&call.account_id, platform, &native, now)
+            .await
+        {
+            Ok(mapped) => Ok((CallLookup::Ended, Some(mapped))),
+            Err(ServiceError::Invalid(e)) => failed(format!("its answer did not read: {e}")),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records a looked-up end as the call's completion webhook, under the same
+    /// idempotency key (a webhook arriving later changes nothing). An end that does
+    /// not tie back to this follow-up (another campaign or contact in its metadata)
+    /// leaves it `unknown`, saying so.
+    async fn record_looked_up(
+        &self,
+        stored: Versioned<FollowUp>,
+        mut mapped: policy::platform::Mapped,
+        now: DateTime<Utc>,
+    ) -> Result<Outcome, ServiceError> {
+        let call = &stored.value;
+        // Looked up by this follow-up's call id: its end is this follow-up's.
+        mapped.event.call.followup_id = Some(call.id.clone());
+        let engine = crate::Engine::new(self.repo.clone(), self.clock.clone());
+        engine
+            .record_call(
+                &call.account_id,
+                &mapped.idempotency_key,
+                &mapped.event,
+                now,
+            )
+            .await?;
+        let ended = mapped.event.call.end_reason.clone().unwrap_or_default();
+        let current = self
+            .repo
+            .followup(&call.account_id, &call.id)
+            .await?
+            .ok_or(ServiceError::NotFound("follow-up"))?;
+        let untouched = current.value.status == Status::Placed
+            && current.value.attempt == call.attempt
+            && current.value.due_at == call.due_at;
+        if untouched {
+            let detail = format!(
+                "its platform reports it ended ({ended}), but that end names another campaign or contact"
+            );
+            return self
+                .placed_unknown(&current, Reason::OutcomeUnknown, detail, now)
+                .await;
+        }
+        crate::metrics::count("looked_up", "call", "ended");
+        Ok(Outcome::Settled {
+            status: current.value.status,
+            detail: format!("looked up: {ended}"),
+        })
     }
 
     async fn settle_stale_claim(
@@ -798,5 +973,45 @@ fn failed_attempt(attempt: u32, at: DateTime<Utc>, status: Status, error: &str) 
         provider_id: None,
         error: Some(error.to_string()),
         deliveries: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod next_tests {
+    use super::*;
+
+    #[test]
+    fn only_a_fresh_claim_or_a_passing_error_is_tried_again() {
+        let again =
+            |r: &Result<Outcome, ServiceError>| matches!(Next::after(r), Next::Again { .. });
+        let in_flight = Ok(Outcome::InFlight {
+            detail: "claimed".into(),
+        });
+        let throttled = Err(ServiceError::Store(StoreError::Throttled(
+            "slow down".into(),
+        )));
+        let unreachable = Err(ServiceError::Store(StoreError::Unavailable(
+            "timeout".into(),
+        )));
+        let sent = Ok(Outcome::Sent {
+            status: Status::Sent,
+            provider_id: "m-1".into(),
+        });
+        let unknown = Ok(Outcome::Unknown {
+            detail: "died".into(),
+        });
+        let corrupt = Err(ServiceError::Store(StoreError::Corrupt("bad item".into())));
+        let conflict = Err(ServiceError::Conflict("changed".into()));
+        for (result, expected) in [
+            (in_flight, true),
+            (throttled, true),
+            (unreachable, true),
+            (sent, false),
+            (unknown, false),
+            (corrupt, false),
+            (conflict, false),
+        ] {
+            assert_eq!(again(&result), expected, "{result:?}");
+        }
     }
 }

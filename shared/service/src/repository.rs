@@ -91,29 +91,27 @@ impl Repository {
     }
 
     /// A settings record through the cache (webhook path).
-    async fn cached_record<T: DeserializeOwned>(
+    async fn cached_record<T: DeserializeOwned + Clone + Send + Sync + 'static>(
         &self,
         key: &Key,
     ) -> Result<Option<T>, ServiceError> {
         let ck = cache_key(key);
-        let raw = match self.cache.get(&ck) {
-            Some(raw) => raw,
-            None => {
-                let raw = self
-                    .table
-                    .get(key)
-                    .await?
-                    .and_then(|item| item.attrs.get("data").cloned());
-                self.cache.put(ck, raw.clone());
-                raw
-            }
-        };
-        raw.map(|data| {
-            serde_json::from_value(data).map_err(|e| {
-                ServiceError::Internal(format!("stored settings {key:?} are unreadable: {e}"))
+        if let Some(cached) = self.cache.get::<T>(&ck) {
+            return Ok(cached);
+        }
+        let parsed = self
+            .table
+            .get(key)
+            .await?
+            .and_then(|item| item.attrs.get("data").cloned())
+            .map(|data| {
+                serde_json::from_value::<T>(data).map_err(|e| {
+                    ServiceError::Internal(format!("stored settings {key:?} are unreadable: {e}"))
+                })
             })
-        })
-        .transpose()
+            .transpose()?;
+        self.cache.put(ck, parsed.clone());
+        Ok(parsed)
     }
 
     /// Creates or replaces a record. With `if_match`, only over that version (412
@@ -453,9 +451,8 @@ impl Repository {
             records::account_pk(account),
             records::SECRET_PREFIX
         );
-        if !fresh && let Some(Some(cached)) = self.cache.get(&ck) {
-            return serde_json::from_value(cached)
-                .map_err(|e| ServiceError::Internal(format!("cached secrets unreadable: {e}")));
+        if !fresh && let Some(Some(cached)) = self.cache.get::<Vec<StoredSecret>>(&ck) {
+            return Ok(cached);
         }
         let mut query = Query::new(Index::Primary, records::account_pk(account));
         query.sk_prefix = Some(records::SECRET_PREFIX.into());
@@ -465,9 +462,7 @@ impl Repository {
             .into_iter()
             .filter_map(|item| serde_json::from_value(Value::Object(item.attrs)).ok())
             .collect();
-        let raw = serde_json::to_value(&secrets)
-            .map_err(|e| ServiceError::Internal(format!("cannot cache secrets: {e}")))?;
-        self.cache.put(ck, Some(raw));
+        self.cache.put(ck, Some(secrets.clone()));
         Ok(secrets)
     }
 

@@ -27,9 +27,10 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, PointInTimeRecoverySpecification, Projection, ProjectionType, Put,
-    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, StreamSpecification, StreamViewType,
-    TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem,
+    KeySchemaElement, KeyType, KeysAndAttributes, PointInTimeRecoverySpecification, Projection,
+    ProjectionType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, TimeToLiveStatus,
+    TransactWriteItem,
 };
 
 use crate::{
@@ -350,7 +351,10 @@ impl Table for DynamoTable {
                 .map_err(|e| classify(&e))?;
             for image in out.items.unwrap_or_default() {
                 let item = item_from_image(image)?;
-                if !rules::is_expired(&item.attrs, now) && found.len() <= size {
+                // The indexes hold keys only: their items are read whole below, and
+                // an expired one is dropped then.
+                let expired = query.index == Index::Primary && rules::is_expired(&item.attrs, now);
+                if !expired && found.len() <= size {
                     found.push(item);
                 }
             }
@@ -368,12 +372,77 @@ impl Table for DynamoTable {
         } else {
             None
         };
+        if query.index != Index::Primary {
+            found = self.whole_items(&found, now).await?;
+        }
         Ok(Page {
             items: found,
             cursor,
         })
     }
 }
+
+impl DynamoTable {
+    /// The whole live items behind index entries (the indexes project keys only, so a
+    /// status change that leaves the index keys alone writes no index entry), in the
+    /// entries' order; one gone meanwhile, or expired, is left out. One `BatchGetItem`
+    /// per 100 keys, strongly consistent, keys it leaves unprocessed asked again.
+    async fn whole_items(&self, entries: &[Item], now: i64) -> Result<Vec<Item>, StoreError> {
+        let mut whole: HashMap<Key, Item> = HashMap::with_capacity(entries.len());
+        for chunk in entries.chunks(100) {
+            let mut keys: Vec<Image> = chunk.iter().map(|e| key_image(&e.key)).collect();
+            for attempt in 1..=BATCH_GET_TRIES {
+                if keys.is_empty() {
+                    break;
+                }
+                if attempt > 1 {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(invalid)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify(&e))?;
+                for image in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    let item = item_from_image(image)?;
+                    whole.insert(item.key.clone(), item);
+                }
+                keys = out
+                    .unprocessed_keys
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+            if !keys.is_empty() {
+                return Err(StoreError::Throttled(format!(
+                    "{} items of a page still unread after {BATCH_GET_TRIES} tries",
+                    keys.len()
+                )));
+            }
+        }
+        Ok(entries
+            .iter()
+            .filter_map(|entry| whole.remove(&entry.key))
+            .filter(|item| !rules::is_expired(&item.attrs, now))
+            .collect())
+    }
+}
+
+/// How often a page's items are asked for while DynamoDB leaves some unprocessed.
+const BATCH_GET_TRIES: u32 = 5;
 
 /// A condition expression with its placeholders.
 struct Expr {
@@ -517,7 +586,7 @@ fn backoff(attempt: u32) -> Duration {
 }
 
 /// Creates the table as production runs it: `pk`/`sk` strings, `gsi1` on
-/// `gsi1pk`/`gsi1sk` and `gsi2` on `gsi2pk`/`gsi2sk` projecting all attributes,
+/// `gsi1pk`/`gsi1sk` and `gsi2` on `gsi2pk`/`gsi2sk` projecting keys only,
 /// on-demand billing, a stream of new and old images, point-in-time recovery and TTL
 /// on `expires_at`. A table that already exists is left as it is, apart from turning
 /// TTL on if it is off. Waits until the table is active.
@@ -566,7 +635,7 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
                 .set_key_schema(Some(key_schema(pk, sk)?))
                 .projection(
                     Projection::builder()
-                        .projection_type(ProjectionType::All)
+                        .projection_type(ProjectionType::KeysOnly)
                         .build(),
                 )
                 .build()

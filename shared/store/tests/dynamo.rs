@@ -67,7 +67,7 @@ async fn create_table_builds_the_production_table() {
                     ("gsi1pk".into(), KeyType::Hash),
                     ("gsi1sk".into(), KeyType::Range)
                 ],
-                Some(ProjectionType::All)
+                Some(ProjectionType::KeysOnly)
             ),
             (
                 "gsi2".into(),
@@ -75,7 +75,7 @@ async fn create_table_builds_the_production_table() {
                     ("gsi2pk".into(), KeyType::Hash),
                     ("gsi2sk".into(), KeyType::Range)
                 ],
-                Some(ProjectionType::All)
+                Some(ProjectionType::KeysOnly)
             ),
         ]
     );

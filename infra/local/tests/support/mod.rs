@@ -61,7 +61,7 @@ impl Local {
         Local::start_with_env(data_dir, flags, &[])
     }
 
-    /// [`Local::start_with`] with some of the [`ENV`] variables set.
+    /// [`Local::start_with`], with these environment variables set.
     pub fn start_with_env(data_dir: &Path, flags: &[&str], vars: &[(&str, &str)]) -> Local {
         let mut command = Command::new(env!("CARGO_BIN_EXE_followups-local"));
         command

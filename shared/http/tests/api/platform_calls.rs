@@ -17,46 +17,86 @@ use crate::support::*;
 for_each_store!(
     each_platform_places_retries_and_exhausts_a_follow_up_call,
     a_placed_call_without_completion_ends_unknown_after_the_wait,
+    each_platforms_lookup_of_an_unanswered_call_retries_then_exhausts_it,
+    a_call_still_in_progress_is_looked_up_again_then_ends_unknown,
+    a_placed_call_through_the_generic_endpoint_ends_unknown_saying_why,
 );
 
 #[derive(Debug, Clone)]
 struct Received {
+    method: String,
     path: String,
     headers: HeaderMap,
     body: Value,
 }
 
-/// A stub of the four platforms' create-call endpoints on loopback.
-async fn stub() -> (String, Arc<Mutex<Vec<Received>>>) {
-    let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
-    let record = seen.clone();
-    let app = Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: String| {
-        let record = record.clone();
-        async move {
-            let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let n = {
-                let mut seen = record.lock().unwrap();
-                seen.push(Received {
-                    path: uri.path().to_owned(),
-                    headers,
-                    body,
-                });
-                seen.len()
-            };
-            let answer = match uri.path() {
-                "/call" => json!({"id": format!("vapi-call-{n}"), "status": "queued"}),
-                "/v2/create-phone-call" => json!({"call_id": format!("retell-call-{n}"), "call_status": "registered"}),
-                "/v1/calls" => json!({"status": "success", "call_id": format!("bland-call-{n}")}),
-                "/v1/convai/twilio/outbound-call" => json!({"success": true, "conversation_id": format!("conv_{n}"), "callSid": "CA1"}),
-                _ => return (StatusCode::NOT_FOUND, axum::Json(json!({}))),
-            };
-            (StatusCode::CREATED, axum::Json(answer))
-        }
-    });
+/// What the stub received, and the get-call answers it gives, in order (a GET with
+/// none left is a 404).
+#[derive(Clone, Default)]
+struct Stub {
+    seen: Arc<Mutex<Vec<Received>>>,
+    lookups: Arc<Mutex<std::collections::VecDeque<Value>>>,
+}
+
+impl Stub {
+    fn placed(&self) -> Vec<Received> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter()
+            .filter(|r| r.method == "POST")
+            .cloned()
+            .collect()
+    }
+
+    fn looked_up(&self) -> Vec<Received> {
+        let seen = self.seen.lock().unwrap();
+        seen.iter().filter(|r| r.method == "GET").cloned().collect()
+    }
+
+    fn answer_lookup(&self, answer: Value) {
+        self.lookups.lock().unwrap().push_back(answer);
+    }
+}
+
+/// A stub of the four platforms' create-call and get-call endpoints on loopback.
+async fn stub() -> (String, Stub) {
+    let stub = Stub::default();
+    let state = stub.clone();
+    let app = Router::new().fallback(
+        move |method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| {
+            let state = state.clone();
+            async move {
+                let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+                let n = {
+                    let mut seen = state.seen.lock().unwrap();
+                    seen.push(Received {
+                        method: method.as_str().to_owned(),
+                        path: uri.path().to_owned(),
+                        headers,
+                        body,
+                    });
+                    seen.len()
+                };
+                if method == axum::http::Method::GET {
+                    return match state.lookups.lock().unwrap().pop_front() {
+                        Some(answer) => (StatusCode::OK, axum::Json(answer)),
+                        None => (StatusCode::NOT_FOUND, axum::Json(json!({"message": "no such call"}))),
+                    };
+                }
+                let answer = match uri.path() {
+                    "/call" => json!({"id": format!("vapi-call-{n}"), "status": "queued"}),
+                    "/v2/create-phone-call" => json!({"call_id": format!("retell-call-{n}"), "call_status": "registered"}),
+                    "/v1/calls" => json!({"status": "success", "call_id": format!("bland-call-{n}")}),
+                    "/v1/convai/twilio/outbound-call" => json!({"success": true, "conversation_id": format!("conv_{n}"), "callSid": "CA1"}),
+                    _ => return (StatusCode::NOT_FOUND, axum::Json(json!({}))),
+                };
+                (StatusCode::CREATED, axum::Json(answer))
+            }
+        },
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), seen)
+    (format!("http://{addr}"), stub)
 }
 
 fn agent_with(platform: &str) -> Value {
@@ -215,25 +255,38 @@ fn check_request(platform: &str, got: &Received, followup: &str, attempt: u64) {
 }
 
 fn executor(world: &World, base: &str) -> service::execute::Executor {
+    executor_with(world, base, None)
+}
+
+/// The executor calling through the platforms at `base` (and `generic` for agents
+/// without one), looking placed calls up there too.
+fn executor_with(
+    world: &World,
+    base: &str,
+    generic: Option<Arc<dyn channels::Sender>>,
+) -> service::execute::Executor {
     let apis = channels::PlatformApis {
         vapi: base.to_owned(),
         retell: base.to_owned(),
         bland: base.to_owned(),
         elevenlabs: base.to_owned(),
     };
-    let calls = service::platforms::PlatformSecrets::new(
-        world.platform_secrets.clone(),
-        service::platforms::DEFAULT_SECRET_PREFIX,
-    )
-    .call_sender(apis, None);
+    let calls = Arc::new(
+        service::platforms::PlatformSecrets::new(
+            world.platform_secrets.clone(),
+            service::platforms::DEFAULT_SECRET_PREFIX,
+        )
+        .call_sender(apis, generic),
+    );
     let mut senders = service::execute::Senders::all(world.outbox.clone());
-    senders.call = Some(Arc::new(calls));
+    senders.call = Some(calls.clone());
     service::execute::Executor::new(
         world.engine.repo.clone(),
         senders,
         service::execute::SenderIdentity::default(),
         world.clock.clone(),
     )
+    .with_call_lookups(calls)
 }
 
 async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: World) {
@@ -266,7 +319,7 @@ async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: Wor
         attempt: 1,
     };
     executor.execute(&input).await.unwrap();
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.placed().len(), 1);
     let placed = world.one_followup("c-retell", "call").await;
     assert_eq!(placed["status"], "placed");
     let check_at =
@@ -275,8 +328,9 @@ async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: Wor
         check_at.with_timezone(&chrono::Utc),
         world.clock.now() + Duration::minutes(90)
     );
-    // Invoked before the wait is over: nothing changes.
-    world.clock.advance(Duration::minutes(89));
+    // Invoked before the wait is over (by more than the executor would sleep for):
+    // nothing changes.
+    world.clock.advance(Duration::minutes(80));
     let early = executor.execute(&input).await.unwrap();
     assert!(
         matches!(early, service::execute::Outcome::Skipped { .. }),
@@ -286,7 +340,7 @@ async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: Wor
         world.one_followup("c-retell", "call").await["status"],
         "placed"
     );
-    world.clock.advance(Duration::minutes(1));
+    world.clock.advance(Duration::minutes(10));
     let outcome = executor.execute(&input).await.unwrap();
     assert!(
         matches!(outcome, service::execute::Outcome::Unknown { .. }),
@@ -300,49 +354,30 @@ async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: Wor
         .json();
     assert_eq!(unknown["status"], "unknown");
     let last = unknown["trace"].as_array().unwrap().last().unwrap().clone();
+    let detail = last["detail"].as_str().unwrap();
+    assert!(detail.contains("no completion webhook arrived"), "{last}");
+    // Retell was asked (its stub knows no such call) and said so.
     assert!(
-        last["detail"]
-            .as_str()
-            .unwrap()
-            .contains("no completion webhook arrived"),
+        detail.contains("looking it up on retell failed") && detail.contains("404"),
         "{last}"
     );
+    let asked = seen.looked_up();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].path, "/v2/get-call/retell-call-1");
+    assert_eq!(
+        asked[0].headers["authorization"],
+        "Bearer key_retell_0123456789abcdef"
+    );
     // Nothing was placed again.
-    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(seen.placed().len(), 1);
 }
 
 async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World) {
     let (base, seen) = stub().await;
     world.configure_acme().await;
     let executor = executor(&world, &base);
-    let keys = [
-        (
-            "vapi",
-            json!({"api_key": "vapi-private-key", "webhook_secret": "vapi-server-secret-0123456789"}),
-        ),
-        ("retell", json!({"api_key": "key_retell_0123456789abcdef"})),
-        (
-            "bland",
-            json!({"api_key": "bland-api-key", "webhook_secret": "bland-signing-secret-0123456789"}),
-        ),
-        (
-            "elevenlabs",
-            json!({"api_key": "xi-api-key-0123", "webhook_secret": "wsec_eleven_0123456789"}),
-        ),
-    ];
-    for (platform, key) in keys {
-        world
-            .put(&format!("/v1/platforms/{platform}"))
-            .json(&key)
-            .send()
-            .await
-            .expect(StatusCode::OK);
-        world
-            .put("/v1/agents/agent-1/followup-settings")
-            .json(&agent_with(platform))
-            .send()
-            .await
-            .expect(StatusCode::OK);
+    for (platform, key) in keys() {
+        connect(&world, platform, &key).await;
         let contact = format!("c-{platform}");
         let body = asking_for_a_call(platform, &contact, &world).to_string();
         deliver(&world, platform, &body).await;
@@ -351,25 +386,13 @@ async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World
         let id = call["id"].as_str().unwrap().to_owned();
 
         for attempt in 1..=2u64 {
-            let call = world.one_followup(&contact, "call").await;
+            let (call, outcome) = run_when_due(&world, &executor, &contact).await;
             assert_eq!(call["attempt"], attempt, "{platform}: {call}");
-            let due =
-                chrono::DateTime::parse_from_rfc3339(call["due_at"].as_str().unwrap()).unwrap();
-            let wait = due.with_timezone(&chrono::Utc) - world.clock.now();
-            if wait > Duration::zero() {
-                world.clock.advance(wait);
-            }
-            let input = service::execute::ExecutorInput {
-                account_id: "acme".into(),
-                followup_id: id.clone(),
-                attempt: attempt as u32,
-            };
-            let outcome = executor.execute(&input).await.unwrap();
             assert!(
                 matches!(outcome, service::execute::Outcome::Sent { .. }),
                 "{platform}: {outcome:?}"
             );
-            let request = seen.lock().unwrap().last().cloned().unwrap();
+            let request = seen.placed().last().cloned().unwrap();
             check_request(platform, &request, &id, attempt);
             assert_eq!(
                 world.one_followup(&contact, "call").await["status"],
@@ -394,4 +417,264 @@ async fn deliver(world: &World, platform: &str, body: &str) {
     let headers = crate::platforms::signed(world, platform, body);
     let reply = crate::platforms::post(world, "acme", platform, &headers, body).await;
     assert_eq!(reply.status, StatusCode::OK, "{platform}: {reply}");
+}
+
+/// Each platform's API key (and webhook secret, where its webhooks are signed with one).
+fn keys() -> [(&'static str, Value); 4] {
+    [
+        (
+            "vapi",
+            json!({"api_key": "vapi-private-key", "webhook_secret": "vapi-server-secret-0123456789"}),
+        ),
+        ("retell", json!({"api_key": "key_retell_0123456789abcdef"})),
+        (
+            "bland",
+            json!({"api_key": "bland-api-key", "webhook_secret": "bland-signing-secret-0123456789"}),
+        ),
+        (
+            "elevenlabs",
+            json!({"api_key": "xi-api-key-0123", "webhook_secret": "wsec_eleven_0123456789"}),
+        ),
+    ]
+}
+
+/// Each platform's get-call path and auth header for `call_id`.
+fn get_call(platform: &str, call_id: &str) -> (String, &'static str, &'static str) {
+    match platform {
+        "vapi" => (
+            format!("/call/{call_id}"),
+            "authorization",
+            "Bearer vapi-private-key",
+        ),
+        "retell" => (
+            format!("/v2/get-call/{call_id}"),
+            "authorization",
+            "Bearer key_retell_0123456789abcdef",
+        ),
+        "bland" => (
+            format!("/v1/calls/{call_id}"),
+            "authorization",
+            "bland-api-key",
+        ),
+        _ => (
+            format!("/v1/convai/conversations/{call_id}"),
+            "xi-api-key",
+            "xi-api-key-0123",
+        ),
+    }
+}
+
+/// The platform's get-call answer about the call `request` placed: over, unanswered,
+/// with what the platform echoes of the request (our ids in its metadata).
+fn looked_up_unanswered(platform: &str, request: &Value, call_id: &str) -> Value {
+    match platform {
+        "vapi" => json!({
+            "id": call_id, "type": "outboundPhoneCall", "status": "ended",
+            "endedReason": "customer-did-not-answer", "assistantId": request["assistantId"],
+            "phoneNumberId": request["phoneNumberId"], "customer": request["customer"],
+            "assistantOverrides": request["assistantOverrides"]
+        }),
+        "retell" => json!({
+            "call_id": call_id, "agent_id": request["override_agent_id"], "call_status": "not_connected",
+            "direction": "outbound", "from_number": request["from_number"], "to_number": request["to_number"],
+            "disconnection_reason": "dial_no_answer", "metadata": request["metadata"],
+            "retell_llm_dynamic_variables": request["retell_llm_dynamic_variables"]
+        }),
+        "bland" => json!({
+            "call_id": call_id, "to": request["phone_number"], "from": "+14155550100", "inbound": false,
+            "completed": true, "status": "no-answer", "queue_status": "complete",
+            "answered_by": "no-answer", "metadata": request["metadata"]
+        }),
+        _ => json!({
+            "conversation_id": call_id, "agent_id": request["agent_id"], "status": "failed",
+            "metadata": {"phone_call": {"direction": "outbound", "external_number": request["to_number"]}},
+            "conversation_initiation_client_data": request["conversation_initiation_client_data"]
+        }),
+    }
+}
+
+async fn connect(world: &World, platform: &str, key: &Value) {
+    world
+        .put(&format!("/v1/platforms/{platform}"))
+        .json(key)
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    world
+        .put("/v1/agents/agent-1/followup-settings")
+        .json(&agent_with(platform))
+        .send()
+        .await
+        .expect(StatusCode::OK);
+}
+
+/// Moves the clock to the follow-up's due time (if it is ahead) and runs the executor.
+async fn run_when_due(
+    world: &World,
+    executor: &service::execute::Executor,
+    contact: &str,
+) -> (Value, service::execute::Outcome) {
+    let call = world.one_followup(contact, "call").await;
+    let due = chrono::DateTime::parse_from_rfc3339(call["due_at"].as_str().unwrap()).unwrap();
+    let wait = due.with_timezone(&chrono::Utc) - world.clock.now();
+    if wait > Duration::zero() {
+        world.clock.advance(wait);
+    }
+    let input = service::execute::ExecutorInput {
+        account_id: "acme".into(),
+        followup_id: call["id"].as_str().unwrap().to_owned(),
+        attempt: call["attempt"].as_u64().unwrap() as u32,
+    };
+    let outcome = executor.execute(&input).await.unwrap();
+    (call, outcome)
+}
+
+async fn each_platforms_lookup_of_an_unanswered_call_retries_then_exhausts_it(world: World) {
+    let (base, stub) = stub().await;
+    world.configure_acme().await;
+    let executor = executor(&world, &base).with_placed_call_wait(Duration::minutes(60));
+    for (platform, key) in keys() {
+        connect(&world, platform, &key).await;
+        let contact = format!("c-{platform}");
+        let body = asking_for_a_call(platform, &contact, &world).to_string();
+        deliver(&world, platform, &body).await;
+        for attempt in 1..=2u64 {
+            let (_, outcome) = run_when_due(&world, &executor, &contact).await;
+            assert!(
+                matches!(outcome, service::execute::Outcome::Sent { .. }),
+                "{platform}: {outcome:?}"
+            );
+            let placed = world.one_followup(&contact, "call").await;
+            assert_eq!(placed["status"], "placed", "{platform}");
+            let call_id = placed["attempts"].as_array().unwrap().last().unwrap()["provider_id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let request = stub.placed().last().cloned().unwrap();
+            stub.answer_lookup(looked_up_unanswered(platform, &request.body, &call_id));
+            // No completion webhook: after the wait, the platform is asked.
+            let (_, outcome) = run_when_due(&world, &executor, &contact).await;
+            assert!(
+                matches!(outcome, service::execute::Outcome::Settled { .. }),
+                "{platform}: {outcome:?}"
+            );
+            let asked = stub.looked_up().last().cloned().unwrap();
+            let (path, header, value) = get_call(platform, &call_id);
+            assert_eq!(asked.path, path, "{platform}");
+            assert_eq!(asked.headers[header], value, "{platform}");
+            let after = world.one_followup(&contact, "call").await;
+            if attempt == 1 {
+                assert_eq!(after["status"], "scheduled", "{platform}: {after}");
+                assert_eq!(after["attempt"], 2, "{platform}: {after}");
+                assert_eq!(after["reason"], "not_answered", "{platform}: {after}");
+                // The completion webhook of that call, arriving late, changes nothing.
+                let late = no_answer(platform, &request.body, &call_id, &world).to_string();
+                deliver(&world, platform, &late).await;
+                assert_eq!(
+                    world.one_followup(&contact, "call").await,
+                    after,
+                    "{platform}"
+                );
+            }
+        }
+        let call = world.one_followup(&contact, "call").await;
+        assert_eq!(call["status"], "exhausted", "{platform}: {call}");
+        assert_eq!(call["reason"], "retries_exhausted", "{platform}: {call}");
+    }
+    assert_eq!(stub.placed().len(), 8);
+    assert_eq!(stub.looked_up().len(), 8);
+}
+
+async fn a_call_still_in_progress_is_looked_up_again_then_ends_unknown(world: World) {
+    let (base, stub) = stub().await;
+    world.configure_acme().await;
+    let executor = executor(&world, &base).with_placed_call_wait(Duration::minutes(45));
+    connect(&world, "bland", &keys()[2].1).await;
+    let body = asking_for_a_call("bland", "c-bland", &world).to_string();
+    deliver(&world, "bland", &body).await;
+    run_when_due(&world, &executor, "c-bland").await;
+    let call_id = "bland-call-1";
+    for _ in 0..policy::MAX_IN_PROGRESS_LOOKUPS {
+        stub.answer_lookup(
+            json!({"call_id": call_id, "completed": false, "queue_status": "started"}),
+        );
+    }
+    for lookup in 1..=policy::MAX_IN_PROGRESS_LOOKUPS {
+        let (before, outcome) = run_when_due(&world, &executor, "c-bland").await;
+        let after = world.one_followup("c-bland", "call").await;
+        if lookup < policy::MAX_IN_PROGRESS_LOOKUPS {
+            assert!(
+                matches!(outcome, service::execute::Outcome::Rescheduled { .. }),
+                "{outcome:?}"
+            );
+            assert_eq!(after["status"], "placed");
+            assert_eq!(after["reason"], "call_in_progress");
+            let due = |f: &Value| {
+                chrono::DateTime::parse_from_rfc3339(f["due_at"].as_str().unwrap()).unwrap()
+            };
+            assert_eq!(due(&after) - due(&before), Duration::minutes(45));
+        } else {
+            assert!(
+                matches!(outcome, service::execute::Outcome::Unknown { .. }),
+                "{outcome:?}"
+            );
+            assert_eq!(after["status"], "unknown");
+            let last = after["trace"].as_array().unwrap().last().unwrap().clone();
+            assert!(
+                last["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("bland still reports it started after 3 lookups"),
+                "{last}"
+            );
+        }
+    }
+    assert_eq!(stub.looked_up().len(), policy::MAX_IN_PROGRESS_LOOKUPS);
+    assert!(
+        stub.looked_up()
+            .iter()
+            .all(|r| r.path == "/v1/calls/bland-call-1")
+    );
+    assert_eq!(stub.placed().len(), 1);
+}
+
+async fn a_placed_call_through_the_generic_endpoint_ends_unknown_saying_why(world: World) {
+    let (base, stub) = stub().await;
+    world.configure_acme().await;
+    let executor = executor_with(&world, &base, Some(world.outbox.clone()))
+        .with_placed_call_wait(Duration::minutes(30));
+    // Vapi's webhook asks for the call back, but the agent names no platform: the call
+    // goes to the generic endpoint (the outbox here).
+    connect(&world, "vapi", &keys()[0].1).await;
+    let mut agent = agent_json();
+    agent["calls"]["max_retries"] = json!(1);
+    world
+        .put("/v1/agents/agent-1/followup-settings")
+        .json(&agent)
+        .send()
+        .await
+        .expect(StatusCode::OK);
+    let body = asking_for_a_call("vapi", "c-vapi", &world).to_string();
+    deliver(&world, "vapi", &body).await;
+    let (_, sent) = run_when_due(&world, &executor, "c-vapi").await;
+    assert!(
+        matches!(sent, service::execute::Outcome::Sent { .. }),
+        "{sent:?}"
+    );
+    let (_, outcome) = run_when_due(&world, &executor, "c-vapi").await;
+    assert!(
+        matches!(outcome, service::execute::Outcome::Unknown { .. }),
+        "{outcome:?}"
+    );
+    let call = world.one_followup("c-vapi", "call").await;
+    assert_eq!(call["status"], "unknown");
+    let last = call["trace"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("generic voice endpoint, which has no call lookup"),
+        "{last}"
+    );
+    assert!(stub.seen.lock().unwrap().is_empty());
 }

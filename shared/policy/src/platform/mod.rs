@@ -17,6 +17,7 @@
 pub mod bland;
 mod connection;
 pub mod elevenlabs;
+mod lookup;
 mod mapping;
 mod outbound;
 pub mod retell;
@@ -33,6 +34,7 @@ use crate::values::CallOutcome;
 pub use connection::{
     Connection, ConnectionInput, HmacAlgorithm, HmacPlan, SignatureEncoding, VapiAuth,
 };
+pub use lookup::{Lookup, read_lookup};
 pub use mapping::{AnalysisMapping, MappingOverrides};
 pub use outbound::CallPlatform;
 

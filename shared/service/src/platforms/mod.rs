@@ -379,6 +379,22 @@ impl Engine {
         Ok(call.to_call_completed(&mapping, now)?)
     }
 
+    /// A native call learned another way (a placed call's lookup), mapped with the
+    /// account's connection and the agent's overrides as its webhook would be.
+    pub async fn map_native_call(
+        &self,
+        account: &AccountId,
+        platform: Platform,
+        call: &NativeCall,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<platform::Mapped, ServiceError> {
+        let connection = self
+            .connection(account, platform)
+            .await?
+            .unwrap_or_default();
+        self.map_native(account, &connection, call, now).await
+    }
+
     /// `POST /v1/decisions/preview?platform=…`: a native body, read and mapped as the
     /// webhook would (no signature: the operator is authenticated), then previewed.
     pub async fn preview_native(
