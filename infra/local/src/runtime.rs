@@ -77,9 +77,8 @@ pub async fn run(options: Options) -> Result<(), String> {
         ),
         service::platforms::DEFAULT_SECRET_PREFIX,
     );
-    let engine = Arc::new(
-        Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone()),
-    );
+    let mut engine =
+        Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone());
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
@@ -106,6 +105,15 @@ pub async fn run(options: Options) -> Result<(), String> {
     identity
         .public_base_url
         .get_or_insert_with(|| format!("http://{address}"));
+    // The OAuth redirect URI is made from the same public base URL (it names the bound
+    // port unless PUBLIC_BASE_URL is set).
+    let public_url = identity.public_base_url.clone().unwrap_or_default();
+    let mailboxes =
+        crate::mailboxes::local_mailboxes(dir, public_url, options.senders, outbox.clone()).await?;
+    if let Some(connect) = mailboxes.connect {
+        engine = engine.with_mailboxes(connect);
+    }
+    let engine = Arc::new(engine);
     let mut senders = match options.senders {
         SenderKind::Outbox => Senders::all(outbox.clone()),
         SenderKind::Aws => aws_senders(outbox.clone()).await?,
@@ -124,7 +132,8 @@ pub async fn run(options: Options) -> Result<(), String> {
     let executor = Arc::new(
         Executor::new(repo.clone(), senders, identity, clock.clone())
             .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?)
-            .with_call_lookups(calls),
+            .with_call_lookups(calls)
+            .with_mailboxes(mailboxes.sending),
     );
 
     let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
@@ -161,9 +170,10 @@ pub async fn run(options: Options) -> Result<(), String> {
             tenant_from_bearer(tokens.clone(), request, next)
         }))
         .merge(http_api::webhook_router(
-            engine,
+            engine.clone(),
             http_api::extract::MAX_BODY_BYTES,
         ))
+        .merge(http_api::mailbox_callback_router(engine))
         .merge(crate::console::router());
     let app = http_api::with_fallback(app);
 
@@ -451,7 +461,11 @@ async fn ensure_webhook_secret(
 }
 
 /// A value made once and kept in `dir/name`.
-fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, String> {
+pub(crate) fn remembered(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<String, String> {
     let path = dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return Ok(text.trim().to_string());
