@@ -54,7 +54,6 @@ def function_env(name: str, table: str = "followups-bench", endpoint: str | None
         env["SCHEDULER_DLQ_ARN"] = "arn:aws:sqs:us-east-1:123456789012:followups-scheduler-dlq"
     elif name.startswith("executor-"):
         channel = name.removeprefix("executor-")
-        env["CHANNEL"] = channel
         if channel == "email":
             env["SES_FROM_ADDRESS"] = "followups@acme.example.com"
         elif channel == "whatsapp":
@@ -69,5 +68,4 @@ def function_env(name: str, table: str = "followups-bench", endpoint: str | None
 
 
 def binary(name: str) -> str:
-    crate = "executor" if name.startswith("executor-") else name
-    return os.path.join(RELEASE_DIR, crate)
+    return os.path.join(RELEASE_DIR, name)

@@ -52,7 +52,7 @@ if [ -n "${SIZE_BREAKDOWN:-}" ]; then
   echo "== size breakdown (unstripped build of the same commit and profile)"
   (cd "$src" && CARGO_PROFILE_RELEASE_STRIP=false CARGO_PROFILE_RELEASE_DEBUG=line-tables-only \
      CARGO_TARGET_DIR=/work/target-release-syms cargo build --release -p call-completed -p executor -p dispatcher)
-  for b in call-completed executor; do
+  for b in call-completed executor-sms executor-email; do
     python3 "$repo/bench/size_breakdown.py" "/work/target-release-syms/release/$b" | tee "$results/size-$b.md"
   done
 fi

@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RELEASE_DIR="${BENCH_RELEASE_DIR:-/work/target-release/release}"
 printf '| binary | x86-64 bytes | x86-64 MiB |\n|---|---|---|\n'
-for f in api call-completed dispatcher executor followups-local; do
+for f in api call-completed dispatcher inbound executor-sms executor-email executor-whatsapp executor-call followups-local; do
   if [ -f "$RELEASE_DIR/$f" ]; then
     b=$(stat -c %s "$RELEASE_DIR/$f")
     printf '| %s | %s | %.2f |\n' "$f" "$b" "$(echo "$b/1048576" | bc -l)"

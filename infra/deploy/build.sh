@@ -6,7 +6,7 @@
 #
 # Usage: infra/deploy/build.sh [extra cargo-lambda build flags, e.g. --locked]
 # Output: target/lambda/<binary>/bootstrap for api, call-completed, dispatcher, inbound and
-# executor (the executor binary backs all four channel functions). `sam build`
+# executor-{sms,email,whatsapp,call} (one executor binary per channel). `sam build`
 # produces the same binaries through the template's rust-cargolambda metadata.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -37,7 +37,8 @@ echo "==> $(cargo lambda --version): release build for arm64"
 cargo lambda build --release --arm64 "${package_flags[@]}" "$@"
 
 echo "==> bootstrap sizes (Lambda limit: 50 MB zipped, 250 MB unzipped)"
-for package in "${packages[@]}"; do
+binaries=(api call-completed dispatcher inbound executor-sms executor-email executor-whatsapp executor-call)
+for package in "${binaries[@]}"; do
   bootstrap="target/lambda/$package/bootstrap"
   if [ ! -f "$bootstrap" ]; then
     echo "missing $bootstrap" >&2

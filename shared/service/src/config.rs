@@ -78,41 +78,54 @@ pub fn event_bridge_schedules(
 }
 
 /// The real sender of one channel (`sms`, `email`, `whatsapp` or `call`), configured
-/// from the environment (see README, "Lambda functions").
+/// from the environment (see README, "Lambda functions"). For the local runtime and
+/// the inbound function; each executor binary builds only its own channel's sender
+/// (see [`sms_executor`] and its siblings), so it links only that channel's clients.
 pub fn sender_for(
     channel: &str,
     sdk: &SdkConfig,
 ) -> Result<Arc<dyn channels::Sender>, ConfigError> {
-    let ssm_secrets = || -> Arc<dyn channels::SecretSource> {
-        Arc::new(channels::SsmSecrets::new(
-            aws_sdk_ssm::Client::new(sdk),
-            channels::DEFAULT_SECRET_TTL,
-        ))
-    };
     Ok(match channel {
-        "sms" => Arc::new(channels::SnsSms::new(&aws_sdk_sns::Client::new(sdk))),
-        "email" => Arc::new(channels::SesEmail::new(&aws_sdk_sesv2::Client::new(sdk))),
-        "whatsapp" => {
-            let mut sender = channels::WhatsAppCloud::new(
-                required("WHATSAPP_PHONE_NUMBER_ID")?,
-                ssm_secrets(),
-                required("WHATSAPP_TOKEN_PARAMETER")?,
-            );
-            if let Some(base) = env("WHATSAPP_API_BASE") {
-                sender = sender.with_base_url(base);
-            }
-            if let Some(version) = env("WHATSAPP_API_VERSION") {
-                sender = sender.with_api_version(version);
-            }
-            Arc::new(sender)
-        }
+        "sms" => sms_sender(sdk),
+        "email" => email_sender(sdk),
+        "whatsapp" => whatsapp_sender(sdk)?,
         "call" => call_sender(sdk)?,
         other => {
             return Err(ConfigError(format!(
-                "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
+                "the channel must be sms, email, whatsapp or call, not {other:?}"
             )));
         }
     })
+}
+
+/// SMS through SNS.
+pub fn sms_sender(sdk: &SdkConfig) -> Arc<dyn channels::Sender> {
+    Arc::new(channels::SnsSms::new(&aws_sdk_sns::Client::new(sdk)))
+}
+
+/// Email through SESv2.
+pub fn email_sender(sdk: &SdkConfig) -> Arc<dyn channels::Sender> {
+    Arc::new(channels::SesEmail::new(&aws_sdk_sesv2::Client::new(sdk)))
+}
+
+/// WhatsApp through the Cloud API, its token from SSM.
+pub fn whatsapp_sender(sdk: &SdkConfig) -> Result<Arc<dyn channels::Sender>, ConfigError> {
+    let secrets = Arc::new(channels::SsmSecrets::new(
+        aws_sdk_ssm::Client::new(sdk),
+        channels::DEFAULT_SECRET_TTL,
+    ));
+    let mut sender = channels::WhatsAppCloud::new(
+        required("WHATSAPP_PHONE_NUMBER_ID")?,
+        secrets,
+        required("WHATSAPP_TOKEN_PARAMETER")?,
+    );
+    if let Some(base) = env("WHATSAPP_API_BASE") {
+        sender = sender.with_base_url(base);
+    }
+    if let Some(version) = env("WHATSAPP_API_VERSION") {
+        sender = sender.with_api_version(version);
+    }
+    Ok(Arc::new(sender))
 }
 
 /// The call sender: the voice platform an agent names (which also answers the
@@ -172,48 +185,49 @@ pub fn sender_identity() -> crate::execute::SenderIdentity {
     }
 }
 
-/// The executor of the channel named by `CHANNEL`, with only that channel's sender.
-pub async fn executor_for_channel(
+/// The SMS executor.
+pub async fn sms_executor(sdk: &SdkConfig) -> Result<crate::execute::Executor, ConfigError> {
+    executor_with(sdk, |senders| senders.sms = Some(sms_sender(sdk)))
+}
+
+/// The email executor: SES, and the connected mailboxes a campaign may send from.
+pub async fn email_executor(sdk: &SdkConfig) -> Result<crate::execute::Executor, ConfigError> {
+    let executor = executor_with(sdk, |senders| senders.email = Some(email_sender(sdk)))?;
+    Ok(
+        match crate::config_mailboxes::executor_mailboxes(sdk).await? {
+            Some(mailboxes) => executor.with_mailboxes(mailboxes),
+            None => executor,
+        },
+    )
+}
+
+/// The WhatsApp executor.
+pub async fn whatsapp_executor(sdk: &SdkConfig) -> Result<crate::execute::Executor, ConfigError> {
+    let sender = whatsapp_sender(sdk)?;
+    executor_with(sdk, |senders| senders.whatsapp = Some(sender))
+}
+
+/// The follow-up call executor, which also looks up placed calls on their platform.
+pub async fn call_executor(sdk: &SdkConfig) -> Result<crate::execute::Executor, ConfigError> {
+    let calls = call_sender(sdk)?;
+    let sender = calls.clone();
+    Ok(executor_with(sdk, |senders| senders.call = Some(sender))?.with_call_lookups(calls))
+}
+
+/// An executor on the DynamoDB repository with the senders `add` sets.
+fn executor_with(
     sdk: &SdkConfig,
+    add: impl FnOnce(&mut crate::execute::Senders),
 ) -> Result<crate::execute::Executor, ConfigError> {
-    use crate::execute::{Executor, Senders};
-    let channel = required("CHANNEL")?;
-    let mut senders = Senders::default();
-    let mut lookups = None;
-    match channel.as_str() {
-        "call" => {
-            let calls = call_sender(sdk)?;
-            senders.call = Some(calls.clone());
-            lookups = Some(calls);
-        }
-        "sms" => senders.sms = Some(sender_for(&channel, sdk)?),
-        "email" => senders.email = Some(sender_for(&channel, sdk)?),
-        "whatsapp" => senders.whatsapp = Some(sender_for(&channel, sdk)?),
-        other => {
-            return Err(ConfigError(format!(
-                "CHANNEL must be sms, email, whatsapp or call, not {other:?}"
-            )));
-        }
-    }
-    let mailboxes = if channel == "email" {
-        crate::config_mailboxes::executor_mailboxes(sdk).await?
-    } else {
-        None
-    };
-    let mut executor = Executor::new(
+    let mut senders = crate::execute::Senders::default();
+    add(&mut senders);
+    Ok(crate::execute::Executor::new(
         dynamodb_repository(sdk)?,
         senders,
         sender_identity(),
         Arc::new(crate::clock::SystemClock),
     )
-    .with_placed_call_wait(placed_call_wait()?);
-    if let Some(lookups) = lookups {
-        executor = executor.with_call_lookups(lookups);
-    }
-    if let Some(mailboxes) = mailboxes {
-        executor = executor.with_mailboxes(mailboxes);
-    }
-    Ok(executor)
+    .with_placed_call_wait(placed_call_wait()?))
 }
 
 /// `PLACED_CALL_WAIT_MINUTES` (default 120): how long a placed follow-up call waits for

@@ -1,19 +1,30 @@
 //! Sends one due follow-up: `{account_id, followup_id, attempt}` from EventBridge
-//! Scheduler or the dispatcher. One binary, deployed once per channel (`CHANNEL`).
-//! A retryable failure, or a claim still held by another invocation, fails the
-//! invocation so Lambda/Scheduler retry it; anything else is recorded on the follow-up
-//! and the invocation succeeds.
+//! Scheduler, the dispatcher or the failure queue's redrive. One binary per channel
+//! (`src/bin/executor-<channel>.rs`), each building only its channel's sender, so each
+//! links only the clients it uses. A retryable failure, or a claim still held by
+//! another invocation, fails the invocation so Lambda/Scheduler retry it
+//! (`service::execute::Next`); anything else is recorded on the follow-up and the
+//! invocation succeeds.
 
+use std::future::Future;
+
+use aws_config::SdkConfig;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
-use service::execute::{ExecutorInput, Next};
+use service::config::ConfigError;
+use service::execute::{Executor, ExecutorInput, Next};
 use tracing::Instrument;
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+/// Sets up logging and the SDK, builds the channel's executor with `build`, and serves
+/// Lambda invocations with it.
+pub async fn serve<F, Fut>(build: F) -> Result<(), Error>
+where
+    F: FnOnce(SdkConfig) -> Fut,
+    Fut: Future<Output = Result<Executor, ConfigError>>,
+{
     service::telemetry::init();
     let sdk = service::aws::load().await;
-    let executor = service::config::executor_for_channel(&sdk).await?;
+    let executor = build(sdk).await?;
     let executor = &executor;
     run(service_fn(move |event: LambdaEvent<ExecutorInput>| async move {
         let input = event.payload;

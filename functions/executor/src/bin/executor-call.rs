@@ -1,0 +1,6 @@
+//! The call executor (see the crate's documentation).
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    executor::serve(|sdk| async move { service::config::call_executor(&sdk).await }).await
+}
