@@ -20,6 +20,25 @@ fn input(world: &World, followup: &policy::FollowUp) -> ExecutorInput {
     }
 }
 
+/// Claims `followup` as an executor would, then "dies": it stays `sending`. Returns
+/// the claim's time.
+async fn claim_and_die(
+    world: &World,
+    followup: &policy::FollowUp,
+) -> chrono::DateTime<chrono::Utc> {
+    let repo = &world.engine.repo;
+    let stored = repo
+        .followup(&world.account, &followup.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut claimed = stored.value.clone();
+    let at = world.clock.now();
+    claimed.record(at, Status::Sending, policy::Reason::Due, "claimed");
+    repo.save_followup(&stored, &claimed).await.unwrap();
+    at
+}
+
 async fn one(world: &World, contact: &str, channel: Channel) -> policy::FollowUp {
     let found: Vec<_> = world
         .followups_of(contact)
@@ -167,26 +186,7 @@ async fn a_claim_left_by_a_dead_executor_is_reported_unknown_not_sent_again() {
         .unwrap();
     let sms = one(&world, "contact-1", Channel::Sms).await;
     // The process dies right after its claim: the follow-up stays `sending`.
-    let stored = world
-        .engine
-        .repo
-        .followup(&world.account, &sms.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut claimed = stored.value.clone();
-    claimed.record(
-        world.clock.now(),
-        Status::Sending,
-        policy::Reason::Due,
-        "claimed",
-    );
-    world
-        .engine
-        .repo
-        .save_followup(&stored, &claimed)
-        .await
-        .unwrap();
+    claim_and_die(&world, &sms).await;
 
     let soon = world.executor.execute(&input(&world, &sms)).await.unwrap();
     assert!(
@@ -229,15 +229,7 @@ async fn an_invocation_lambda_gave_up_on_is_settled_from_the_failure_queue_never
 
     // The last try claimed the SMS and died: fresh, the claim is left alone; stale, it
     // is settled `unknown` and nothing is sent.
-    let stored = repo
-        .followup(&world.account, &sms.id)
-        .await
-        .unwrap()
-        .unwrap();
-    let mut claimed = stored.value.clone();
-    let claimed_at = world.clock.now();
-    claimed.record(claimed_at, Status::Sending, policy::Reason::Due, "claimed");
-    repo.save_followup(&stored, &claimed).await.unwrap();
+    let claimed_at = claim_and_die(&world, &sms).await;
     let sms_input = input(&world, &sms);
     let at = |seconds| claimed_at + Duration::seconds(seconds);
     let fresh = settle_parked(repo, &sms_input, at(30)).await.unwrap();
