@@ -38,26 +38,14 @@ pub async fn run(options: Options) -> Result<(), String> {
     let (changes_tx, changes) = mpsc::unbounded_channel::<store::Change>();
     let (table, embedded) = open_table(&options, &clock, changes_tx).await?;
     let repo = Arc::new(Repository::new(table, Cache::default()));
-    // Platform keys and secrets: files in the data directory, readable by its owner only.
-    let platform_secrets = service::platforms::PlatformSecrets::new(
-        Arc::new(
-            channels::FileSecretStore::open(dir.join("platform-secrets"))
-                .map_err(|e| format!("cannot open the platform secret store: {e}"))?,
-        ),
-        service::platforms::DEFAULT_SECRET_PREFIX,
-    );
+    let platform_secrets = platform_secrets(dir)?;
     let engine = Arc::new(
         Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone()),
     );
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
-    let token = match options.token.clone() {
-        Some(token) => token,
-        None => remembered(dir, "token", || {
-            format!("local_{}", uuid::Uuid::new_v4().simple())
-        })?,
-    };
+    let token = local_token(&options)?;
 
     let outbox = Arc::new(
         Outbox::new(Some(dir.join("outbox.jsonl")), Arc::new(now_fn.clone()))
@@ -117,6 +105,27 @@ pub async fn run(options: Options) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// Platform keys and secrets: files in the data directory, readable by its owner only.
+fn platform_secrets(dir: &Path) -> Result<service::platforms::PlatformSecrets, String> {
+    Ok(service::platforms::PlatformSecrets::new(
+        Arc::new(
+            channels::FileSecretStore::open(dir.join("platform-secrets"))
+                .map_err(|e| format!("cannot open the platform secret store: {e}"))?,
+        ),
+        service::platforms::DEFAULT_SECRET_PREFIX,
+    ))
+}
+
+/// The main account's bearer token: `--token`, or one made once and kept in DIR.
+fn local_token(options: &Options) -> Result<String, String> {
+    match options.token.clone() {
+        Some(token) => Ok(token),
+        None => remembered(&options.data_dir, "token", || {
+            format!("local_{}", uuid::Uuid::new_v4().simple())
+        }),
+    }
 }
 
 /// The HTTP API behind bearer tokens, the local-only routes, the webhook and the console.
