@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{FieldError, ValidationErrors};
+use crate::fields::{FieldError, ValidationErrors};
 use crate::followup::Channel;
 use crate::ids::{AgentId, CallId, CampaignId, ContactId, FollowUpId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};

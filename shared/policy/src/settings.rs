@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{FieldError, ValidationErrors};
+use crate::fields::{FieldError, ValidationErrors};
 use crate::followup::{Channel, Reason};
 use crate::ids::{AccountId, AgentId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj};

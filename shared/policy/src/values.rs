@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{FromJsonLeaf, as_str};
 
 /// Implements the serde and JSON-reader plumbing for a type with

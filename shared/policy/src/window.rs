@@ -11,7 +11,7 @@ use chrono::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
 use crate::values::TimeZone;
 
