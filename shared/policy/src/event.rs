@@ -7,12 +7,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::fields::{FieldError, ValidationErrors};
-use crate::followup::Channel;
 use crate::ids::{AgentId, CallId, CampaignId, ContactId, FollowUpId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
 use crate::values::{
     CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, UsState, normalize_line,
 };
+use crate::vocabulary::Channel;
 use crate::window::local_to_utc;
 
 /// The only event type acted upon.

@@ -293,6 +293,35 @@ impl NewFollowUp {
     }
 }
 
+impl FollowUp {
+    /// Records a provider status on the attempt it is about. Returns whether anything
+    /// changed: a status for another attempt or message is refused, and one already
+    /// recorded (a redelivered webhook) changes nothing.
+    pub fn record_delivery(
+        &mut self,
+        attempt: u32,
+        provider_id: &str,
+        mut delivery: crate::delivery::Delivery,
+    ) -> bool {
+        let Some(target) = self
+            .attempts
+            .iter_mut()
+            .rev()
+            .find(|a| a.attempt == attempt && a.provider_id.as_deref() == Some(provider_id))
+        else {
+            return false;
+        };
+        delivery.error = delivery
+            .error
+            .map(|e| e.chars().take(crate::delivery::MAX_ERROR_CHARS).collect());
+        if target.deliveries.contains(&delivery) {
+            return false;
+        }
+        target.deliveries.push(delivery);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
