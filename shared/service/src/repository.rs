@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PhoneNumber,
+    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PendingKey, PhoneNumber,
     RecipientFacts, Settings, SuppressionKey, Touch,
 };
 use serde::de::DeserializeOwned;
@@ -74,6 +74,8 @@ impl Repository {
         Self { table, cache }
     }
 
+    /// The table itself, for tests that inspect or corrupt stored items; use cases go
+    /// through the typed methods below.
     pub fn table(&self) -> &dyn Table {
         self.table.as_ref()
     }
@@ -1042,6 +1044,23 @@ impl Repository {
     ) -> Result<Option<FollowUpId>, ServiceError> {
         let item = self.table.get(&records::guard_key(account, guard)).await?;
         Ok(item.as_ref().and_then(records::pending_followup_id))
+    }
+
+    /// The follow-up holding a one-pending-per-(campaign, contact, channel) slot, when
+    /// one does.
+    pub async fn pending_holder(
+        &self,
+        account: &AccountId,
+        slot: &PendingKey,
+    ) -> Result<Option<FollowUpId>, ServiceError> {
+        let item = self.table.get(&records::pending_key(account, slot)).await?;
+        Ok(item.as_ref().and_then(records::pending_followup_id))
+    }
+
+    /// Writes a webhook's decisions as one transaction: all of them, or none when a
+    /// condition fails ([`StoreError::ConditionFailed`] names which, by index).
+    pub async fn write_decisions(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.table.write(writes).await
     }
 
     /// The follow-up that stores this suppression, when one does.
