@@ -570,11 +570,6 @@ impl SmsTemplate {
                 )
             })
     }
-
-    /// The template embeds the meeting link.
-    pub fn needs_meeting_link(self) -> bool {
-        matches!(self, Self::MeetingRequest | Self::NextStep)
-    }
 }
 
 impl FromJsonLeaf for SmsTemplate {

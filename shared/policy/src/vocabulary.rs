@@ -152,20 +152,6 @@ impl Status {
     pub fn holds_guard(self) -> bool {
         !matches!(self, Self::Cancelled | Self::Suppressed | Self::Failed)
     }
-
-    /// Nothing more will happen to a follow-up in this status.
-    pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            Self::Sent
-                | Self::Completed
-                | Self::Cancelled
-                | Self::Suppressed
-                | Self::Failed
-                | Self::Exhausted
-                | Self::Unknown
-        )
-    }
 }
 
 impl std::fmt::Display for Status {

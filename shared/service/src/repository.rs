@@ -164,33 +164,6 @@ impl Repository {
         }
     }
 
-    /// Creates a record that must not exist yet (version 1); 412 when it does.
-    pub async fn create_record<T: Serialize>(
-        &self,
-        key: Key,
-        value: &T,
-    ) -> Result<u64, ServiceError> {
-        let item = records::data_item(key.clone(), value, 1)?;
-        let put = Write::Put {
-            item,
-            cond: Expect::Absent.cond(),
-        };
-        match self.table.write(vec![put]).await {
-            Ok(()) => {
-                self.cache.forget(&cache_key(&key));
-                Ok(1)
-            }
-            Err(StoreError::ConditionFailed { failed }) => Err(ServiceError::VersionMismatch {
-                current: failed
-                    .first()
-                    .and_then(|(_, item)| item.as_ref())
-                    .map(records::version_of)
-                    .unwrap_or(1),
-            }),
-            Err(e) => Err(e.into()),
-        }
-    }
-
     pub async fn delete_record(&self, key: Key, if_match: Option<u64>) -> Result<(), ServiceError> {
         let cond = match if_match {
             Some(v) => Expect::Version(v).cond(),

@@ -17,7 +17,7 @@ use service::dispatch::Dispatcher;
 use service::execute::{Executor, SenderIdentity, Senders};
 use service::signature::{SignedHeaders, WebhookSecret};
 use service::{Engine, Repository};
-use store::{EmbeddedTable, Table};
+use store::EmbeddedTable;
 
 pub struct TestClock(Mutex<DateTime<Utc>>);
 
@@ -229,14 +229,6 @@ impl World {
 
     pub fn scheduled(&self) -> Vec<Scheduled> {
         std::mem::take(&mut *self.schedules.0.lock().unwrap())
-    }
-
-    pub async fn item_count(&self, pk: &str) -> bool {
-        self.table
-            .get(&store::Key::new(pk, "x"))
-            .await
-            .unwrap()
-            .is_some()
     }
 }
 
