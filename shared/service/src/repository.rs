@@ -1009,14 +1009,21 @@ impl Repository {
         Ok(fresh)
     }
 
+    /// The follow-up a pointer item (guard, pending slot, suppression) names, when the
+    /// item exists.
+    async fn pointed_followup(&self, key: Key) -> Result<Option<FollowUpId>, ServiceError> {
+        let item = self.table.get(&key).await?;
+        Ok(item.as_ref().and_then(records::pending_followup_id))
+    }
+
     /// The follow-up a once-per-contact guard points at, when the guard exists.
     pub async fn guard_holder(
         &self,
         account: &AccountId,
         guard: &GuardKey,
     ) -> Result<Option<FollowUpId>, ServiceError> {
-        let item = self.table.get(&records::guard_key(account, guard)).await?;
-        Ok(item.as_ref().and_then(records::pending_followup_id))
+        self.pointed_followup(records::guard_key(account, guard))
+            .await
     }
 
     /// The follow-up holding a one-pending-per-(campaign, contact, channel) slot, when
@@ -1026,8 +1033,8 @@ impl Repository {
         account: &AccountId,
         slot: &PendingKey,
     ) -> Result<Option<FollowUpId>, ServiceError> {
-        let item = self.table.get(&records::pending_key(account, slot)).await?;
-        Ok(item.as_ref().and_then(records::pending_followup_id))
+        self.pointed_followup(records::pending_key(account, slot))
+            .await
     }
 
     /// Writes a webhook's decisions as one transaction: all of them, or none when a
@@ -1042,11 +1049,8 @@ impl Repository {
         account: &AccountId,
         key: &SuppressionKey,
     ) -> Result<Option<FollowUpId>, ServiceError> {
-        let item = self
-            .table
-            .get(&records::suppression_key(account, key))
-            .await?;
-        Ok(item.as_ref().and_then(records::pending_followup_id))
+        self.pointed_followup(records::suppression_key(account, key))
+            .await
     }
 
     /// The answer stored for a webhook delivery, if it was already processed.
