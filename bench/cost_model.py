@@ -42,7 +42,7 @@ LATENCY_MS = {                         # in-region round trips, assumed
     "lambda.Invoke": 15, "scheduler.CreateSchedule": 25,
 }
 PLATFORM_LOG_BYTES = 350               # START/END/REPORT lines Lambda adds per invocation (JSON format)
-STREAM_RECORDS_PER_FOLLOWUP = 3        # INSERT scheduled, MODIFY claimed (sending), MODIFY sent
+STREAM_RECORDS_PER_FOLLOWUP = 1        # the INSERT; the claim and the outcome are filtered out before the dispatcher (F6, template.yaml FilterCriteria)
 DISPATCH_BATCH = {"worst": 1, "best": 25}  # records per dispatcher invocation (BatchSize 25, window 0)
 GUARDS_AND_CHECKS = None               # taken from the counted items
 
@@ -101,14 +101,16 @@ def main():
     dnc_checks_per_webhook = 2  # a ConditionCheck per destination (phone, email)
 
     # DynamoDB per webhook: every item of a transaction costs 2 WRU per KB (prepare +
-    # commit); follow-up items also write both GSIs (projection ALL): 1 WRU per KB each.
+    # commit); a new follow-up also writes an entry in each GSI. The deployed indexes
+    # project keys only (IndexProjection): 1 WRU per entry, and a claim or an outcome
+    # that changes no index key writes none.
     tx_wru = 2 * (kb_units(webhook, 1024) + fus_per_webhook * kb_units(fu, 1024)
                   + guards_per_webhook * kb_units(guard, 1024) + dnc_checks_per_webhook)
-    gsi_wru = fus_per_webhook * 2 * kb_units(fu, 1024)
+    gsi_wru = fus_per_webhook * 2 * 1
     webhook_ddb = (tx_wru + gsi_wru) * DDB_WRU
     # Executor per send: 2 strongly consistent GetItem (1 RRU per 4 KB), 2 PutItem of the
-    # follow-up, each with both GSIs rewritten.
-    send_ddb = 2 * kb_units(fu, 4096) * DDB_RRU + 3 * (kb_units(fu, 1024) + kb_units(fu_sent, 1024)) * DDB_WRU
+    # follow-up (the claim, the outcome).
+    send_ddb = 2 * kb_units(fu, 4096) * DDB_RRU + (kb_units(fu, 1024) + kb_units(fu_sent, 1024)) * DDB_WRU
 
     gbs = lambda ms: ms / 1000 * MEMORY_GB * LAMBDA_ARM_GB_S
     lam = lambda ms: LAMBDA_REQUEST + gbs(ms)
@@ -129,15 +131,15 @@ def main():
             per_1000["Lambda executor (requests + GB-s)"] = 500 * lam(ex_sms_ms) + 500 * lam(ex_email_ms)
             per_1000["DynamoDB executor reads and writes"] = 1000 * send_ddb
             rows[(scenario, batching)] = per_1000
-    # What-if: GSIs with KEYS_ONLY projection. Index entries are still written on insert
-    # (small: 1 WRU each), but a claim or an outcome that changes no index key writes none.
-    send_ddb_keys_only = 2 * kb_units(fu, 4096) * DDB_RRU + (kb_units(fu, 1024) + kb_units(fu_sent, 1024)) * DDB_WRU
-    gsi_wru_keys_only = fus_per_webhook * 2 * 1
+    # What-if: GSIs projecting ALL (IndexProjection=ALL, stacks created before): every
+    # write of a follow-up also rewrites both index entries at the item's size.
+    send_ddb_all = 2 * kb_units(fu, 4096) * DDB_RRU + 3 * (kb_units(fu, 1024) + kb_units(fu_sent, 1024)) * DDB_WRU
+    gsi_wru_all = fus_per_webhook * 2 * kb_units(fu, 1024)
     what_if = {}
     for (s_, b_), r in rows.items():
         r2 = dict(r)
-        r2["DynamoDB webhook transaction (+ GSI writes)"] = 500 * (tx_wru + gsi_wru_keys_only) * DDB_WRU
-        r2["DynamoDB executor reads and writes"] = 1000 * send_ddb_keys_only
+        r2["DynamoDB webhook transaction (+ GSI writes)"] = 500 * (tx_wru + gsi_wru_all) * DDB_WRU
+        r2["DynamoDB executor reads and writes"] = 1000 * send_ddb_all
         what_if[f"{s_}/{b_}"] = sum(r2.values())
     edge = 500 * HTTP_API_REQUEST
     channels = {"SES (500 emails)": 500 * SES_EMAIL,
@@ -163,13 +165,13 @@ def main():
             "estimated_billed_ms_at_128MB": {"call-completed": cc_ms, "executor-sms": ex_sms_ms, "executor-email": ex_email_ms,
                                              "dispatcher-direct": dp_direct_ms, "dispatcher-scheduled": dp_sched_ms},
             "wru_per_webhook": tx_wru + gsi_wru,
-            "wru_per_send": 3 * (kb_units(fu, 1024) + kb_units(fu_sent, 1024)),
+            "wru_per_send": kb_units(fu, 1024) + kb_units(fu_sent, 1024),
             "first_invocation_cpu_ms": {"call-completed": cc["invoke_cpu_ms"][0], "executor": ex["invoke_cpu_ms"][0],
                                         "dispatcher": dp.get("invoke_cpu_ms", [None])[0]},
             "log_bytes_per_invocation": log_bytes_per_invocation,
         },
         "per_1000_followups": {f"{s}/{b}": {**r, "TOTAL infrastructure": sum(r.values())} for (s, b), r in rows.items()},
-        "what_if_gsi_keys_only_total": what_if,
+        "what_if_gsi_projection_all_total": what_if,
         "separately": {"API Gateway HTTP API (500 webhooks)": edge, "CloudWatch Logs ingestion": logs,
                        "X-Ray traces if every invocation is sampled": xray, **channels},
     }
@@ -182,7 +184,7 @@ def main():
     print("|---|" + "---|" * len(cols))
     for n in names + ["TOTAL infrastructure"]:
         print(f"| {n} | " + " | ".join(f"{out['per_1000_followups'][c].get(n, 0):.6f}" for c in cols) + " |")
-    print("\nwhat if both GSIs were KEYS_ONLY (TOTAL infrastructure):", {k: round(v, 6) for k, v in what_if.items()})
+    print("\nwhat if both GSIs projected ALL (TOTAL infrastructure):", {k: round(v, 6) for k, v in what_if.items()})
     print("\nseparately:")
     for k, v in out["separately"].items():
         print(f"  {k}: {v if isinstance(v, str) else f'{v:.6f}'}")

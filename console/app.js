@@ -7,6 +7,7 @@ import { h, field, showErrors, announce, errorText, pageTitle } from "./ui.js";
 import { accountPage, agentPage, campaignSettingsPage } from "./settings.js";
 import { campaignPage, inboxPage, followupPage } from "./followups.js";
 import { dncPage, secretsPage, decisionsPage, outboxPage } from "./tools.js";
+import { mailboxesPage } from "./mailboxes.js";
 import { platformsPage } from "./platforms.js";
 
 const main = document.getElementById("main");
@@ -25,6 +26,7 @@ const ROUTES = [
   [/^\/followups\/([^/]+)$/, (m) => followupPage(m[1])],
   [/^\/dnc$/, () => dncPage()],
   [/^\/secrets$/, () => secretsPage()],
+  [/^\/mailboxes$/, () => mailboxesPage()],
   [/^\/platforms$/, () => platformsPage()],
   [/^\/decisions$/, () => decisionsPage()],
   [/^\/outbox$/, () => outboxPage()],
@@ -39,7 +41,7 @@ function currentRoute() {
 function renderNav() {
   const { path } = currentRoute();
   const items = [["#/", "Start"], ["#/settings", "Account"], ["#/dnc", "Do-not-call"], ["#/secrets", "Webhook secrets"],
-    ["#/platforms", "Platforms"],
+    ["#/platforms", "Platforms"], ["#/mailboxes", "Mailboxes"],
     ["#/decisions", "Decision preview"], hasOutbox ? ["#/outbox", "Outbox"] : null].filter(Boolean);
   nav.replaceChildren(h("ul", {}, items.map(([href, text]) => h("li", {},
     h("a", { href, "aria-current": href === `#${path}` ? "page" : null }, text))),

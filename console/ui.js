@@ -206,6 +206,7 @@ export const REASON_WORDS = {
   undeliverable: "The address bounced permanently: no more email goes to it",
   zone_updated: "A later call reported the contact's time zone: moved into the allowed hours there",
   held_by_rule: "Held back by a legal calling rule (see the trace)",
+  mailbox_disconnected: "The sending mailbox lost its consent: connect it again (Mailboxes)",
 };
 
 export const reasonWords = (code, status) => {

@@ -10,6 +10,7 @@ then, from the repository root, in another:
     python3 examples/demo.py                 # configure, post five calls, show the result
     python3 examples/demo.py --send-review   # ... and send the needs-review SMS by hand
     python3 examples/demo.py --advance       # ... and move the clock to the callback call
+    python3 examples/demo.py --email-sender mb_...  # the emails from a connected mailbox
 
 What it does, as a new user would:
 
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import copy
 import hashlib
 import hmac
 import json
@@ -439,8 +441,14 @@ def run(args) -> int:
     print("  PUT /v1/settings                                  sender name, meeting link, zone, quiet hours 00:00-24:00, federal hours off (demo only)")
     client.put(f"/v1/agents/{AGENT}/followup-settings", AGENT_SETTINGS)
     print(f"  PUT /v1/agents/{AGENT}/followup-settings        08:00-20:00 Mon-Sat {CONTACT_ZONE}; calls (2 retries, 90 min apart); WhatsApp")
-    client.put(f"/v1/campaigns/{CAMPAIGN}/followup-settings", CAMPAIGN_SETTINGS)
+    campaign = copy.deepcopy(CAMPAIGN_SETTINGS)
+    if args.email_sender:
+        campaign["email"]["sender"] = args.email_sender
+        campaign["missed_call_email"]["sender"] = args.email_sender
+    client.put(f"/v1/campaigns/{CAMPAIGN}/followup-settings", campaign)
     print(f"  PUT /v1/campaigns/{CAMPAIGN}/followup-settings  SMS meeting_request; email (ask for email); missed-call email")
+    if args.email_sender:
+        print(f"    emails leave from the connected mailbox {args.email_sender}")
 
     now = engine_now(client)
     heading(f"five calls end (engine clock {rfc3339(now)}, {local_now(now):%a %H:%M} in {CONTACT_ZONE})")
@@ -588,6 +596,8 @@ def options(argv: list[str]):
                         help="send Eve's needs-review SMS to NUMBER (default +14155550155)")
     parser.add_argument("--advance", nargs="?", const="due", metavar="DURATION",
                         help="move the local clock forward (26h, 90m, 2d; alone: just past the callback's due time)")
+    parser.add_argument("--email-sender", metavar="MAILBOX_ID",
+                        help="send the campaign's emails from this connected mailbox (mb_..., see GET /v1/mailboxes) instead of SES")
     args = parser.parse_args(argv)
     args.token = args.token or read_file(args.data_dir, "token")
     args.secret = args.secret or read_file(args.data_dir, "webhook-secret")

@@ -54,6 +54,8 @@ EXPECTED_ROUTES = {
     "POST /v1/webhooks/{account_id}/retell": "NONE",
     "POST /v1/webhooks/{account_id}/bland": "NONE",
     "POST /v1/webhooks/{account_id}/elevenlabs": "NONE",
+    # The OAuth redirect of a connecting mailbox: the signed state names the account.
+    "GET /v1/mailboxes/{provider}/callback": "NONE",
 }
 
 # The only actions that may be granted on Resource "*": they have no resource ARN.
@@ -233,6 +235,11 @@ SDK_ACTIONS = {
     "aws_sdk_ssm": {
         r"\.get_parameter\(\)": "ssm:GetParameter",
         r"\.get_parameters\(\)": "ssm:GetParameters",
+    },
+    "aws_sdk_kms": {
+        r"\.generate_data_key\(\)": "kms:GenerateDataKey",
+        r"\.decrypt\(\)": "kms:Decrypt",
+        r"\.encrypt\(\)": "kms:Encrypt",
     },
     "aws_sdk_lambda": {
         r"\.invoke\(\)": "lambda:InvokeFunction",

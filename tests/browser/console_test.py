@@ -8,7 +8,8 @@ an operator new to the product: signs in, saves account, agent and campaign sett
 preview, posts signed call.completed webhooks as the voice platform would, finds their
 follow-ups in the campaign view and in the contacts' inboxes with their reasons,
 cancels one, sends a needs-review SMS by hand and finds it in the outbox, and visits
-the do-not-call list, the webhook secrets and the decision preview.
+the do-not-call list, the webhook secrets and the decision preview, and connects a
+Gmail mailbox through a stand-in for Google's consent page (tests/browser/mail_provider.py).
 
 A screenshot of every page goes to the output folder (default target/console-test/).
 
@@ -42,6 +43,7 @@ from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from oidc_provider import CLIENT_ID, ConsoleHost, Provider  # noqa: E402
+from mail_provider import CLIENT_ID as MAIL_CLIENT_ID, CLIENT_SECRET as MAIL_CLIENT_SECRET, MailProvider  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -53,6 +55,7 @@ WAIT_MS = 15_000
 CAMPAIGN = "camp-1"
 META_APP_SECRET = "meta-app-secret-3b9d0e71"
 AGENT = "agent-1"
+MAILBOX_ADDRESS = "ana.sales@gmail.example"
 
 
 # WCAG relative luminance and contrast, and the effective background of an element.
@@ -100,7 +103,8 @@ class Local:
     """The running binary: its URL, token and webhook secret from the banner."""
 
     def __init__(self, binary, data_dir, extra_env):
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPS_") and k != "RUST_LOG"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FOLLOWUPS_") and k != "RUST_LOG"
+               and not k.startswith(("GOOGLE_", "MICROSOFT_"))}
         env.update(extra_env)
         self.process = subprocess.Popen(
             [binary, "--port", "0", "--data-dir", data_dir],
@@ -737,6 +741,33 @@ class Console:
         expect(page.locator("main pre")).to_contain_text('"id": "call_r1"')
         self.shot("16b-decision-preview-retell")
 
+    def mailboxes(self):
+        """Connect a Gmail mailbox through the stand-in's consent page in a new tab; Outlook
+        is not set up here, and says so beside its button."""
+        page = self.page
+        self.go("/mailboxes")
+        expect(page.locator("main")).to_contain_text("No mailbox is connected")
+        page.get_by_role("button", name="Connect Outlook").click()
+        expect(page.locator("#connect-microsoft-title-error")).to_contain_text("not set up")
+        with page.context.expect_page() as opened:
+            page.get_by_role("button", name="Connect Gmail").click()
+        consent = opened.value
+        # The stand-in consents at once and sends the tab back to the runtime's callback.
+        consent.wait_for_url(re.compile(r"/v1/mailboxes/google/callback\?"))
+        expect(consent.locator("body")).to_contain_text(MAILBOX_ADDRESS)
+        consent.close()
+        expect(page.get_by_role("link", name="Open Gmail's consent page")).to_be_visible()
+        page.get_by_role("button", name="Refresh the list").click()
+        row = page.locator("table.list tbody tr")
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text(MAILBOX_ADDRESS)
+        expect(row).to_contain_text("connected")
+        assert not self.mail_provider.problems, self.mail_provider.problems
+        self.shot("18-mailboxes")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name=f"Remove {MAILBOX_ADDRESS}").click()
+        expect(page.locator("main")).to_contain_text("No mailbox is connected")
+
     def oidc_sign_in(self):
         """The AWS sign-in: code with PKCE against a stand-in provider, in a fresh tab."""
         provider = Provider(access_token=self.local.token)
@@ -764,7 +795,7 @@ class Console:
 
 SCENARIOS = ["sign_in", "account_settings", "agent_settings", "campaign_settings", "webhooks", "campaign_view",
              "inbox", "cancel", "send_needs_review", "dnc", "dnc_sources", "platforms", "agent_call_platform",
-             "delivery_reports", "secrets", "decision_preview",
+             "delivery_reports", "secrets", "decision_preview", "mailboxes",
              "oidc_sign_in"]
 
 
@@ -778,7 +809,10 @@ def main():
     passed, failed = 0, 0
     with tempfile.TemporaryDirectory(prefix="console-test-") as data_dir:
         vapi = FakeVapi()
-        local = Local(args.binary, data_dir, {"VAPI_API_BASE": vapi.url})
+        mail_provider = MailProvider(MAILBOX_ADDRESS)
+        local = Local(args.binary, data_dir, {"VAPI_API_BASE": vapi.url, "GOOGLE_CLIENT_ID": MAIL_CLIENT_ID,
+                                              "GOOGLE_CLIENT_SECRET": MAIL_CLIENT_SECRET,
+                                              "GOOGLE_OAUTH_BASE": mail_provider.base_url})
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -791,6 +825,7 @@ def main():
                 page.on("console", lambda m: errors.append(m.text)
                         if m.type == "error" and "Content Security Policy" in m.text else None)
                 console = Console(page, local, out, vapi)
+                console.mail_provider = mail_provider
                 for name in SCENARIOS:
                     try:
                         getattr(console, name)()
@@ -806,6 +841,7 @@ def main():
         finally:
             local.stop()
             vapi.stop()
+            mail_provider.stop()
             if failed:
                 print("---- followups-local output ----\n" + "".join(local.log[-60:]))
     skipped = len(SCENARIOS) - passed - failed

@@ -160,10 +160,12 @@ async fn a_warm_webhook_costs_one_dynamodb_transaction_and_a_send_costs_a_claim_
     // One transaction, and the contact's two records (latest zone, recent touches)
     // read in parallel: the legal floor needs them before deciding. The call reports
     // the contact's zone for the first time, so their follow-ups are looked up once to
-    // move any pending one into its window (none here).
+    // move any pending one into its window (none here): a Query of the contact index,
+    // which holds keys only, and one BatchGetItem of the entries it found.
     assert_eq!(
         counts.into_iter().collect::<Vec<_>>(),
         vec![
+            ("DynamoDB.BatchGetItem".to_string(), 1),
             ("DynamoDB.GetItem".to_string(), 2),
             ("DynamoDB.Query".to_string(), 1),
             ("DynamoDB.TransactWriteItems".to_string(), 1)

@@ -12,15 +12,20 @@ use service::{Engine, config};
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;
-    let engine = Arc::new(
-        Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
-            .with_platform_secrets(config::platform_secrets(&sdk)),
-    );
+    let mut engine = Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
+        .with_platform_secrets(config::platform_secrets(&sdk));
+    if let Some(mailboxes) = service::config_mailboxes::api_mailboxes(&sdk).await? {
+        engine = engine.with_mailboxes(mailboxes);
+    }
+    let engine = Arc::new(engine);
     let claim: Arc<str> = config::env("ACCOUNT_CLAIM")
         .unwrap_or_else(|| "account_id".into())
         .into();
-    let app = http_api::with_fallback(http_api::api_router(engine)).layer(from_fn(
-        move |request, next| tenant_from_jwt_claim(claim.clone(), request, next),
-    ));
+    let operator = http_api::api_router(engine.clone()).layer(from_fn(move |request, next| {
+        tenant_from_jwt_claim(claim.clone(), request, next)
+    }));
+    // The OAuth callback is public (the provider redirects the browser there): the
+    // signed state names the account.
+    let app = http_api::with_fallback(operator.merge(http_api::mailbox_callback_router(engine)));
     lambda_http::run(app).await
 }

@@ -44,6 +44,11 @@ pub const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../../console/platforms.js"),
     ),
     (
+        "/mailboxes.js",
+        JS,
+        include_str!("../../../console/mailboxes.js"),
+    ),
+    (
         "/console.css",
         "text/css; charset=utf-8",
         include_str!("../../../console/console.css"),

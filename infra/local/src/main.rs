@@ -8,6 +8,7 @@
 
 mod console;
 mod local_routes;
+mod mailboxes;
 mod options;
 mod runtime;
 

@@ -39,9 +39,8 @@ pub async fn run(options: Options) -> Result<(), String> {
     let (table, embedded) = open_table(&options, &clock, changes_tx).await?;
     let repo = Arc::new(Repository::new(table, Cache::default()));
     let platform_secrets = platform_secrets(dir)?;
-    let engine = Arc::new(
-        Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone()),
-    );
+    let mut engine =
+        Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone());
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
@@ -57,6 +56,15 @@ pub async fn run(options: Options) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let identity = local_identity(address);
+    // The OAuth redirect URI is made from the same public base URL (it names the bound
+    // port unless PUBLIC_BASE_URL is set).
+    let public_url = identity.public_base_url.clone().unwrap_or_default();
+    let mailboxes =
+        crate::mailboxes::local_mailboxes(dir, public_url, options.senders, outbox.clone()).await?;
+    if let Some(connect) = mailboxes.connect {
+        engine = engine.with_mailboxes(connect);
+    }
+    let engine = Arc::new(engine);
     let mut senders = match options.senders {
         SenderKind::Outbox => Senders::all(outbox.clone()),
         SenderKind::Aws => aws_senders(outbox.clone()).await?,
@@ -75,7 +83,8 @@ pub async fn run(options: Options) -> Result<(), String> {
     let executor = Arc::new(
         Executor::new(repo.clone(), senders, identity, clock.clone())
             .with_placed_call_wait(service::config::placed_call_wait().map_err(|e| e.to_string())?)
-            .with_call_lookups(calls),
+            .with_call_lookups(calls)
+            .with_mailboxes(mailboxes.sending),
     );
 
     start_scheduling(changes, embedded, executor, repo.clone(), clock.clone()).await?;
@@ -128,7 +137,8 @@ fn local_token(options: &Options) -> Result<String, String> {
     }
 }
 
-/// The HTTP API behind bearer tokens, the local-only routes, the webhook and the console.
+/// The HTTP API behind bearer tokens, the local-only routes, the webhook, the mailbox
+/// consent callback and the console.
 fn local_app(engine: Arc<Engine>, local: Local, tokens: LocalTokens) -> axum::Router {
     let app = http_api::api_router(engine.clone())
         .merge(local_routes::router(local))
@@ -136,9 +146,10 @@ fn local_app(engine: Arc<Engine>, local: Local, tokens: LocalTokens) -> axum::Ro
             tenant_from_bearer(tokens.clone(), request, next)
         }))
         .merge(http_api::webhook_router(
-            engine,
+            engine.clone(),
             http_api::extract::MAX_BODY_BYTES,
         ))
+        .merge(http_api::mailbox_callback_router(engine))
         .merge(crate::console::router());
     http_api::with_fallback(app)
 }
@@ -514,7 +525,11 @@ async fn ensure_webhook_secret(
 }
 
 /// A value made once and kept in `dir/name`.
-fn remembered(dir: &Path, name: &str, make: impl FnOnce() -> String) -> Result<String, String> {
+pub(crate) fn remembered(
+    dir: &Path,
+    name: &str,
+    make: impl FnOnce() -> String,
+) -> Result<String, String> {
     let path = dir.join(name);
     if let Ok(text) = std::fs::read_to_string(&path) {
         return Ok(text.trim().to_string());

@@ -103,7 +103,21 @@ fn encoded_words(text: &str) -> String {
 }
 
 /// A plain `local@domain` with nothing that could break out of the header.
-fn check_address(field: &str, address: &str) -> Result<(), SendError> {
+/// An extra header of an email (`List-Unsubscribe`, …): a name of printable ASCII
+/// without a colon, a value without CR, LF or another control character, so neither
+/// can inject a header of its own.
+pub(crate) fn check_header(name: &str, value: &str) -> Result<(), SendError> {
+    let bad_name = name.is_empty() || !name.chars().all(|c| c.is_ascii_graphic() && c != ':');
+    if bad_name || value.chars().any(char::is_control) {
+        return Err(SendError::permanent(
+            "invalid_header",
+            format!("the header {name:?} holds a character it may not"),
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_address(field: &str, address: &str) -> Result<(), SendError> {
     let bad = |why: &str| {
         Err(SendError::permanent(
             "invalid_address",
@@ -187,12 +201,7 @@ impl Sender for SesEmail {
         let headers = headers
             .iter()
             .map(|(name, value)| {
-                if value.contains(['\r', '\n']) || name.contains(['\r', '\n', ':']) {
-                    return Err(SendError::permanent(
-                        "invalid_header",
-                        "a header holds CR/LF",
-                    ));
-                }
+                check_header(name, value)?;
                 MessageHeader::builder()
                     .name(name)
                     .value(value)

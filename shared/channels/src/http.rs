@@ -34,6 +34,11 @@ pub(crate) fn transport_error(what: &str, error: &reqwest::Error) -> SendError {
     }
 }
 
+/// A transport failure's description without its URL.
+pub(crate) fn transport_reason(what: &str, error: &reqwest::Error) -> String {
+    format!("{what}: {}", without_url(error))
+}
+
 /// reqwest's messages include the URL; keep only the error chain (the URL is
 /// configuration, and some providers put tokens in query strings).
 fn without_url(error: &reqwest::Error) -> String {

@@ -15,6 +15,7 @@ mod call;
 mod email;
 mod error;
 mod http;
+pub mod mailbox;
 mod message;
 mod outbox;
 mod platform_call;

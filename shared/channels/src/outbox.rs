@@ -8,6 +8,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::mailbox::{Mailbox, MailboxSend, MailboxSent};
 use crate::{Clock, Outbound, SendError, Sender, Sent};
 
 /// One message the [`Outbox`] "sent".
@@ -197,6 +198,45 @@ impl Outbox {
     fn record(&self, account_id: Option<&str>, message: &Outbound) -> Result<Sent, SendError> {
         let detail = serde_json::to_value(message)
             .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;
+        self.write_entry(account_id, message, detail)
+    }
+}
+
+/// A mailbox send lands in the outbox like any email, from the mailbox's address and
+/// with the mailbox named in `detail.sender`.
+#[async_trait::async_trait]
+impl MailboxSend for Outbox {
+    async fn send_from(
+        &self,
+        mailbox: &Mailbox,
+        message: &Outbound,
+    ) -> Result<MailboxSent, SendError> {
+        let mut message = message.clone();
+        if let Outbound::Email { from_address, .. } = &mut message {
+            from_address.clone_from(&mailbox.address);
+        }
+        let mut detail = serde_json::to_value(&message)
+            .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;
+        detail["sender"] = serde_json::json!({
+            "mailbox_id": mailbox.id,
+            "provider": mailbox.provider,
+            "address": mailbox.address,
+        });
+        let sent = self.write_entry(Some(&mailbox.account_id), &message, detail)?;
+        Ok(MailboxSent {
+            provider_id: sent.provider_id,
+            rotated_refresh_token: None,
+        })
+    }
+}
+
+impl Outbox {
+    fn write_entry(
+        &self,
+        account_id: Option<&str>,
+        message: &Outbound,
+        detail: serde_json::Value,
+    ) -> Result<Sent, SendError> {
         let sent_at = (self.clock)();
         let mut state = self.lock();
         let entry = OutboxEntry {

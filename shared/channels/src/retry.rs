@@ -40,7 +40,7 @@ impl RetryPolicy {
     /// The wait after failed try number `tried` (1-based): half the exponential delay
     /// plus a random share of the other half, so callers that failed together do not
     /// retry together.
-    fn delay(&self, tried: u32) -> Duration {
+    pub(crate) fn delay(&self, tried: u32) -> Duration {
         let exponential = self
             .first_delay
             .saturating_mul(

@@ -49,6 +49,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/followups/{followup_id}/cancel"),
     ("POST", "/v1/followups/{followup_id}/send"),
     ("POST", "/v1/decisions/preview"),
+    ("GET", "/v1/mailboxes"),
+    ("POST", "/v1/mailboxes/{provider}/connect"),
+    ("GET", "/v1/mailboxes/{provider}/callback"),
+    ("DELETE", "/v1/mailboxes/{mailbox_id}"),
     ("POST", "/v1/webhooks/{account_id}/call-completed"),
     ("GET", "/v1/inbound/{account_id}/whatsapp"),
     ("POST", "/v1/inbound/{account_id}/whatsapp"),
@@ -68,7 +72,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 /// document. Wrap it with [`auth::tenant_from_jwt_claim`] or
 /// [`auth::tenant_from_bearer`].
 pub fn api_router(engine: Arc<Engine>) -> Router {
-    use routes::{decisions, dnc, followups, inbound, platforms, settings};
+    use routes::{decisions, dnc, followups, inbound, mailboxes, platforms, settings};
     Router::new()
         .route(
             "/v1/settings",
@@ -124,6 +128,12 @@ pub fn api_router(engine: Arc<Engine>) -> Router {
         )
         .route("/v1/followups/{followup_id}/send", post(followups::send))
         .route("/v1/decisions/preview", post(decisions::preview))
+        .route("/v1/mailboxes", get(mailboxes::list))
+        .route("/v1/mailboxes/{provider}/connect", post(mailboxes::connect))
+        .route(
+            "/v1/mailboxes/{mailbox_id}",
+            axum::routing::delete(mailboxes::remove),
+        )
         .route(
             "/v1/platforms/{platform}",
             get(platforms::get)
@@ -180,6 +190,17 @@ pub fn with_fallback(router: Router) -> Router {
     router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
+}
+
+/// The OAuth callback of connected mailboxes, public: the provider redirects the
+/// user's browser here, and the signed `state` names the account.
+pub fn mailbox_callback_router(engine: Arc<Engine>) -> Router {
+    Router::new()
+        .route(
+            "/v1/mailboxes/{provider}/callback",
+            get(routes::mailboxes::callback),
+        )
+        .with_state(engine)
 }
 
 /// `GET /v1/openapi.json`, public.

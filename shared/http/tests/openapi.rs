@@ -197,6 +197,8 @@ fn the_webhook_and_the_document_are_public_and_the_rest_is_not() {
         ("POST", "/v1/webhooks/{account_id}/bland"),
         ("POST", "/v1/webhooks/{account_id}/elevenlabs"),
         ("GET", "/v1/openapi.json"),
+        // The provider redirects the browser here; the signed state names the account.
+        ("GET", "/v1/mailboxes/{provider}/callback"),
     ];
     for (method, path, operation) in operations(&doc) {
         let is_public = public.contains(&(method.as_str(), path.as_str()));

@@ -25,6 +25,7 @@ pub mod history;
 pub mod holidays;
 pub mod ids;
 pub mod legal;
+pub mod mailbox;
 pub mod optout;
 pub mod placed;
 pub mod platform;
@@ -53,6 +54,7 @@ pub use followup::{
 pub use history::{GuardKey, History, PendingKey, Precondition, SuppressionKey};
 pub use ids::{AccountId, AgentId, CallId, CampaignId, ContactId, FollowUpId};
 pub use legal::{Allowed, CallingRules, Constraint, Rule, earliest_allowed};
+pub use mailbox::{EmailSender, MailboxId, MailboxStatus};
 pub use optout::{DncSource, confirmation_due, confirmation_text, is_opt_out};
 pub use placed::{CallLookup, MAX_IN_PROGRESS_LOOKUPS, PlacedStep, placed_call_id, settle_placed};
 pub use recheck::{AtSend, SendCheck, recheck, rezone, whereabouts_now};

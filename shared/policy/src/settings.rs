@@ -12,6 +12,7 @@ use crate::fields::{FieldError, ValidationErrors};
 use crate::ids::{AccountId, AgentId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj};
 use crate::legal::{CallingRules, Rule};
+use crate::mailbox::EmailSender;
 use crate::template::TemplateText;
 use crate::values::{
     ConfigurationSet, EmailAddress, MeetingLink, PhoneNumber, SenderName, SmsSenderId, SmsTemplate,
@@ -545,6 +546,8 @@ pub struct EmailSettings {
     pub body: Option<TemplateText>,
     /// Overrides the account's default meeting link for `{{meeting_link}}`.
     pub meeting_link: Option<MeetingLink>,
+    /// `ses` (the default) or the id of a connected mailbox.
+    pub sender: EmailSender,
 }
 
 impl FromJson for EmailSettings {
@@ -559,6 +562,7 @@ impl FromJson for EmailSettings {
                 "subject",
                 "body",
                 "meeting_link",
+                "sender",
             ],
             true,
             errors,
@@ -572,6 +576,7 @@ impl FromJson for EmailSettings {
             subject,
             body,
             meeting_link: obj.optional_setting("meeting_link", errors),
+            sender: obj.or_default("sender", EmailSender::Ses, errors),
         })
     }
 }
@@ -582,17 +587,26 @@ pub struct MissedCallEmailSettings {
     pub enabled: bool,
     pub subject: Option<TemplateText>,
     pub body: Option<TemplateText>,
+    /// `ses` (the default) or the id of a connected mailbox.
+    pub sender: EmailSender,
 }
 
 impl FromJson for MissedCallEmailSettings {
     fn from_json_at(path: &str, value: &Value, errors: &mut Errors) -> Option<Self> {
-        let obj = Obj::new(path, value, &["enabled", "subject", "body"], true, errors)?;
+        let obj = Obj::new(
+            path,
+            value,
+            &["enabled", "subject", "body", "sender"],
+            true,
+            errors,
+        )?;
         let enabled = obj.or_default("enabled", false, errors);
         let (subject, body) = subject_and_body(&obj, enabled, "missed_call_email", errors);
         Some(Self {
             enabled,
             subject,
             body,
+            sender: obj.or_default("sender", EmailSender::Ses, errors),
         })
     }
 }
@@ -669,6 +683,17 @@ impl Settings {
             .as_ref()
             .and_then(|c| c.sms.meeting_link.as_ref())
             .or(self.account.default_meeting_link.as_ref())
+    }
+
+    /// Who sends the campaign's email of this kind: `ses` unless the campaign names a
+    /// connected mailbox (email and missed-call email choose separately).
+    pub fn email_sender(&self, channel: Channel) -> &EmailSender {
+        static SES: EmailSender = EmailSender::Ses;
+        match (self.campaign.as_ref(), channel) {
+            (Some(c), Channel::Email) => &c.email.sender,
+            (Some(c), Channel::MissedCallEmail) => &c.missed_call_email.sender,
+            _ => &SES,
+        }
     }
 
     /// Email `From:` name (both email kinds): the campaign's, else the account default.

@@ -43,6 +43,7 @@ macro_rules! string_value {
         }
     };
 }
+pub(crate) use string_value;
 
 /// A phone number in E.164 form (`+14155550123`), checked against the numbering plan.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

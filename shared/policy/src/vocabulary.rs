@@ -265,6 +265,9 @@ reasons! {
     /// `contact.timezone` was not a time zone: the call was decided in the fallback
     /// zone (campaign's, agent's, account's) instead of being refused.
     InvalidContactTimezone => "invalid_contact_timezone",
+    /// The connected mailbox the email was to leave from lost its consent (revoked, or
+    /// its refresh token refused): it must be connected again.
+    MailboxDisconnected => "mailbox_disconnected",
 }
 
 impl Reason {
@@ -283,7 +286,9 @@ impl Reason {
             | Self::NoOffer
             | Self::MessageTooLong => channel == Sms,
             Self::AskForEmailOff => channel == Email,
-            Self::Undeliverable => matches!(channel, Email | MissedCallEmail),
+            Self::Undeliverable | Self::MailboxDisconnected => {
+                matches!(channel, Email | MissedCallEmail)
+            }
             Self::NoSenderName => matches!(channel, Sms | Email | MissedCallEmail),
             Self::AlreadySent => channel.guard_kind().is_some(),
             Self::Requested | Self::Rescheduled | Self::Superseded | Self::OutsideHorizon => {

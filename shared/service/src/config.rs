@@ -195,6 +195,11 @@ pub async fn executor_for_channel(
             )));
         }
     }
+    let mailboxes = if channel == "email" {
+        crate::config_mailboxes::executor_mailboxes(sdk).await?
+    } else {
+        None
+    };
     let mut executor = Executor::new(
         dynamodb_repository(sdk)?,
         senders,
@@ -204,6 +209,9 @@ pub async fn executor_for_channel(
     .with_placed_call_wait(placed_call_wait()?);
     if let Some(lookups) = lookups {
         executor = executor.with_call_lookups(lookups);
+    }
+    if let Some(mailboxes) = mailboxes {
+        executor = executor.with_mailboxes(mailboxes);
     }
     Ok(executor)
 }

@@ -25,6 +25,10 @@ use crate::error::ServiceError;
 use crate::records::Versioned;
 use crate::repository::Repository;
 
+#[path = "execute_mailbox.rs"]
+mod mailbox;
+pub use mailbox::MailboxSending;
+
 /// How long a claim may stay `sending` before a later invocation calls the outcome
 /// unknown. A claim is taken after any wait for the due time, so it lives only as long as
 /// a send (each sender gives up within about 40 s: 10 s timeouts, 3 tries); and it is
@@ -167,6 +171,7 @@ pub struct Executor {
     senders: Senders,
     identity: SenderIdentity,
     clock: Arc<dyn Clock>,
+    mailboxes: Option<MailboxSending>,
     placed_call_wait: Duration,
     lookups: Option<Arc<dyn channels::PlatformLookup>>,
 }
@@ -183,9 +188,16 @@ impl Executor {
             senders,
             identity,
             clock,
+            mailboxes: None,
             placed_call_wait: DEFAULT_PLACED_CALL_WAIT,
             lookups: None,
         }
+    }
+
+    /// Lets email follow-ups leave from the account's connected mailboxes.
+    pub fn with_mailboxes(mut self, mailboxes: MailboxSending) -> Self {
+        self.mailboxes = Some(mailboxes);
+        self
     }
 
     /// How long a placed call waits for its completion (at least a minute).
@@ -350,7 +362,15 @@ impl Executor {
             Claim::Taken => return Ok(Some(skipped("another invocation claimed it first"))),
         };
         let mut done = claimed.value.clone();
-        let outbound = match self.render(&claimed.value, settings, email_headers) {
+        let mailbox = match self
+            .sending_mailbox(&claimed, &mut done, settings, now)
+            .await?
+        {
+            Ok(mailbox) => mailbox,
+            Err(failed) => return Ok(Some(failed)),
+        };
+        let from_mailbox = mailbox.as_ref().map(|m| m.mailbox.address.as_str());
+        let outbound = match self.render(&claimed.value, settings, from_mailbox, email_headers) {
             Ok(outbound) => outbound,
             Err(error) => {
                 let (reason, detail) = match error {
@@ -368,9 +388,17 @@ impl Executor {
                 claimed.value.channel
             )));
         };
-        let result = sender
-            .send_for(claimed.value.account_id.as_str(), &outbound)
-            .await;
+        let result = match &mailbox {
+            Some(opened) => {
+                self.send_from_mailbox(&claimed.value, opened, &outbound)
+                    .await
+            }
+            None => {
+                sender
+                    .send_for(claimed.value.account_id.as_str(), &outbound)
+                    .await
+            }
+        };
         let at = self.clock.now();
         let outcome = record_send_result(&mut done, result, at, self.placed_call_wait);
         // This invocation knows the outcome: it keeps trying to record it. If every try
@@ -666,10 +694,13 @@ impl Executor {
         Ok(crate::unsubscribe::headers(base, &key, followup, address))
     }
 
+    /// The message; `from_mailbox` is the connected mailbox's address when the email
+    /// leaves from one (it is then the `From` address).
     fn render(
         &self,
         followup: &FollowUp,
         settings: &Settings,
+        from_mailbox: Option<&str>,
         email_headers: Vec<(String, String)>,
     ) -> Result<Outbound, policy::Error> {
         let to = followup
@@ -699,10 +730,14 @@ impl Executor {
             Channel::Email | Channel::MissedCallEmail => {
                 let email = policy::render_email(followup, settings)?;
                 let account = &settings.account;
-                let from_address = account
-                    .email_from_address
-                    .as_ref()
-                    .map(|a| a.as_str().to_string())
+                let from_address = from_mailbox
+                    .map(str::to_string)
+                    .or_else(|| {
+                        account
+                            .email_from_address
+                            .as_ref()
+                            .map(|a| a.as_str().to_string())
+                    })
                     .or_else(|| self.identity.email_from_address.clone())
                     .ok_or_else(|| policy::Error::NotRenderable {
                         reason: Reason::NoSenderName,
@@ -900,6 +935,23 @@ fn record_send_result(
             done.record(at, Status::Suppressed, Reason::OptedOut, detail);
             Outcome::Suppressed {
                 reason: Reason::OptedOut,
+            }
+        }
+        Err(SendError::Permanent { code, reason })
+            if code == channels::mailbox::MAILBOX_DISCONNECTED =>
+        {
+            let detail = format!("the mailbox lost its consent: {reason}");
+            done.attempts
+                .push(failed_attempt(attempt, at, Status::Failed, &detail));
+            done.record(
+                at,
+                Status::Failed,
+                Reason::MailboxDisconnected,
+                detail.clone(),
+            );
+            Outcome::Failed {
+                reason: Reason::MailboxDisconnected,
+                detail,
             }
         }
         Err(SendError::Permanent { code, reason }) => {

@@ -10,10 +10,12 @@ pub mod aws;
 pub mod cache;
 pub mod clock;
 pub mod config;
+pub mod config_mailboxes;
 pub mod dispatch;
 pub mod error;
 pub mod execute;
 pub mod inbound;
+pub mod mailboxes;
 pub mod meta_webhook;
 pub mod metrics;
 pub mod operations;
@@ -22,6 +24,7 @@ pub mod parked;
 pub mod platforms;
 pub mod records;
 pub mod repository;
+pub mod sealing;
 pub mod signature;
 pub mod telemetry;
 pub mod unsubscribe;
@@ -40,6 +43,8 @@ use clock::Clock;
 pub struct Engine {
     pub repo: Arc<Repository>,
     pub clock: Arc<dyn Clock>,
+    /// Connected mailboxes (OAuth clients and the sealer); `None` where not configured.
+    pub mailboxes: Option<Arc<mailboxes::Mailboxes>>,
     /// Voice platforms' API keys and webhook secrets (SSM on AWS, files locally).
     pub platform_secrets: platforms::PlatformSecrets,
 }
@@ -49,8 +54,14 @@ impl Engine {
         Self {
             repo,
             clock,
+            mailboxes: None,
             platform_secrets: platforms::PlatformSecrets::none(),
         }
+    }
+
+    pub fn with_mailboxes(mut self, mailboxes: Arc<mailboxes::Mailboxes>) -> Self {
+        self.mailboxes = Some(mailboxes);
+        self
     }
 
     /// Where platform keys and secrets are written and read.

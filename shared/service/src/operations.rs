@@ -178,6 +178,7 @@ impl Engine {
         let campaign = parse(CampaignId::parse("campaign_id", campaign));
         let settings = CampaignSettings::from_json(body);
         let (campaign, settings) = both(campaign, settings)?;
+        self.check_email_senders(account, &settings).await?;
         let version = self
             .repo
             .put_record(

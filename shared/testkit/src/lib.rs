@@ -8,9 +8,11 @@
 mod counter;
 pub mod fixtures;
 mod lambda_stub;
+mod mail_provider;
 
 pub use counter::RequestCounter;
 pub use lambda_stub::{Invocation, LambdaStub};
+pub use mail_provider::{Flavor, MailProviderStub, SentMime, TokenRequest, consent};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -22,7 +22,7 @@ pub const SEND_BOUND: Duration = Duration::from_secs(10);
 pub const CAMPAIGN: &str = "spring-demo";
 pub const AGENT: &str = "agent-ana";
 /// The variables both the binary and the demo read: none may leak in from the shell.
-pub const ENV: [&str; 10] = [
+pub const ENV: [&str; 17] = [
     "FOLLOWUPS_PORT",
     "FOLLOWUPS_STORE",
     "FOLLOWUPS_SENDERS",
@@ -32,6 +32,13 @@ pub const ENV: [&str; 10] = [
     "FOLLOWUPS_ADVANCE",
     "FOLLOWUPS_URL",
     "FOLLOWUPS_WEBHOOK_SECRET",
+    "PUBLIC_BASE_URL",
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_OAUTH_BASE",
+    "MICROSOFT_CLIENT_ID",
+    "MICROSOFT_CLIENT_SECRET",
+    "MICROSOFT_OAUTH_BASE",
     "RUST_LOG",
 ];
 

@@ -4,6 +4,7 @@ pub mod decisions;
 pub mod dnc;
 pub mod followups;
 pub mod inbound;
+pub mod mailboxes;
 pub mod platforms;
 pub mod settings;
 pub mod webhook;

@@ -9,6 +9,7 @@ mod support;
 mod dnc;
 mod legal;
 mod lists;
+mod mailboxes;
 mod operators;
 mod platform_calls;
 mod platforms;

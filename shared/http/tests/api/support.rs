@@ -127,9 +127,58 @@ pub struct World {
     /// Every channel's sender: what the executor sent.
     pub outbox: Arc<channels::Outbox>,
     pub executor: service::execute::Executor,
+    /// Google's and Microsoft's OAuth endpoints, Gmail and Graph, on loopback.
+    pub google: testkit::MailProviderStub,
+    pub microsoft: testkit::MailProviderStub,
     /// Where `/v1/platforms` keeps keys and secrets.
     pub platform_secrets: Arc<channels::MemorySecretStore>,
     _dir: Option<tempfile::TempDir>,
+}
+
+/// The connect flow and mailbox sending wired to the stubs.
+async fn mailboxes() -> (
+    testkit::MailProviderStub,
+    testkit::MailProviderStub,
+    Arc<service::mailboxes::Mailboxes>,
+    service::execute::MailboxSending,
+) {
+    use channels::mailbox::{Endpoints, OAuthApp, Provider};
+    let google =
+        testkit::MailProviderStub::start(testkit::Flavor::Google, "maria@acme.example").await;
+    let microsoft = testkit::MailProviderStub::start(
+        testkit::Flavor::Microsoft,
+        "maria@acme.onmicrosoft.example",
+    )
+    .await;
+    let app = |provider, stub: &testkit::MailProviderStub| OAuthApp {
+        provider,
+        client_id: stub.client_id.clone(),
+        client_secret: channels::Secret::new(stub.client_secret.clone()),
+        endpoints: Endpoints::under(&stub.base_url),
+    };
+    let apps = [
+        app(Provider::Google, &google),
+        app(Provider::Microsoft, &microsoft),
+    ];
+    let sealer: Arc<dyn service::sealing::Sealer> =
+        Arc::new(service::sealing::LocalSealer::with_key([42; 32]));
+    let config = service::mailboxes::MailboxConfig {
+        apps: apps.iter().map(|a| (a.provider, a.clone())).collect(),
+        public_url: PUBLIC_BASE_URL.into(),
+        state_key: channels::Secret::new("test-state-key-0123456789abcdef"),
+    };
+    let sending = service::execute::MailboxSending {
+        sender: Arc::new(
+            channels::mailbox::MailboxApi::new(apps).with_sleep(Arc::new(|_| Box::pin(async {}))),
+        ),
+        sealer: sealer.clone(),
+    };
+    (
+        google,
+        microsoft,
+        Arc::new(service::mailboxes::Mailboxes::new(config, sealer)),
+        sending,
+    )
 }
 
 /// A webhook signing secret as `POST /v1/webhook-secrets` returned it.
@@ -166,14 +215,15 @@ impl World {
             }
         };
         let repo = Arc::new(Repository::new(table, Cache::default()));
+        let (google, microsoft, connect, sending) = mailboxes().await;
         let platform_secrets = Arc::new(channels::MemorySecretStore::default());
         let engine = Arc::new(
-            Engine::new(repo.clone(), clock.clone()).with_platform_secrets(
-                service::platforms::PlatformSecrets::new(
+            Engine::new(repo.clone(), clock.clone())
+                .with_mailboxes(connect)
+                .with_platform_secrets(service::platforms::PlatformSecrets::new(
                     platform_secrets.clone(),
                     service::platforms::DEFAULT_SECRET_PREFIX,
-                ),
-            ),
+                )),
         );
         let outbox = {
             let clock = clock.clone();
@@ -187,7 +237,8 @@ impl World {
                 ..Default::default()
             },
             clock.clone(),
-        );
+        )
+        .with_mailboxes(sending);
         let tokens = LocalTokens(Arc::new(
             [
                 (ACME.to_string(), account("acme")),
@@ -204,7 +255,8 @@ impl World {
                 .merge(http_api::webhook_router(
                     engine.clone(),
                     http_api::extract::MAX_BODY_BYTES,
-                )),
+                ))
+                .merge(http_api::mailbox_callback_router(engine.clone())),
         );
         World {
             app,
@@ -212,6 +264,8 @@ impl World {
             clock,
             outbox,
             executor,
+            google,
+            microsoft,
             platform_secrets,
             _dir: dir,
         }
@@ -327,6 +381,17 @@ impl World {
             attempt: followup["attempt"].as_u64().unwrap() as u32,
         };
         self.executor.execute(&input).await.unwrap()
+    }
+
+    /// What a mail client posts to an email's `List-Unsubscribe` link (RFC 8058).
+    pub async fn one_click_unsubscribe(&self, path: &str) -> Reply {
+        self.post(path)
+            .anonymous()
+            .header("content-type", "application/x-www-form-urlencoded")
+            .raw("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .ok()
     }
 
     /// Acme's do-not-call entries (first page of 25).

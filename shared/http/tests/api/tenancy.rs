@@ -21,12 +21,14 @@ for_each_store!(
 fn operator_requests(followup_id: &str, secret_id: &str) -> Vec<(Method, String, Option<Value>)> {
     http_api::ROUTES
         .iter()
-        // The public routes carry their own credentials (signatures, tokens).
+        // The public routes carry their own credentials (signatures, tokens; the OAuth
+        // callback's signed state names the account, tested in `mailboxes`).
         .filter(|(_, path)| {
             !path.starts_with("/v1/webhooks/")
                 && !path.starts_with("/v1/inbound/")
                 && !path.starts_with("/v1/unsubscribe/")
                 && *path != "/v1/openapi.json"
+                && *path != "/v1/mailboxes/{provider}/callback"
         })
         .map(|(method, path)| {
             let path = path
@@ -35,7 +37,9 @@ fn operator_requests(followup_id: &str, secret_id: &str) -> Vec<(Method, String,
                 .replace("{contact_id}", "contact-1")
                 .replace("{phone_or_email}", "%2B14155550000")
                 .replace("{followup_id}", followup_id)
-                .replace("{secret_id}", secret_id);
+                .replace("{secret_id}", secret_id)
+                .replace("{provider}", "google")
+                .replace("{mailbox_id}", "mb_00000000000000000000000000000000");
             let body = match (*method, path.as_str()) {
                 ("PUT", "/v1/settings") => Some(set(
                     account_json(),

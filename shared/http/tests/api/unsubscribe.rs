@@ -92,14 +92,7 @@ async fn the_get_only_shows_a_page_and_the_post_unsubscribes_and_cancels_pending
         "scheduled"
     );
 
-    let done = world
-        .post(&path)
-        .anonymous()
-        .header("content-type", "application/x-www-form-urlencoded")
-        .raw("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .ok();
+    let done = world.one_click_unsubscribe(&path).await;
     assert!(done.text().contains("no more messages"));
     let entries = world.dnc_entries().await;
     assert_eq!(entries.len(), 1);
