@@ -1009,6 +1009,32 @@ impl Repository {
         Ok(fresh)
     }
 
+    /// Writes an item that must not exist yet.
+    pub async fn put_new_item(&self, item: Item) -> Result<(), ServiceError> {
+        let put = Write::Put {
+            item,
+            cond: Cond::NotExists,
+        };
+        Ok(self.table.write(vec![put]).await?)
+    }
+
+    /// Reads an item and deletes it, once: `None` when it is absent or another caller
+    /// took it between the two.
+    pub async fn take_item(&self, key: Key) -> Result<Option<Item>, ServiceError> {
+        let Some(item) = self.table.get(&key).await? else {
+            return Ok(None);
+        };
+        let delete = Write::Delete {
+            key,
+            cond: Cond::Exists,
+        };
+        match self.table.write(vec![delete]).await {
+            Ok(()) => Ok(Some(item)),
+            Err(StoreError::ConditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// The follow-up a pointer item (guard, pending slot, suppression) names, when the
     /// item exists.
     async fn pointed_followup(&self, key: Key) -> Result<Option<FollowUpId>, ServiceError> {
