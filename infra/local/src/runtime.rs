@@ -28,15 +28,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     let dir = &options.data_dir;
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
 
-    // The clock never runs backwards across restarts: its offset is kept in DIR.
-    let clock = Arc::new(MovableClock::new());
-    clock
-        .try_advance(local_routes::saved_offset(dir)?)
-        .map_err(|e| format!("the saved clock offset: {e}"))?;
-    clock
-        .try_advance(options.advance)
-        .map_err(|e| format!("--advance {}h: {e}", options.advance.num_hours()))?;
-    local_routes::save_offset(dir, clock.offset());
+    let clock = restore_clock(&options)?;
     let now_fn = {
         let clock = clock.clone();
         move || clock.now()
@@ -44,50 +36,15 @@ pub async fn run(options: Options) -> Result<(), String> {
 
     // The change feed: the embedded table's own, or the DynamoDB stream polled.
     let (changes_tx, changes) = mpsc::unbounded_channel::<store::Change>();
-    let (table, embedded): (Arc<dyn store::Table>, Option<Arc<EmbeddedTable>>) = match options.store
-    {
-        StoreKind::Embedded => {
-            let table = EmbeddedTable::open(dir.join("followups.redb"))
-                .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?
-                .with_clock({
-                    let clock = clock.clone();
-                    move || clock.now().timestamp()
-                });
-            // Subscribe before catching up, so no change falls between the two.
-            let mut feed = table.subscribe();
-            let tx = changes_tx.clone();
-            tokio::spawn(async move {
-                while let Some(change) = feed.recv().await {
-                    if tx.send(change).is_err() {
-                        break;
-                    }
-                }
-            });
-            let table = Arc::new(table);
-            (table.clone(), Some(table))
-        }
-        StoreKind::Dynamodb => (dynamodb_table(changes_tx.clone()).await?, None),
-    };
+    let (table, embedded) = open_table(&options, &clock, changes_tx).await?;
     let repo = Arc::new(Repository::new(table, Cache::default()));
-    // Platform keys and secrets: files in the data directory, readable by its owner only.
-    let platform_secrets = service::platforms::PlatformSecrets::new(
-        Arc::new(
-            channels::FileSecretStore::open(dir.join("platform-secrets"))
-                .map_err(|e| format!("cannot open the platform secret store: {e}"))?,
-        ),
-        service::platforms::DEFAULT_SECRET_PREFIX,
-    );
+    let platform_secrets = platform_secrets(dir)?;
     let mut engine =
         Engine::new(repo.clone(), clock.clone()).with_platform_secrets(platform_secrets.clone());
 
     let account = AccountId::parse("account", &options.account).map_err(|e| e.to_string())?;
     let secret = ensure_webhook_secret(&engine, &account, dir).await?;
-    let token = match options.token.clone() {
-        Some(token) => token,
-        None => remembered(dir, "token", || {
-            format!("local_{}", uuid::Uuid::new_v4().simple())
-        })?,
-    };
+    let token = local_token(&options)?;
 
     let outbox = Arc::new(
         Outbox::new(Some(dir.join("outbox.jsonl")), Arc::new(now_fn.clone()))
@@ -98,13 +55,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
-    let mut identity = service::config::sender_identity();
-    identity
-        .email_from_address
-        .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
-    identity
-        .public_base_url
-        .get_or_insert_with(|| format!("http://{address}"));
+    let identity = local_identity(address);
     // The OAuth redirect URI is made from the same public base URL (it names the bound
     // port unless PUBLIC_BASE_URL is set).
     let public_url = identity.public_base_url.clone().unwrap_or_default();
@@ -136,27 +87,9 @@ pub async fn run(options: Options) -> Result<(), String> {
             .with_mailboxes(mailboxes.sending),
     );
 
-    let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
-    let fire: scheduling::Fire = Arc::new(move |job| {
-        let due_tx = due_tx.clone();
-        Box::pin(async move {
-            let _ = due_tx.send(job);
-        })
-    });
-    let schedules = Arc::new(LocalSchedules::start(Arc::new(now_fn.clone()), fire));
-    let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
-    tokio::spawn(run_due_jobs(due_rx, executor, repo.clone(), clock.clone()));
-    tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
-    if let Some(table) = &embedded {
-        catch_up(table, &dispatcher, schedules.as_ref()).await?;
-    }
+    start_scheduling(changes, embedded, executor, repo.clone(), clock.clone()).await?;
 
-    let mut tenants = vec![(token.clone(), account.clone())];
-    for (other_token, other_account) in &options.tenants {
-        let other = AccountId::parse("tenant", other_account).map_err(|e| e.to_string())?;
-        tenants.push((other_token.clone(), other));
-    }
-    let tokens = LocalTokens(Arc::new(tenants.into_iter().collect()));
+    let tokens = tenant_tokens(&options, &token, &account)?;
     let local = Local {
         outbox,
         clock: clock.clone(),
@@ -164,18 +97,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         inbound,
         engine: engine.clone(),
     };
-    let app = http_api::api_router(engine.clone())
-        .merge(local_routes::router(local))
-        .layer(from_fn(move |request, next| {
-            tenant_from_bearer(tokens.clone(), request, next)
-        }))
-        .merge(http_api::webhook_router(
-            engine.clone(),
-            http_api::extract::MAX_BODY_BYTES,
-        ))
-        .merge(http_api::mailbox_callback_router(engine))
-        .merge(crate::console::router());
-    let app = http_api::with_fallback(app);
+    let app = local_app(engine, local, tokens);
 
     banner(
         &address.to_string(),
@@ -192,6 +114,148 @@ pub async fn run(options: Options) -> Result<(), String> {
         })
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// Platform keys and secrets: files in the data directory, readable by its owner only.
+fn platform_secrets(dir: &Path) -> Result<service::platforms::PlatformSecrets, String> {
+    Ok(service::platforms::PlatformSecrets::new(
+        Arc::new(
+            channels::FileSecretStore::open(dir.join("platform-secrets"))
+                .map_err(|e| format!("cannot open the platform secret store: {e}"))?,
+        ),
+        service::platforms::DEFAULT_SECRET_PREFIX,
+    ))
+}
+
+/// The main account's bearer token: `--token`, or one made once and kept in DIR.
+fn local_token(options: &Options) -> Result<String, String> {
+    match options.token.clone() {
+        Some(token) => Ok(token),
+        None => remembered(&options.data_dir, "token", || {
+            format!("local_{}", uuid::Uuid::new_v4().simple())
+        }),
+    }
+}
+
+/// The HTTP API behind bearer tokens, the local-only routes, the webhook, the mailbox
+/// consent callback and the console.
+fn local_app(engine: Arc<Engine>, local: Local, tokens: LocalTokens) -> axum::Router {
+    let app = http_api::api_router(engine.clone())
+        .merge(local_routes::router(local))
+        .layer(from_fn(move |request, next| {
+            tenant_from_bearer(tokens.clone(), request, next)
+        }))
+        .merge(http_api::webhook_router(
+            engine.clone(),
+            http_api::extract::MAX_BODY_BYTES,
+        ))
+        .merge(http_api::mailbox_callback_router(engine))
+        .merge(crate::console::router());
+    http_api::with_fallback(app)
+}
+
+/// The in-process scheduler: due jobs go to the executor, the change feed to the
+/// dispatcher, and what the embedded table held at start is caught up on.
+async fn start_scheduling(
+    changes: mpsc::UnboundedReceiver<store::Change>,
+    embedded: Option<Arc<EmbeddedTable>>,
+    executor: Arc<Executor>,
+    repo: Arc<Repository>,
+    clock: Arc<MovableClock>,
+) -> Result<(), String> {
+    let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
+    let fire: scheduling::Fire = Arc::new(move |job| {
+        let due_tx = due_tx.clone();
+        Box::pin(async move {
+            let _ = due_tx.send(job);
+        })
+    });
+    let now_fn = {
+        let clock = clock.clone();
+        move || clock.now()
+    };
+    let schedules = Arc::new(LocalSchedules::start(Arc::new(now_fn), fire));
+    let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
+    tokio::spawn(run_due_jobs(due_rx, executor, repo, clock));
+    tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
+    if let Some(table) = &embedded {
+        catch_up(table, &dispatcher, schedules.as_ref()).await?;
+    }
+    Ok(())
+}
+
+/// The movable clock, its offset restored from DIR and moved by `--advance`: it never
+/// runs backwards across restarts.
+fn restore_clock(options: &Options) -> Result<Arc<MovableClock>, String> {
+    let dir = &options.data_dir;
+    let clock = Arc::new(MovableClock::new());
+    clock
+        .try_advance(local_routes::saved_offset(dir)?)
+        .map_err(|e| format!("the saved clock offset: {e}"))?;
+    clock
+        .try_advance(options.advance)
+        .map_err(|e| format!("--advance {}h: {e}", options.advance.num_hours()))?;
+    local_routes::save_offset(dir, clock.offset());
+    Ok(clock)
+}
+
+/// The table chosen by `--store`, its changes forwarded into `changes_tx`; the embedded
+/// table is also returned, to catch up on what it holds at start.
+async fn open_table(
+    options: &Options,
+    clock: &Arc<MovableClock>,
+    changes_tx: mpsc::UnboundedSender<store::Change>,
+) -> Result<(Arc<dyn store::Table>, Option<Arc<EmbeddedTable>>), String> {
+    let dir = &options.data_dir;
+    match options.store {
+        StoreKind::Embedded => {
+            let table = EmbeddedTable::open(dir.join("followups.redb"))
+                .map_err(|e| format!("cannot open the store in {}: {e}", dir.display()))?
+                .with_clock({
+                    let clock = clock.clone();
+                    move || clock.now().timestamp()
+                });
+            // Subscribe before catching up, so no change falls between the two.
+            let mut feed = table.subscribe();
+            tokio::spawn(async move {
+                while let Some(change) = feed.recv().await {
+                    if changes_tx.send(change).is_err() {
+                        break;
+                    }
+                }
+            });
+            let table = Arc::new(table);
+            Ok((table.clone(), Some(table)))
+        }
+        StoreKind::Dynamodb => Ok((dynamodb_table(changes_tx).await?, None)),
+    }
+}
+
+/// The sender identity from the environment, with local defaults: email from
+/// `followups@localhost`, links pointing at this runtime's address.
+fn local_identity(address: std::net::SocketAddr) -> service::execute::SenderIdentity {
+    let mut identity = service::config::sender_identity();
+    identity
+        .email_from_address
+        .get_or_insert_with(|| LOCAL_FROM_ADDRESS.into());
+    identity
+        .public_base_url
+        .get_or_insert_with(|| format!("http://{address}"));
+    identity
+}
+
+/// The bearer tokens this runtime accepts: the main account's and each `--tenant`'s.
+fn tenant_tokens(
+    options: &Options,
+    token: &str,
+    account: &AccountId,
+) -> Result<LocalTokens, String> {
+    let mut tenants = vec![(token.to_string(), account.clone())];
+    for (other_token, other_account) in &options.tenants {
+        let other = AccountId::parse("tenant", other_account).map_err(|e| e.to_string())?;
+        tenants.push((other_token.clone(), other));
+    }
+    Ok(LocalTokens(Arc::new(tenants.into_iter().collect())))
 }
 
 /// The DynamoDB table `TABLE_NAME` (created if missing) and its stream, polled every

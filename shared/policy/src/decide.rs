@@ -21,9 +21,10 @@ use crate::history::{GuardKey, History, PendingKey, Precondition, SuppressionKey
 use crate::ids::{CampaignId, ContactId, FollowUpId};
 use crate::legal::{Rule, Subject, Timing, rule_list, timing};
 use crate::recipient::{RecipientFacts, Touch, TouchKind, Whereabouts};
+use crate::render::sms::{SmsInputs, fill_slots};
 use crate::settings::{CampaignSettings, Settings, SmsSettings};
 use crate::template::Variable;
-use crate::values::{Destination, SmsTemplate, TimeZone};
+use crate::values::{Destination, TimeZone};
 use crate::window::Window;
 
 /// When a request has no time: a day after the call ended (then moved into the window),
@@ -671,38 +672,26 @@ impl Ctx<'_> {
         let template = sms
             .template
             .ok_or((Reason::NoTemplate, "no SMS template is selected".to_owned()))?;
-        let missing = |reason, what: &str| {
-            Err((
-                reason,
-                format!("the {} template needs {what}", template.as_str()),
-            ))
-        };
-        if self.settings.sms_sender_name().is_none() {
-            return missing(
-                Reason::NoSenderName,
-                "a sender name (campaign or account default)",
-            );
-        }
         let analysis = &self.event.analysis;
-        match template {
-            SmsTemplate::MeetingRequest | SmsTemplate::NextStep
-                if self.settings.sms_meeting_link().is_none() =>
-            {
-                missing(
-                    Reason::NoMeetingLink,
-                    "a meeting link (campaign or account default)",
-                )
-            }
-            SmsTemplate::AppointmentConfirmation if analysis.appointment.is_none() => {
-                missing(Reason::NoAppointment, "an appointment booked on the call")
-            }
-            SmsTemplate::ConversationSummary if analysis.summary.is_none() => {
-                missing(Reason::NoSummary, "a summary of the call")
-            }
-            SmsTemplate::OfferPromo if sms.offer_summary.is_none() || sms.promo_code.is_none() => {
-                missing(Reason::NoOffer, "an offer summary and a promo code")
-            }
-            _ => Ok(()),
+        let inputs = SmsInputs {
+            sender_name: self.settings.sms_sender_name(),
+            meeting_link: self.settings.sms_meeting_link(),
+            appointment: analysis.appointment.as_ref(),
+            summary: analysis.summary.as_deref(),
+            offer_summary: sms.offer_summary.as_deref(),
+            promo_code: sms.promo_code.as_deref(),
+        };
+        match fill_slots(template, inputs) {
+            Ok(_) => Ok(()),
+            Err(need) => Err((
+                need.reason(),
+                format!(
+                    "the {} template needs {}{}",
+                    template.as_str(),
+                    need.what(),
+                    need.source()
+                ),
+            )),
         }
     }
 

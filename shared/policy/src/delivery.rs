@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::followup::FollowUp;
 use crate::ids::FollowUpId;
 
 /// A message's state at the provider.
@@ -58,33 +57,4 @@ pub fn parse_callback_data(raw: &str) -> Option<(FollowUpId, u32)> {
 }
 
 /// Longest error text kept from a provider.
-const MAX_ERROR_CHARS: usize = 300;
-
-impl FollowUp {
-    /// Records a provider status on the attempt it is about. Returns whether anything
-    /// changed: a status for another attempt or message is refused, and one already
-    /// recorded (a redelivered webhook) changes nothing.
-    pub fn record_delivery(
-        &mut self,
-        attempt: u32,
-        provider_id: &str,
-        mut delivery: Delivery,
-    ) -> bool {
-        let Some(target) = self
-            .attempts
-            .iter_mut()
-            .rev()
-            .find(|a| a.attempt == attempt && a.provider_id.as_deref() == Some(provider_id))
-        else {
-            return false;
-        };
-        delivery.error = delivery
-            .error
-            .map(|e| e.chars().take(MAX_ERROR_CHARS).collect());
-        if target.deliveries.contains(&delivery) {
-            return false;
-        }
-        target.deliveries.push(delivery);
-        true
-    }
-}
+pub(crate) const MAX_ERROR_CHARS: usize = 300;

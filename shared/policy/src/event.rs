@@ -6,13 +6,13 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{FieldError, ValidationErrors};
-use crate::followup::Channel;
+use crate::fields::{FieldError, ValidationErrors};
 use crate::ids::{AgentId, CallId, CampaignId, ContactId, FollowUpId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
 use crate::values::{
     CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, UsState, normalize_line,
 };
+use crate::vocabulary::Channel;
 use crate::window::local_to_utc;
 
 /// The only event type acted upon.

@@ -10,37 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::followup::{Channel, FollowUp, GuardKind, Reason};
+use crate::followup::FollowUp;
 use crate::ids::{CampaignId, ContactId, FollowUpId};
+pub use crate::keys::{GuardKey, PendingKey, SuppressionKey};
 use crate::recipient::{RecipientFacts, Touch};
 use crate::values::Destination;
-
-/// The once-per-(campaign, contact, kind) guard of SMS and emails.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct GuardKey {
-    pub campaign_id: CampaignId,
-    pub contact_id: ContactId,
-    pub kind: GuardKind,
-}
-
-/// The one-pending-follow-up-per-(campaign, contact, channel) slot of calls and WhatsApp.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PendingKey {
-    pub campaign_id: CampaignId,
-    pub contact_id: ContactId,
-    pub channel: Channel,
-}
-
-/// A suppression is stored once per (campaign, contact, channel, reason): a call that
-/// decides the same suppression again (every completion of a follow-up call re-decides
-/// SMS and emails) adds nothing to the contact's follow-ups.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct SuppressionKey {
-    pub campaign_id: CampaignId,
-    pub contact_id: ContactId,
-    pub channel: Channel,
-    pub reason: Reason,
-}
+use crate::vocabulary::{Channel, GuardKind};
 
 /// A fact the write of the decisions must check atomically.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

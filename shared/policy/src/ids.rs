@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{FromJsonLeaf, as_str};
 
 const MAX_ID_LEN: usize = 128;

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{FieldError, ValidationErrors};
+use crate::fields::{FieldError, ValidationErrors};
 
 /// Errors collected while reading one document.
 #[derive(Debug, Default)]

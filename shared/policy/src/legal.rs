@@ -11,10 +11,10 @@ use std::fmt;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
-use crate::followup::Channel;
 use crate::holidays::{ALABAMA, Holiday, LOUISIANA, is_holiday};
 use crate::recipient::{Touch, TouchKind};
 use crate::values::{TimeZone, UsState};
+use crate::vocabulary::Channel;
 use crate::wallclock::{self, DailyHours};
 use crate::window::{AllowedDays, AllowedHours, Window};
 
@@ -270,7 +270,8 @@ fn hours(start: u16, end: u16) -> Option<AllowedHours> {
 
 /// The federal window, 08:00–21:00 every day (47 CFR § 64.1200(c)(1)).
 pub fn federal_hours() -> AllowedHours {
-    crate::settings::AccountSettings::default_quiet_hours()
+    AllowedHours::from_minutes("quiet_hours", 8 * 60, 21 * 60)
+        .unwrap_or_else(|_| unreachable!("08:00 is before 21:00"))
 }
 
 /// A local-time schedule: which hours each local date allows.

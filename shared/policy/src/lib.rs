@@ -12,7 +12,10 @@
 
 mod area_codes;
 mod error;
+mod fields;
 mod json;
+mod keys;
+mod vocabulary;
 
 pub mod decide;
 pub mod delivery;

@@ -8,8 +8,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::{FieldError, ValidationErrors};
-use crate::followup::{Channel, Reason};
+use crate::fields::{FieldError, ValidationErrors};
 use crate::ids::{AccountId, AgentId};
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj};
 use crate::legal::{CallingRules, Rule};
@@ -19,6 +18,7 @@ use crate::values::{
     ConfigurationSet, EmailAddress, MeetingLink, PhoneNumber, SenderName, SmsSenderId, SmsTemplate,
     TimeZone, single_line,
 };
+use crate::vocabulary::{Channel, Reason};
 use crate::window::{AllowedDays, AllowedHours, Window};
 
 /// Longest "when to schedule" or "instructions" text.
@@ -89,8 +89,7 @@ pub struct AccountSettings {
 impl AccountSettings {
     /// 08:00–21:00: the usual legal calling hours for telemarketing (the TCPA's 8am–9pm).
     pub fn default_quiet_hours() -> AllowedHours {
-        AllowedHours::from_minutes("quiet_hours", 8 * 60, 21 * 60)
-            .unwrap_or_else(|_| unreachable!("08:00 is before 21:00"))
+        crate::legal::federal_hours()
     }
 }
 

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{FromJsonLeaf, as_str};
 
 /// A value that can be inserted into an operator-written text.

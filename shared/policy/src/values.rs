@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{FromJsonLeaf, as_str};
 
 /// Implements the serde and JSON-reader plumbing for a type with
@@ -570,11 +570,6 @@ impl SmsTemplate {
                     ),
                 )
             })
-    }
-
-    /// The template embeds the meeting link.
-    pub fn needs_meeting_link(self) -> bool {
-        matches!(self, Self::MeetingRequest | Self::NextStep)
     }
 }
 

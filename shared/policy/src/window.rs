@@ -11,7 +11,7 @@ use chrono::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
 use crate::values::TimeZone;
 
@@ -346,11 +346,6 @@ fn end_of_gap(zone: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
         }
     }
     DateTime::<Utc>::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
-}
-
-/// Today's date in `zone` at `instant` (used by rendering and tests).
-pub fn local_date(zone: TimeZone, instant: DateTime<Utc>) -> NaiveDate {
-    instant.with_timezone(&zone.tz()).date_naive()
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use channels::{Outbound, SendError, Sender};
+use channels::{Outbound, SendError, Sender, Sent};
 use chrono::{DateTime, Duration, Utc};
 use policy::platform::Lookup;
 use policy::{
@@ -356,58 +356,12 @@ impl Executor {
         touches: Versioned<Vec<policy::Touch>>,
         now: DateTime<Utc>,
     ) -> Result<Option<Outcome>, ServiceError> {
-        let mut claimed = stored.value.clone();
-        // The claim carries a token of this invocation, so a claim that was applied but
-        // whose answer was lost is recognised as ours (and only ours) below.
-        let token = uuid::Uuid::new_v4().simple();
-        claimed.record(
-            now,
-            Status::Sending,
-            Reason::Due,
-            format!("claimed by the executor (claim {token})"),
-        );
-        // A call or a text counts towards frequency caps from its claim on (a send that
-        // then fails still counted: the cautious side).
-        let also = match touch_kind(claimed.channel) {
-            Some(kind) => {
-                let mut recent = touches.value.clone();
-                policy::remember_touch(&mut recent, policy::Touch { at: now, kind }, now);
-                vec![Repository::touches_write(
-                    &claimed.account_id,
-                    &claimed.campaign_id,
-                    &claimed.contact_id,
-                    &recent,
-                    touches.version,
-                )?]
-            }
-            None => Vec::new(),
-        };
-        let guarded = also.len();
-        let claim_version = match self.repo.save_followup_with(&stored, &claimed, also).await {
-            Ok(version) => version,
-            Err(StoreError::ConditionFailed { failed })
-                if failed.iter().any(|(index, _)| *index < guarded) =>
-            {
-                return Ok(None);
-            }
-            Err(StoreError::ConditionFailed { .. }) => {
-                // Either another invocation claimed it, or our own claim was applied and
-                // its answer lost (the SDK then retried it): only then is the stored
-                // follow-up exactly the one we wrote.
-                match self.repo.followup(&claimed.account_id, &claimed.id).await? {
-                    Some(current) if current.value == claimed => current.version,
-                    _ => return Ok(Some(skipped("another invocation claimed it first"))),
-                }
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let claimed = Versioned {
-            value: claimed,
-            version: claim_version,
+        let claimed = match self.claim(&stored, &touches, now).await? {
+            Claim::Won(claimed) => *claimed,
+            Claim::TouchesChanged => return Ok(None),
+            Claim::Taken => return Ok(Some(skipped("another invocation claimed it first"))),
         };
         let mut done = claimed.value.clone();
-        let attempt = done.attempt;
-
         let mailbox = match self
             .sending_mailbox(&claimed, &mut done, settings, now)
             .await?
@@ -446,123 +400,73 @@ impl Executor {
             }
         };
         let at = self.clock.now();
-        let outcome = match result {
-            Ok(sent) => {
-                let status = if done.channel == Channel::Call {
-                    // Looked at again when no completion came by then (the dispatcher
-                    // schedules a placed call at its due time).
-                    done.due_at = at + self.placed_call_wait;
-                    Status::Placed
-                } else {
-                    Status::Sent
-                };
-                done.attempts.push(Attempt {
-                    attempt,
-                    at,
-                    status,
-                    provider_id: Some(sent.provider_id.clone()),
-                    error: None,
-                    deliveries: Vec::new(),
-                });
-                done.record(
-                    at,
-                    status,
-                    Reason::ProviderAccepted,
-                    format!("accepted as {}", sent.provider_id),
-                );
-                Outcome::Sent {
-                    status,
-                    provider_id: sent.provider_id,
-                }
-            }
-            Err(SendError::OptedOut) => {
-                let detail = "the recipient opted out with the provider".to_string();
-                done.attempts
-                    .push(failed_attempt(attempt, at, Status::Suppressed, &detail));
-                done.record(at, Status::Suppressed, Reason::OptedOut, detail);
-                Outcome::Suppressed {
-                    reason: Reason::OptedOut,
-                }
-            }
-            Err(SendError::Permanent { code, reason })
-                if code == channels::mailbox::MAILBOX_DISCONNECTED =>
-            {
-                let detail = format!("the mailbox lost its consent: {reason}");
-                done.attempts
-                    .push(failed_attempt(attempt, at, Status::Failed, &detail));
-                done.record(
-                    at,
-                    Status::Failed,
-                    Reason::MailboxDisconnected,
-                    detail.clone(),
-                );
-                Outcome::Failed {
-                    reason: Reason::MailboxDisconnected,
-                    detail,
-                }
-            }
-            Err(SendError::Permanent { code, reason }) => {
-                let detail = format!("{code}: {reason}");
-                done.attempts
-                    .push(failed_attempt(attempt, at, Status::Failed, &detail));
-                done.record(at, Status::Failed, Reason::ProviderError, detail.clone());
-                Outcome::Failed {
-                    reason: Reason::ProviderError,
-                    detail,
-                }
-            }
-            Err(SendError::Unknown { reason }) => {
-                done.attempts
-                    .push(failed_attempt(attempt, at, Status::Unknown, &reason));
-                done.record(at, Status::Unknown, Reason::OutcomeUnknown, reason.clone());
-                Outcome::Unknown { detail: reason }
-            }
-            Err(SendError::Retryable { reason }) => {
-                done.attempts
-                    .push(failed_attempt(attempt, at, Status::Failed, &reason));
-                let tries = done
-                    .attempts
-                    .iter()
-                    .filter(|a| a.attempt == attempt && a.error.is_some())
-                    .count();
-                if tries < MAX_PROVIDER_TRIES {
-                    let due_at = at + PROVIDER_RETRY_DELAY;
-                    done.due_at = due_at;
-                    done.record(
-                        at,
-                        Status::Scheduled,
-                        Reason::ProviderError,
-                        format!("provider unavailable ({reason}); trying again at {due_at}"),
-                    );
-                    Outcome::Rescheduled { due_at }
-                } else {
-                    let detail = format!("provider unavailable after {tries} tries: {reason}");
-                    done.record(at, Status::Failed, Reason::ProviderError, detail.clone());
-                    Outcome::Failed {
-                        reason: Reason::ProviderError,
-                        detail,
-                    }
-                }
-            }
-        };
+        let outcome = record_send_result(&mut done, result, at, self.placed_call_wait);
         // This invocation knows the outcome: it keeps trying to record it. If every try
         // is lost, the follow-up stays `sending` and a later look (Lambda's retry, or the
         // failure queue's settler, `service::parked`) reports it `unknown`: it is never
         // sent twice.
         self.save_outcome(&claimed, &done).await?;
-        let channel = done.channel.as_str();
-        let reason = done.reason.map(|r| r.as_str()).unwrap_or("none");
-        match &outcome {
-            Outcome::Sent { .. } => crate::metrics::count("sent", channel, reason),
-            Outcome::Failed { .. } => crate::metrics::count("failed", channel, reason),
-            Outcome::Suppressed { .. } => crate::metrics::count("suppressed", channel, reason),
-            Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
-            Outcome::Rescheduled { .. }
-            | Outcome::Settled { .. }
-            | Outcome::Skipped { .. }
-            | Outcome::InFlight { .. } => {}
-        }
+        count_outcome(&done, &outcome);
         Ok(Some(outcome))
+    }
+
+    /// Writes the claim (`sending`, with a token of this invocation) together with the
+    /// contact's touches record when the channel counts towards frequency caps.
+    async fn claim(
+        &self,
+        stored: &Versioned<FollowUp>,
+        touches: &Versioned<Vec<policy::Touch>>,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, ServiceError> {
+        let mut claimed = stored.value.clone();
+        // The claim carries a token of this invocation, so a claim that was applied but
+        // whose answer was lost is recognised as ours (and only ours) below.
+        let token = uuid::Uuid::new_v4().simple();
+        claimed.record(
+            now,
+            Status::Sending,
+            Reason::Due,
+            format!("claimed by the executor (claim {token})"),
+        );
+        // A call or a text counts towards frequency caps from its claim on (a send that
+        // then fails still counted: the cautious side).
+        let also = match touch_kind(claimed.channel) {
+            Some(kind) => {
+                let mut recent = touches.value.clone();
+                policy::remember_touch(&mut recent, policy::Touch { at: now, kind }, now);
+                vec![Repository::touches_write(
+                    &claimed.account_id,
+                    &claimed.campaign_id,
+                    &claimed.contact_id,
+                    &recent,
+                    touches.version,
+                )?]
+            }
+            None => Vec::new(),
+        };
+        let guarded = also.len();
+        let version = match self.repo.save_followup_with(stored, &claimed, also).await {
+            Ok(version) => version,
+            Err(StoreError::ConditionFailed { failed })
+                if failed.iter().any(|(index, _)| *index < guarded) =>
+            {
+                return Ok(Claim::TouchesChanged);
+            }
+            Err(StoreError::ConditionFailed { .. }) => {
+                // Either another invocation claimed it, or our own claim was applied and
+                // its answer lost (the SDK then retried it): only then is the stored
+                // follow-up exactly the one we wrote.
+                match self.repo.followup(&claimed.account_id, &claimed.id).await? {
+                    Some(current) if current.value == claimed => current.version,
+                    _ => return Ok(Claim::Taken),
+                }
+            }
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Claim::Won(Box::new(Versioned {
+            value: claimed,
+            version,
+        })))
     }
 
     /// A placed call invoked at its due time: its completion never came, so it is
@@ -973,6 +877,142 @@ fn failed_attempt(attempt: u32, at: DateTime<Utc>, status: Status, error: &str) 
         provider_id: None,
         error: Some(error.to_string()),
         deliveries: Vec::new(),
+    }
+}
+
+/// The outcome of a claim.
+enum Claim {
+    /// The follow-up is ours to send, at this version.
+    Won(Box<Versioned<FollowUp>>),
+    /// A send to the same contact changed the touches record first.
+    TouchesChanged,
+    /// Another invocation claimed it first.
+    Taken,
+}
+
+/// Records what the provider answered on the claimed follow-up: the attempt, the new
+/// status and its trace entry.
+fn record_send_result(
+    done: &mut FollowUp,
+    result: Result<Sent, SendError>,
+    at: DateTime<Utc>,
+    placed_call_wait: Duration,
+) -> Outcome {
+    let attempt = done.attempt;
+    match result {
+        Ok(sent) => {
+            let status = if done.channel == Channel::Call {
+                // Looked at again when no completion came by then (the dispatcher
+                // schedules a placed call at its due time).
+                done.due_at = at + placed_call_wait;
+                Status::Placed
+            } else {
+                Status::Sent
+            };
+            done.attempts.push(Attempt {
+                attempt,
+                at,
+                status,
+                provider_id: Some(sent.provider_id.clone()),
+                error: None,
+                deliveries: Vec::new(),
+            });
+            done.record(
+                at,
+                status,
+                Reason::ProviderAccepted,
+                format!("accepted as {}", sent.provider_id),
+            );
+            Outcome::Sent {
+                status,
+                provider_id: sent.provider_id,
+            }
+        }
+        Err(SendError::OptedOut) => {
+            let detail = "the recipient opted out with the provider".to_string();
+            done.attempts
+                .push(failed_attempt(attempt, at, Status::Suppressed, &detail));
+            done.record(at, Status::Suppressed, Reason::OptedOut, detail);
+            Outcome::Suppressed {
+                reason: Reason::OptedOut,
+            }
+        }
+        Err(SendError::Permanent { code, reason })
+            if code == channels::mailbox::MAILBOX_DISCONNECTED =>
+        {
+            let detail = format!("the mailbox lost its consent: {reason}");
+            done.attempts
+                .push(failed_attempt(attempt, at, Status::Failed, &detail));
+            done.record(
+                at,
+                Status::Failed,
+                Reason::MailboxDisconnected,
+                detail.clone(),
+            );
+            Outcome::Failed {
+                reason: Reason::MailboxDisconnected,
+                detail,
+            }
+        }
+        Err(SendError::Permanent { code, reason }) => {
+            let detail = format!("{code}: {reason}");
+            done.attempts
+                .push(failed_attempt(attempt, at, Status::Failed, &detail));
+            done.record(at, Status::Failed, Reason::ProviderError, detail.clone());
+            Outcome::Failed {
+                reason: Reason::ProviderError,
+                detail,
+            }
+        }
+        Err(SendError::Unknown { reason }) => {
+            done.attempts
+                .push(failed_attempt(attempt, at, Status::Unknown, &reason));
+            done.record(at, Status::Unknown, Reason::OutcomeUnknown, reason.clone());
+            Outcome::Unknown { detail: reason }
+        }
+        Err(SendError::Retryable { reason }) => {
+            done.attempts
+                .push(failed_attempt(attempt, at, Status::Failed, &reason));
+            let tries = done
+                .attempts
+                .iter()
+                .filter(|a| a.attempt == attempt && a.error.is_some())
+                .count();
+            if tries < MAX_PROVIDER_TRIES {
+                let due_at = at + PROVIDER_RETRY_DELAY;
+                done.due_at = due_at;
+                done.record(
+                    at,
+                    Status::Scheduled,
+                    Reason::ProviderError,
+                    format!("provider unavailable ({reason}); trying again at {due_at}"),
+                );
+                Outcome::Rescheduled { due_at }
+            } else {
+                let detail = format!("provider unavailable after {tries} tries: {reason}");
+                done.record(at, Status::Failed, Reason::ProviderError, detail.clone());
+                Outcome::Failed {
+                    reason: Reason::ProviderError,
+                    detail,
+                }
+            }
+        }
+    }
+}
+
+/// Counts a send's outcome in the metrics.
+fn count_outcome(done: &FollowUp, outcome: &Outcome) {
+    let channel = done.channel.as_str();
+    let reason = done.reason.map(|r| r.as_str()).unwrap_or("none");
+    match outcome {
+        Outcome::Sent { .. } => crate::metrics::count("sent", channel, reason),
+        Outcome::Failed { .. } => crate::metrics::count("failed", channel, reason),
+        Outcome::Suppressed { .. } => crate::metrics::count("suppressed", channel, reason),
+        Outcome::Unknown { .. } => crate::metrics::count("unknown", channel, reason),
+        Outcome::Rescheduled { .. }
+        | Outcome::Settled { .. }
+        | Outcome::Skipped { .. }
+        | Outcome::InFlight { .. } => {}
     }
 }
 

@@ -26,7 +26,7 @@ use policy::{AccountId, FieldError, MailboxId, MailboxStatus, ValidationErrors};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::Sha256;
-use store::{Cond, Index, Item, Key, Query, StoreError, Write};
+use store::{Index, Item, Key, Query};
 
 use crate::Engine;
 use crate::error::ServiceError;
@@ -278,11 +278,7 @@ impl Engine {
         attrs.insert("verifier".into(), json!(pkce.verifier.expose()));
         attrs.insert(store::EXPIRES_AT.into(), json!(expires_at.timestamp()));
         self.repo
-            .table()
-            .write(vec![Write::Put {
-                item: Item::new(connect_key(account, &nonce), attrs),
-                cond: Cond::NotExists,
-            }])
+            .put_new_item(Item::new(connect_key(account, &nonce), attrs))
             .await?;
         let redirect_uri = mailboxes.config.redirect_uri(app.provider);
         let authorization_url =
@@ -382,20 +378,7 @@ impl Engine {
     ) -> Result<Secret, ServiceError> {
         let key = connect_key(account, nonce);
         let used = || bad_state("was already used or has expired; connect again");
-        let item = self.repo.table().get(&key).await?.ok_or_else(used)?;
-        match self
-            .repo
-            .table()
-            .write(vec![Write::Delete {
-                key,
-                cond: Cond::Exists,
-            }])
-            .await
-        {
-            Ok(()) => {}
-            Err(StoreError::ConditionFailed { .. }) => return Err(used()),
-            Err(e) => return Err(e.into()),
-        }
+        let item = self.repo.take_item(key).await?.ok_or_else(used)?;
         item.attrs
             .get("verifier")
             .and_then(|v| v.as_str())

@@ -648,11 +648,7 @@ impl Engine {
                     contact_id: contact_id.clone(),
                     channel: *channel,
                 };
-                let table = self.repo.table();
-                let Some(pointer) = table.get(&records::pending_key(account, &slot)).await? else {
-                    return Ok(false);
-                };
-                let Some(id) = records::pending_followup_id(&pointer) else {
+                let Some(id) = self.repo.pending_holder(account, &slot).await? else {
                     return Ok(false);
                 };
                 match self.repo.followup(account, &id).await? {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, ContactId,
-    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PhoneNumber,
+    Destination, DncSource, EmailAddress, FollowUp, FollowUpId, GuardKey, PendingKey, PhoneNumber,
     RecipientFacts, Settings, SuppressionKey, Touch,
 };
 use serde::de::DeserializeOwned;
@@ -74,6 +74,8 @@ impl Repository {
         Self { table, cache }
     }
 
+    /// The table itself, for tests that inspect or corrupt stored items; use cases go
+    /// through the typed methods below.
     pub fn table(&self) -> &dyn Table {
         self.table.as_ref()
     }
@@ -159,33 +161,6 @@ impl Repository {
                 }
                 Err(e) => return Err(e.into()),
             }
-        }
-    }
-
-    /// Creates a record that must not exist yet (version 1); 412 when it does.
-    pub async fn create_record<T: Serialize>(
-        &self,
-        key: Key,
-        value: &T,
-    ) -> Result<u64, ServiceError> {
-        let item = records::data_item(key.clone(), value, 1)?;
-        let put = Write::Put {
-            item,
-            cond: Expect::Absent.cond(),
-        };
-        match self.table.write(vec![put]).await {
-            Ok(()) => {
-                self.cache.forget(&cache_key(&key));
-                Ok(1)
-            }
-            Err(StoreError::ConditionFailed { failed }) => Err(ServiceError::VersionMismatch {
-                current: failed
-                    .first()
-                    .and_then(|(_, item)| item.as_ref())
-                    .map(records::version_of)
-                    .unwrap_or(1),
-            }),
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -1034,14 +1009,64 @@ impl Repository {
         Ok(fresh)
     }
 
+    /// Writes an item that must not exist yet.
+    pub async fn put_new_item(&self, item: Item) -> Result<(), ServiceError> {
+        let put = Write::Put {
+            item,
+            cond: Cond::NotExists,
+        };
+        Ok(self.table.write(vec![put]).await?)
+    }
+
+    /// Reads an item and deletes it, once: `None` when it is absent or another caller
+    /// took it between the two.
+    pub async fn take_item(&self, key: Key) -> Result<Option<Item>, ServiceError> {
+        let Some(item) = self.table.get(&key).await? else {
+            return Ok(None);
+        };
+        let delete = Write::Delete {
+            key,
+            cond: Cond::Exists,
+        };
+        match self.table.write(vec![delete]).await {
+            Ok(()) => Ok(Some(item)),
+            Err(StoreError::ConditionFailed { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The follow-up a pointer item (guard, pending slot, suppression) names, when the
+    /// item exists.
+    async fn pointed_followup(&self, key: Key) -> Result<Option<FollowUpId>, ServiceError> {
+        let item = self.table.get(&key).await?;
+        Ok(item.as_ref().and_then(records::pending_followup_id))
+    }
+
     /// The follow-up a once-per-contact guard points at, when the guard exists.
     pub async fn guard_holder(
         &self,
         account: &AccountId,
         guard: &GuardKey,
     ) -> Result<Option<FollowUpId>, ServiceError> {
-        let item = self.table.get(&records::guard_key(account, guard)).await?;
-        Ok(item.as_ref().and_then(records::pending_followup_id))
+        self.pointed_followup(records::guard_key(account, guard))
+            .await
+    }
+
+    /// The follow-up holding a one-pending-per-(campaign, contact, channel) slot, when
+    /// one does.
+    pub async fn pending_holder(
+        &self,
+        account: &AccountId,
+        slot: &PendingKey,
+    ) -> Result<Option<FollowUpId>, ServiceError> {
+        self.pointed_followup(records::pending_key(account, slot))
+            .await
+    }
+
+    /// Writes a webhook's decisions as one transaction: all of them, or none when a
+    /// condition fails ([`StoreError::ConditionFailed`] names which, by index).
+    pub async fn write_decisions(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.table.write(writes).await
     }
 
     /// The follow-up that stores this suppression, when one does.
@@ -1050,11 +1075,8 @@ impl Repository {
         account: &AccountId,
         key: &SuppressionKey,
     ) -> Result<Option<FollowUpId>, ServiceError> {
-        let item = self
-            .table
-            .get(&records::suppression_key(account, key))
-            .await?;
-        Ok(item.as_ref().and_then(records::pending_followup_id))
+        self.pointed_followup(records::suppression_key(account, key))
+            .await
     }
 
     /// The answer stored for a webhook delivery, if it was already processed.

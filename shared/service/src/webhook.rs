@@ -148,7 +148,7 @@ impl Engine {
         for _ in 0..MAX_ROUNDS {
             let decisions = policy::decide(&settings, event, &known.history, now);
             let plan = Plan::build(account, webhook_id, event, &decisions, &known, now)?;
-            match self.repo.table().write(plan.writes).await {
+            match self.repo.write_decisions(plan.writes).await {
                 Ok(()) => {
                     record_metrics(&plan.answer);
                     let facts = policy::latest_facts(&known.history.recipient, event);

@@ -6,6 +6,7 @@
 //! themselves with unique names from [`unique`] instead.
 
 mod counter;
+pub mod fixtures;
 mod lambda_stub;
 mod mail_provider;
 

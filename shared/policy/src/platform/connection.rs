@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{MappingOverrides, Platform};
-use crate::error::{FieldError, ValidationErrors};
+use crate::fields::{FieldError, ValidationErrors};
 use crate::json::{Errors, FromJson, Obj};
 
 const MAX_SECRET_CHARS: usize = 4096;

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::{Doc, NativeCall};
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{Errors, FromJson, Obj};
 
 const MAX_KEY_CHARS: usize = 200;

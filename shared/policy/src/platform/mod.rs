@@ -27,8 +27,8 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::error::{FieldError, ValidationErrors};
 use crate::event::{CALL_COMPLETED, CallCompleted, parse_call_completed};
+use crate::fields::{FieldError, ValidationErrors};
 use crate::values::CallOutcome;
 
 pub use connection::{

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Platform;
-use crate::error::FieldError;
+use crate::fields::FieldError;
 use crate::json::{Errors, FromJson, Obj};
 
 const MAX_PLATFORM_ID_CHARS: usize = 200;

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::error::Error;
 use crate::followup::{Channel, FollowUp, Reason};
-use crate::render::{Values, expect_channel, format_appointment};
+use crate::render::{expect_channel, format_appointment};
 use crate::settings::Settings;
-use crate::values::{SmsTemplate, normalize_line};
+use crate::values::{MeetingLink, SenderName, SmsTemplate, normalize_line};
 
 /// Every SMS ends with this.
 pub const OPT_OUT: &str = "Reply STOP to opt out.";
@@ -152,6 +152,96 @@ fn fit(mut parts: Vec<Part>) -> Result<String, Error> {
     }
 }
 
+/// What a template needs and the caller lacks. The one list of the fixed templates'
+/// requirements ([`fill_slots`]), checked when a call is decided and again when the text
+/// is rendered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SmsNeed {
+    SenderName,
+    MeetingLink,
+    Appointment,
+    Summary,
+    Offer,
+}
+
+impl SmsNeed {
+    /// The reason a follow-up lacking it is suppressed or failed with.
+    pub(crate) fn reason(self) -> Reason {
+        match self {
+            SmsNeed::SenderName => Reason::NoSenderName,
+            SmsNeed::MeetingLink => Reason::NoMeetingLink,
+            SmsNeed::Appointment => Reason::NoAppointment,
+            SmsNeed::Summary => Reason::NoSummary,
+            SmsNeed::Offer => Reason::NoOffer,
+        }
+    }
+
+    /// What is missing.
+    pub(crate) fn what(self) -> &'static str {
+        match self {
+            SmsNeed::SenderName => "a sender name",
+            SmsNeed::MeetingLink => "a meeting link",
+            SmsNeed::Appointment => "an appointment",
+            SmsNeed::Summary => "a summary",
+            SmsNeed::Offer => "an offer summary and a promo code",
+        }
+    }
+
+    /// Where it comes from, as said when a call is decided.
+    pub(crate) fn source(self) -> &'static str {
+        match self {
+            SmsNeed::SenderName | SmsNeed::MeetingLink => " (campaign or account default)",
+            SmsNeed::Appointment => " booked on the call",
+            SmsNeed::Summary => " of the call",
+            SmsNeed::Offer => "",
+        }
+    }
+}
+
+/// What an SMS's slots are filled from, as the caller knows them (`A`: the appointment,
+/// as the call reported it or as the follow-up keeps it).
+pub(crate) struct SmsInputs<'a, A> {
+    pub sender_name: Option<&'a SenderName>,
+    pub meeting_link: Option<&'a MeetingLink>,
+    pub appointment: Option<&'a A>,
+    pub summary: Option<&'a str>,
+    pub offer_summary: Option<&'a str>,
+    pub promo_code: Option<&'a str>,
+}
+
+/// The slot of its own a template fills.
+pub(crate) enum TemplateSlot<'a, A> {
+    Link(&'a MeetingLink),
+    Appointment(&'a A),
+    Summary(&'a str),
+    Offer { summary: &'a str, code: &'a str },
+}
+
+/// Fills the sender name and the template's own slot, or names the first thing missing
+/// (the sender name first).
+pub(crate) fn fill_slots<'a, A>(
+    template: SmsTemplate,
+    inputs: SmsInputs<'a, A>,
+) -> Result<(&'a SenderName, TemplateSlot<'a, A>), SmsNeed> {
+    let sender = inputs.sender_name.ok_or(SmsNeed::SenderName)?;
+    let slot = match template {
+        SmsTemplate::MeetingRequest | SmsTemplate::NextStep => {
+            TemplateSlot::Link(inputs.meeting_link.ok_or(SmsNeed::MeetingLink)?)
+        }
+        SmsTemplate::AppointmentConfirmation => {
+            TemplateSlot::Appointment(inputs.appointment.ok_or(SmsNeed::Appointment)?)
+        }
+        SmsTemplate::ConversationSummary => {
+            TemplateSlot::Summary(inputs.summary.ok_or(SmsNeed::Summary)?)
+        }
+        SmsTemplate::OfferPromo => match (inputs.offer_summary, inputs.promo_code) {
+            (Some(summary), Some(code)) => TemplateSlot::Offer { summary, code },
+            _ => return Err(SmsNeed::Offer),
+        },
+    };
+    Ok((sender, slot))
+}
+
 /// Renders an SMS follow-up with the campaign's template.
 pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage, Error> {
     expect_channel(followup, &[Channel::Sms])?;
@@ -161,21 +251,27 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
     let template = sms
         .template
         .ok_or_else(|| Error::not_renderable(Reason::NoTemplate, "no SMS template is selected"))?;
-    let sender = settings
-        .sms_sender_name()
-        .ok_or_else(|| Error::not_renderable(Reason::NoSenderName, "no sender name is set"))?;
-    let values = Values {
-        followup,
-        sender_name: Some(sender),
-        meeting_link: settings.sms_meeting_link(),
-    };
     let content = &followup.content;
-    let missing = |reason, what: &str| {
-        Error::not_renderable(
-            reason,
-            format!("the {} template needs {what}", template.as_str()),
-        )
+    let summary = content
+        .summary
+        .as_deref()
+        .map(normalize_line)
+        .filter(|s| !s.is_empty());
+    let inputs = SmsInputs {
+        sender_name: settings.sms_sender_name(),
+        meeting_link: settings.sms_meeting_link(),
+        appointment: content.appointment.as_ref(),
+        summary: summary.as_deref(),
+        offer_summary: sms.offer_summary.as_deref(),
+        promo_code: sms.promo_code.as_deref(),
     };
+    let (sender, own) = fill_slots(template, inputs).map_err(|need| match need {
+        SmsNeed::SenderName => Error::not_renderable(need.reason(), "no sender name is set"),
+        _ => Error::not_renderable(
+            need.reason(),
+            format!("the {} template needs {}", template.as_str(), need.what()),
+        ),
+    })?;
 
     let mut parts = vec![fixed("Hi")];
     if let Some(name) = content
@@ -188,11 +284,8 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
         parts.push(slot(name, 3));
     }
     parts.push(fixed(format!(", this is {sender}. ")));
-    match template {
-        SmsTemplate::MeetingRequest | SmsTemplate::NextStep => {
-            let link = values
-                .meeting_link
-                .ok_or_else(|| missing(Reason::NoMeetingLink, "a meeting link"))?;
+    match own {
+        TemplateSlot::Link(link) => {
             let lead = if template == SmsTemplate::MeetingRequest {
                 "Thanks for your time today. Book a meeting at a time that suits you: "
             } else {
@@ -200,11 +293,7 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
             };
             parts.push(fixed(format!("{lead}{link} ")));
         }
-        SmsTemplate::AppointmentConfirmation => {
-            let appointment = content
-                .appointment
-                .as_ref()
-                .ok_or_else(|| missing(Reason::NoAppointment, "an appointment"))?;
+        TemplateSlot::Appointment(appointment) => {
             let when = format_appointment(appointment.at, followup.time_zone);
             parts.push(fixed(format!("Your appointment is confirmed for {when}")));
             if let Some(location) = appointment
@@ -218,26 +307,14 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
             }
             parts.push(fixed(". See you then! "));
         }
-        SmsTemplate::ConversationSummary => {
-            let summary = content
-                .summary
-                .as_deref()
-                .map(normalize_line)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| missing(Reason::NoSummary, "a summary"))?;
+        TemplateSlot::Summary(summary) => {
             parts.push(fixed("Here is a recap of our call: "));
-            parts.push(slot(summary, 0));
+            parts.push(slot(summary.to_owned(), 0));
             parts.push(fixed(" "));
         }
-        SmsTemplate::OfferPromo => {
-            let (Some(offer), Some(code)) = (&sms.offer_summary, &sms.promo_code) else {
-                return Err(missing(
-                    Reason::NoOffer,
-                    "an offer summary and a promo code",
-                ));
-            };
+        TemplateSlot::Offer { summary, code } => {
             parts.push(fixed("As promised, here is your offer: "));
-            parts.push(slot(offer.trim_end_matches(['.', ' ']), 1));
+            parts.push(slot(summary.trim_end_matches(['.', ' ']), 1));
             parts.push(fixed(format!(". Use code {code}. ")));
         }
     }
@@ -254,6 +331,50 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_template_names_what_it_lacks_sender_name_first() {
+        let none = || SmsInputs::<()> {
+            sender_name: None,
+            meeting_link: None,
+            appointment: None,
+            summary: None,
+            offer_summary: None,
+            promo_code: None,
+        };
+        let sender = SenderName::parse("sender_name", "Acme").unwrap();
+        let cases = [
+            (SmsTemplate::MeetingRequest, SmsNeed::MeetingLink),
+            (SmsTemplate::NextStep, SmsNeed::MeetingLink),
+            (SmsTemplate::AppointmentConfirmation, SmsNeed::Appointment),
+            (SmsTemplate::ConversationSummary, SmsNeed::Summary),
+            (SmsTemplate::OfferPromo, SmsNeed::Offer),
+        ];
+        for (template, need) in cases {
+            assert_eq!(
+                fill_slots(template, none()).err(),
+                Some(SmsNeed::SenderName)
+            );
+            let with_sender = SmsInputs {
+                sender_name: Some(&sender),
+                ..none()
+            };
+            assert_eq!(
+                fill_slots(template, with_sender).err(),
+                Some(need),
+                "{template:?}"
+            );
+        }
+        let half_offer = SmsInputs {
+            sender_name: Some(&sender),
+            offer_summary: Some("10% off"),
+            ..none()
+        };
+        assert_eq!(
+            fill_slots(SmsTemplate::OfferPromo, half_offer).err(),
+            Some(SmsNeed::Offer)
+        );
+    }
 
     #[test]
     fn gsm7_fits_160_septets_in_one_segment() {

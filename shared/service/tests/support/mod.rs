@@ -10,14 +10,15 @@ use channels::Outbox;
 use chrono::{DateTime, Duration, Utc};
 use policy::{AccountId, FollowUp};
 use scheduling::{Job, ScheduleError, Schedules};
-use serde_json::{Value, json};
+use serde_json::Value;
 use service::cache::Cache;
 use service::clock::Clock;
 use service::dispatch::Dispatcher;
 use service::execute::{Executor, SenderIdentity, Senders};
 use service::signature::{SignedHeaders, WebhookSecret};
 use service::{Engine, Repository};
-use store::{EmbeddedTable, Table};
+use store::EmbeddedTable;
+pub use testkit::fixtures::{account_json, agent_json, answered_call, campaign_json};
 
 pub struct TestClock(Mutex<DateTime<Utc>>);
 
@@ -93,36 +94,6 @@ pub fn tuesday_morning_in_new_york() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2030-01-15T15:00:00Z")
         .unwrap()
         .with_timezone(&Utc)
-}
-
-pub fn account_json() -> Value {
-    json!({
-        "default_sender_name": "Acme Team",
-        "default_meeting_link": "https://cal.example.com/acme",
-        "default_time_zone": "America/New_York",
-        "email_from_address": "followups@acme.example.com"
-    })
-}
-
-pub fn agent_json() -> Value {
-    json!({
-        "allowed_hours": {"start": "09:00", "end": "18:00"},
-        "allowed_days": ["mon", "tue", "wed", "thu", "fri"],
-        "time_zone": "America/New_York",
-        "calls": {"enabled": true, "when_to_schedule": "When asked to call back.", "instructions": "Offer a demo.", "max_retries": 2, "retry_interval_minutes": 60},
-        "whatsapp": {"enabled": true, "when_to_schedule": "When they prefer WhatsApp.", "instructions": "Short.",
-                     "template": {"name": "followup_v1", "language": "en_US", "parameters": ["{{contact_name}}"]}}
-    })
-}
-
-pub fn campaign_json() -> Value {
-    json!({
-        "agent_id": "agent-1",
-        "sms": {"enabled": true, "template": "meeting_request"},
-        "email": {"enabled": true, "ask_for_email": true, "from_name": "Ana at Acme",
-                  "subject": "Great talking, {{contact_name}}", "body": "Hi {{contact_name}},\n\n**Book** a slot: {{meeting_link}}"},
-        "missed_call_email": {"enabled": true, "subject": "Sorry we missed you", "body": "Hi {{contact_name}}, pick a better time: {{meeting_link}}"}
-    })
 }
 
 impl World {
@@ -230,31 +201,6 @@ impl World {
     pub fn scheduled(&self) -> Vec<Scheduled> {
         std::mem::take(&mut *self.schedules.0.lock().unwrap())
     }
-
-    pub async fn item_count(&self, pk: &str) -> bool {
-        self.table
-            .get(&store::Key::new(pk, "x"))
-            .await
-            .unwrap()
-            .is_some()
-    }
-}
-
-/// A realistic answered call with consent for SMS and email.
-pub fn answered_call(call_id: &str, contact: &str, now: DateTime<Utc>) -> Value {
-    json!({
-        "type": "call.completed",
-        "call": {"id": call_id, "agent_id": "agent-1", "campaign_id": "camp-1", "outcome": "completed",
-                 "started_at": (now - Duration::minutes(5)).to_rfc3339(), "ended_at": now.to_rfc3339()},
-        "contact": {"id": contact, "phone": "+14155552671", "email": "ana@example.com", "name": "Ana", "timezone": "America/New_York"},
-        "analysis": {
-            "summary": "Ana wants a demo next week.",
-            "consent": {"sms": true, "email": true, "whatsapp": false},
-            "sms_destination": {"number": "+14155552671", "confirmed": true},
-            "email_address": {"address": "ana@example.com", "confirmed": true},
-            "followup_requests": []
-        }
-    })
 }
 
 /// `value` with the field at `pointer` set (created in its parent object if absent).
