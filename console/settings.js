@@ -253,10 +253,23 @@ export async function agentPage(agentId) {
 
 // ---- campaign ----
 
-function campaignFields(s, defaults) {
+/** The senders an email can leave from: SES, or a connected mailbox (ids kept as set). */
+function senderOptions(mailboxes, ...current) {
+  const options = [["ses", "Amazon SES (the engine's verified address)"]];
+  for (const m of mailboxes) {
+    options.push([m.id, `${m.address} (${m.provider === "google" ? "Gmail" : "Outlook"}${m.status === "connected" ? "" : ", disconnected"})`]);
+  }
+  for (const id of current) {
+    if (id && !options.some(([v]) => v === id)) options.push([id, `${id} (no longer connected)`]);
+  }
+  return options;
+}
+
+function campaignFields(s, defaults, mailboxes = []) {
   const sms = s.sms || {};
   const email = s.email || {};
   const missed = s.missed_call_email || {};
+  const senders = senderOptions(mailboxes, email.sender, missed.sender);
   const fallback = (value, what) => (value ? `Blank: the account default (${value})` : `Blank: the account default (none set for ${what})`);
   return {
     agent: field({ label: "Agent id", path: "agent_id", value: s.agent_id, hint: "The agent calling for this campaign." }),
@@ -274,6 +287,8 @@ function campaignFields(s, defaults) {
     emailEnabled: field({ label: "Enable email follow-ups", path: "email.enabled", type: "checkbox", value: email.enabled }),
     emailAsk: field({ label: "Ask for email on the call", path: "email.ask_for_email", type: "checkbox", value: email.ask_for_email,
       hint: "Without it no email consent can be heard, so no email is sent." }),
+    emailSender: field({ label: "Send from", path: "email.sender", type: "select", value: email.sender || "ses", options: senders,
+      hint: "A connected mailbox sends from its own address (Mailboxes page); replies land in it." }),
     emailFrom: field({ label: "From name", path: "email.from_name", value: email.from_name,
       hint: fallback(defaults.default_sender_name, "the sender name"), attrs: { placeholder: defaults.default_sender_name || "" } }),
     emailSubject: field({ label: "Subject", path: "email.subject", value: email.subject, hint: "With {{contact_name}} and other variables." }),
@@ -283,6 +298,8 @@ function campaignFields(s, defaults) {
       hint: fallback(defaults.default_meeting_link, "the meeting link"), attrs: { placeholder: defaults.default_meeting_link || "https://" } }),
     missedEnabled: field({ label: "Enable missed-call emails", path: "missed_call_email.enabled", type: "checkbox", value: missed.enabled,
       hint: "Sent without consent to contacts who did not answer and have an address." }),
+    missedSender: field({ label: "Send missed-call emails from", path: "missed_call_email.sender", type: "select",
+      value: missed.sender || "ses", options: senders }),
     missedSubject: field({ label: "Missed-call subject", path: "missed_call_email.subject", value: missed.subject }),
     missedBody: field({ label: "Missed-call body", path: "missed_call_email.body", type: "textarea", rows: 5, value: missed.body }),
   };
@@ -304,6 +321,7 @@ function campaignBody(f) {
     email: {
       enabled: f.emailEnabled.control.checked,
       ask_for_email: f.emailAsk.control.checked,
+      sender: blankToNull(v(f.emailSender)),
       from_name: blankToNull(v(f.emailFrom)),
       subject: blankToNull(v(f.emailSubject)),
       body: blankToNull(v(f.emailBody)),
@@ -311,6 +329,7 @@ function campaignBody(f) {
     },
     missed_call_email: {
       enabled: f.missedEnabled.control.checked,
+      sender: blankToNull(v(f.missedSender)),
       subject: blankToNull(v(f.missedSubject)),
       body: blankToNull(v(f.missedBody)),
     },
@@ -341,17 +360,27 @@ function sampleBody(s) {
   };
 }
 
+/** The account's mailboxes; none when the list cannot be read (SES stays selectable). */
+async function connectedMailboxes() {
+  try {
+    const { body } = await api("GET", "/v1/mailboxes");
+    return body.items || [];
+  } catch {
+    return [];
+  }
+}
+
 export async function campaignSettingsPage(campaignId) {
   const path = `/v1/campaigns/${seg(campaignId)}/followup-settings`;
-  const [state, account] = await Promise.all([load(path), load("/v1/settings")]);
-  const f = campaignFields(state.doc || {}, account.doc || {});
+  const [state, account, mailboxes] = await Promise.all([load(path), load("/v1/settings"), connectedMailboxes()]);
+  const f = campaignFields(state.doc || {}, account.doc || {}, mailboxes);
   const form = settingsForm(`Follow-up settings of campaign ${campaignId}`, [
     h("fieldset", {}, h("legend", {}, "Campaign"), h("div", { class: "row" }, f.agent, f.zone)),
     h("fieldset", {}, h("legend", {}, "SMS follow-ups"), f.smsEnabled, f.smsTemplate,
       h("div", { class: "row" }, f.smsSender, f.smsLink), h("div", { class: "row" }, f.smsOffer, f.smsCode)),
     h("fieldset", {}, h("legend", {}, "Email follow-ups"), f.emailEnabled, f.emailAsk,
-      h("div", { class: "row" }, f.emailFrom, f.emailLink), f.emailSubject, f.emailBody),
-    h("fieldset", {}, h("legend", {}, "Missed-call email"), f.missedEnabled, f.missedSubject, f.missedBody),
+      h("div", { class: "row" }, f.emailSender, f.emailFrom), f.emailLink, f.emailSubject, f.emailBody),
+    h("fieldset", {}, h("legend", {}, "Missed-call email"), f.missedEnabled, f.missedSender, f.missedSubject, f.missedBody),
   ], async () => {
     state.doc = await save(path, state, campaignBody(f));
     document.querySelector(".unsaved")?.remove();

@@ -764,6 +764,21 @@ class Console:
         expect(row).to_contain_text("connected")
         assert not self.mail_provider.problems, self.mail_provider.problems
         self.shot("18-mailboxes")
+        # A campaign's emails can leave from it; saving the page keeps the choice.
+        _, listed = self.local.api("GET", "/v1/mailboxes")
+        mailbox_id = listed["items"][0]["id"]
+        self.go(f"/campaigns/{CAMPAIGN}/settings")
+        email = page.get_by_role("group", name="Email follow-ups")
+        email.get_by_label("Send from").select_option(mailbox_id)
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+        _, saved = self.local.api("GET", f"/v1/campaigns/{CAMPAIGN}/followup-settings")
+        assert saved["email"]["sender"] == mailbox_id, saved["email"]
+        assert saved["missed_call_email"].get("sender") in (None, "ses"), saved["missed_call_email"]
+        email.get_by_label("Send from").select_option("ses")
+        page.get_by_role("button", name="Save changes").click()
+        self.saved()
+        self.go("/mailboxes")
         page.once("dialog", lambda dialog: dialog.accept())
         page.get_by_role("button", name=f"Remove {MAILBOX_ADDRESS}").click()
         expect(page.locator("main")).to_contain_text("No mailbox is connected")
