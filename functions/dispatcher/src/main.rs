@@ -15,6 +15,7 @@ use service::Repository;
 use service::clock::{Clock, SystemClock};
 use service::dispatch::{Dispatcher, StreamChange};
 use service::parked::{self, Parked};
+use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -70,8 +71,11 @@ async fn on_parked(repo: &Repository, event: SqsEvent) -> SqsBatchResponse {
             continue;
         };
         let span = tracing::info_span!("parked", account_id = %input.account_id, followup_id = %input.followup_id, attempt = input.attempt);
+        let settled = parked::settle_parked(repo, &input, SystemClock.now())
+            .instrument(span.clone())
+            .await;
         let _entered = span.enter();
-        match parked::settle_parked(repo, &input, SystemClock.now()).await {
+        match settled {
             Ok(outcome) if outcome.is_finished() => {
                 tracing::info!(?outcome, "parked invocation settled")
             }

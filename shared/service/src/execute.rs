@@ -250,7 +250,7 @@ impl Executor {
             ))));
         }
         if stored.value.status == Status::Sending {
-            return self.settle_stale_claim(stored, now).await.map(Some);
+            return settle_claim(&self.repo, &stored, now).await.map(Some);
         }
         if stored.value.status == Status::Placed {
             return self.settle_placed_call(stored, now).await.map(Some);
@@ -635,14 +635,6 @@ impl Executor {
             status: current.value.status,
             detail: format!("looked up: {ended}"),
         })
-    }
-
-    async fn settle_stale_claim(
-        &self,
-        stored: Versioned<FollowUp>,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
-        settle_claim(&self.repo, &stored, now).await
     }
 
     /// Records the outcome of a send this invocation made, trying again (briefly) when

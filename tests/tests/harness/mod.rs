@@ -59,14 +59,7 @@ pub const GLOBEX: &str = "globex";
 pub const ACME_TOKEN: &str = "token-acme-0123456789";
 pub const GLOBEX_TOKEN: &str = "token-globex-0123456789";
 
-pub fn account_json() -> Value {
-    json!({
-        "default_sender_name": "Acme Team",
-        "default_meeting_link": "https://cal.example.com/acme",
-        "default_time_zone": "America/New_York",
-        "email_from_address": "followups@acme.example.com"
-    })
-}
+pub use testkit::fixtures::account_json;
 
 pub fn agent_json() -> Value {
     json!({
