@@ -21,7 +21,6 @@ use std::sync::{Mutex, OnceLock};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
 
 /// A moto server owned by this test process.
 pub struct Moto {
@@ -117,11 +116,7 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
                 "testing", "testing", None, None, "testkit",
             )),
         )
-        .http_client(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(Provider::Rustls(CryptoMode::Ring))
-                .build_https(),
-        )
+        .http_client(sdk_http::http_client())
         .build()
 }
 
