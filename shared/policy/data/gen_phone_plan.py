@@ -268,9 +268,21 @@ def transform_rule(rule: str | None) -> tuple[str, int] | None:
 
 
 class Plan:
+    """The tables being built. They hold offsets and indexes, not references, so the
+    binary needs no load-time relocation for them."""
+
     def __init__(self):
         self.words: list[int] = []
         self.seen: dict[tuple, int] = {}
+        self.descs: list[str] = []
+        self.strings: list[str] = []
+
+    def string(self, value: str) -> int:
+        if value not in self.strings:
+            if len(self.strings) > 0xFF:
+                raise PatternError("too many digit strings for u8 indexes")
+            self.strings.append(value)
+        return self.strings.index(value)
 
     def program(self, text: str, max_groups: int = 0) -> tuple[int, int]:
         words, groups = compile_pattern(text)
@@ -285,14 +297,14 @@ class Plan:
         return self.seen[key], groups
 
 
-def description(plan: Plan, element) -> str:
+def description(plan: Plan, element):
     pattern = element.find("nationalNumberPattern")
     if pattern is None:
         raise PatternError(f"{element.tag} has no nationalNumberPattern")
     lengths_element = element.find("possibleLengths")
     national = lengths_element.get("national") if lengths_element is not None else None
     start, _ = plan.program(pattern.text)
-    return f"Desc {{ lengths: {mask(lengths(national)):#x}, program: {start} }}"
+    plan.descs.append(f"Desc {{ lengths: {mask(lengths(national)):#x}, program: {start} }}")
 
 
 def territory(plan: Plan, element) -> tuple[int, bool, str]:
@@ -314,7 +326,7 @@ def territory(plan: Plan, element) -> tuple[int, bool, str]:
         if transform and not 1 <= transform[1] <= groups:
             raise PatternError(f"{attrs['id']}: transform names a missing group")
         prefix_parsing = f"Some(PrefixParsing {{ program: {start}, groups: {groups}, "
-        prefix_parsing += f"transform: {rust_transform(transform)} }})"
+        prefix_parsing += f"transform: {rust_transform(plan, transform)} }})"
     elif transform:
         raise PatternError(f"{attrs['id']}: transform rule without a parsing pattern")
     else:
@@ -322,25 +334,25 @@ def territory(plan: Plan, element) -> tuple[int, bool, str]:
     prefix = attrs.get("nationalPrefix")
     if prefix is not None and not prefix.isdigit():
         raise PatternError(f"{attrs['id']}: national prefix {prefix!r}")
-    types = [description(plan, element.find(t)) for t in TYPES if element.find(t) is not None]
-    if not attrs["id"].isalnum():
-        raise PatternError(f"territory id {attrs['id']!r}")
+    first = len(plan.descs)
+    for name in TYPES:
+        if element.find(name) is not None:
+            description(plan, element.find(name))
+    count = len(plan.descs) - first
+    national_prefix = f"Some({plan.string(prefix)})" if prefix is not None else "None"
     row = (
-        f'    Territory {{ id: "{attrs["id"]}", code: {code}, general: {general_program}, '
-        f"types: &[{', '.join(types)}], leading_digits: {leading_program}, "
-        f"national_prefix: {rust_option_str(prefix)}, prefix_parsing: {prefix_parsing} }},\n"
+        f"    Territory {{ code: {code}, general: {general_program}, "
+        f"types: ({first}, {count}), leading_digits: {leading_program}, "
+        f"national_prefix: {national_prefix}, prefix_parsing: {prefix_parsing} }}, "
+        f"// {attrs['id']}\n"
     )
     return code, attrs.get("mainCountryForCode") == "true", row
 
 
-def rust_option_str(value: str | None) -> str:
-    return f'Some("{value}")' if value is not None else "None"
-
-
-def rust_transform(transform: tuple[str, int] | None) -> str:
+def rust_transform(plan: Plan, transform: tuple[str, int] | None) -> str:
     if transform is None:
         return "None"
-    return f'Some(("{transform[0]}", {transform[1]}))'
+    return f"Some(({plan.string(transform[0])}, {transform[1]}))"
 
 
 def main() -> None:
@@ -364,16 +376,26 @@ def main() -> None:
     out.write(f"//! {hashlib.sha256(raw).hexdigest()}.\n")
     out.write("//! Do not edit by hand: change the script or the metadata and run it again.\n\n")
     out.write("use crate::numbering::{Desc, PrefixParsing, Territory};\n\n")
+    rows = [row for code in sorted(by_code) for row in by_code[code]]
     out.write("/// Every territory, grouped by country calling code in ascending order; within a\n")
     out.write("/// code, the main country first.\n")
     out.write("#[rustfmt::skip]\n")
-    out.write("pub(crate) static TERRITORIES: &[Territory] = &[\n")
-    for code in sorted(by_code):
-        out.writelines(by_code[code])
+    out.write(f"pub(crate) static TERRITORIES: [Territory; {len(rows)}] = [\n")
+    out.writelines(rows)
+    out.write("];\n\n")
+    out.write("/// The number descriptions territories refer to by (first index, count).\n")
+    out.write("#[rustfmt::skip]\n")
+    out.write(f"pub(crate) static DESCS: [Desc; {len(plan.descs)}] = [\n")
+    for start in range(0, len(plan.descs), 4):
+        out.write("    " + ", ".join(plan.descs[start:start + 4]) + ",\n")
+    out.write("];\n\n")
+    out.write("/// National prefixes and transform digits, referred to by index.\n")
+    out.write(f"pub(crate) static DIGIT_STRINGS: [&str; {len(plan.strings)}] = [\n")
+    out.write("    " + ", ".join(f'"{x}"' for x in plan.strings) + ",\n")
     out.write("];\n\n")
     out.write("/// The compiled patterns, one after another; each ends with a match instruction.\n")
     out.write("#[rustfmt::skip]\n")
-    out.write(f"pub(crate) static PROGRAMS: &[u16; {len(plan.words)}] = &[\n")
+    out.write(f"pub(crate) static PROGRAMS: [u16; {len(plan.words)}] = [\n")
     for start in range(0, len(plan.words), 20):
         chunk = plan.words[start:start + 20]
         out.write("    " + ",".join(str(w) for w in chunk) + ",\n")

@@ -11,7 +11,7 @@
 //! `data/gen_phone_plan.py`) and a lookup only runs the few patterns of one country
 //! calling code, with the small matcher below instead of a regex engine.
 
-use crate::phone_plan::{PROGRAMS, TERRITORIES};
+use crate::phone_plan::{DESCS, DIGIT_STRINGS, PROGRAMS, TERRITORIES};
 
 /// A number description (fixed line, mobile, toll free, ...): the national lengths it
 /// allows (bit n set for length n; none set means any) and its pattern.
@@ -22,27 +22,40 @@ pub(crate) struct Desc {
 
 /// How a territory recognises a national prefix (and carrier code) before the number:
 /// its pattern and, when the prefix is rewritten rather than removed, the replacement
-/// (literal digits, then the text of one capturing group).
+/// (literal digits, by index in `DIGIT_STRINGS`, then the text of one capturing group).
 pub(crate) struct PrefixParsing {
     pub program: u16,
     pub groups: u8,
-    pub transform: Option<(&'static str, u8)>,
+    pub transform: Option<(u8, u8)>,
 }
 
-/// One territory of libphonenumber's metadata (a country, or a non-geographic entity).
-/// Patterns are offsets of compiled programs in `PROGRAMS`.
+/// One territory of libphonenumber's metadata (a country, or a non-geographic entity;
+/// its region code is the comment on its row). Patterns are offsets of compiled programs
+/// in `PROGRAMS`. The tables hold offsets and indexes rather than references so that
+/// they need no relocation when the binary is loaded.
 pub(crate) struct Territory {
-    /// Region code (`US`), kept so a territory can be named when debugging.
-    #[allow(dead_code)]
-    pub id: &'static str,
     pub code: u16,
     /// The general description; it has no length list (the generator checks).
     pub general: u16,
-    /// The descriptions that make a number valid (the crate's `number_type` list).
-    pub types: &'static [Desc],
+    /// The descriptions that make a number valid (the crate's `number_type` list), as
+    /// (first index in `DESCS`, count).
+    pub types: (u16, u8),
     pub leading_digits: Option<u16>,
-    pub national_prefix: Option<&'static str>,
+    /// Index in `DIGIT_STRINGS`.
+    pub national_prefix: Option<u8>,
     pub prefix_parsing: Option<PrefixParsing>,
+}
+
+impl Territory {
+    fn types(&self) -> &'static [Desc] {
+        let (first, count) = (usize::from(self.types.0), usize::from(self.types.1));
+        &DESCS[first..first + count]
+    }
+
+    fn national_prefix(&self) -> Option<&'static str> {
+        self.national_prefix
+            .map(|index| DIGIT_STRINGS[usize::from(index)])
+    }
 }
 
 /// `digits` is what follows the `+` (ASCII digits only). Returns the canonical E.164
@@ -97,7 +110,7 @@ fn territory_for(code: u16, national: &str) -> Option<&'static Territory> {
 fn is_valid(territory: &Territory, national: &str) -> bool {
     let len = national.len();
     matches(territory.general, national)
-        && territory.types.iter().any(|desc| {
+        && territory.types().iter().any(|desc| {
             let length_ok = desc.lengths == 0 || (len < 32 && desc.lengths & (1 << len) != 0);
             length_ok && matches(desc.program, national)
         })
@@ -111,7 +124,7 @@ fn without_national_prefix(code: u16, national: &str) -> String {
     };
     let mut potential = after_prefix_parsing(territory, national);
     // The crate strips a plain national prefix once more after the step above.
-    if let Some(prefix) = territory.national_prefix
+    if let Some(prefix) = territory.national_prefix()
         && potential.starts_with(prefix)
     {
         potential.drain(..prefix.len());
@@ -124,7 +137,7 @@ fn without_national_prefix(code: u16, national: &str) -> String {
 fn after_prefix_parsing(territory: &Territory, national: &str) -> String {
     let Some(parsing) = &territory.prefix_parsing else {
         let rest = territory
-            .national_prefix
+            .national_prefix()
             .and_then(|p| national.strip_prefix(p));
         return rest.unwrap_or(national).to_owned();
     };
@@ -148,6 +161,7 @@ fn after_prefix_parsing(territory: &Territory, national: &str) -> String {
     };
     match (parsing.transform, last) {
         (Some((digits, index)), Some(_)) => {
+            let digits = DIGIT_STRINGS[usize::from(digits)];
             let captured = group(index).unwrap_or_default();
             let transformed = format!("{digits}{captured}{}", &national[end..]);
             let viable = matches(territory.general, national);
@@ -270,12 +284,9 @@ mod tests {
 
     #[test]
     fn every_territory_is_found_under_its_code() {
-        for territory in TERRITORIES {
-            assert!(
-                territories(territory.code)
-                    .iter()
-                    .any(|t| t.id == territory.id)
-            );
+        for territory in &TERRITORIES {
+            let found = territories(territory.code);
+            assert!(found.iter().any(|t| std::ptr::eq(t, territory)));
         }
     }
 }
