@@ -3,12 +3,14 @@
 checks numbers against, compiled into the binary so that nothing is built on first use.
 
 The source is the `PhoneNumberMetadata.xml` shipped inside the `phonenumber` crate at the
-version Cargo.lock pins (the crate is a dev-dependency of policy, so cargo has its source):
-that is the data, and the crate's reading of it is the behaviour, production had before
-this table replaced the crate, and `shared/policy/tests/phone_plan.rs` compares the two on
-tens of thousands of numbers. The `phonenumbers` PyPI package is not used because its
-metadata is post-processed (general descriptions get computed lengths) and its version
-lags the crate's; either would change which numbers are accepted.
+version Cargo.lock pins (the crate is a dev-dependency of policy, so cargo has its
+source). Production used that crate before this table replaced it: the XML is the data
+it read, and its reading of it (mirrored by shared/policy/src/numbering.rs) is the
+behaviour to keep; shared/policy/tests/phone_plan.rs compares the two on tens of
+thousands of numbers. The `phonenumbers` PyPI package is not used: its metadata is
+post-processed (general descriptions get computed lengths) and the version pinned for
+gen_area_codes.py (9.0.19) is older than the crate's (9.0.33); either would change
+which numbers are accepted.
 
     python3 shared/policy/data/gen_phone_plan.py \\
         ~/.cargo/registry/src/*/phonenumber-0.3.10+9.0.33/assets/PhoneNumberMetadata.xml \\
@@ -17,7 +19,7 @@ lags the crate's; either would change which numbers are accepted.
 Standard library only. Reproducible: the output depends only on the XML.
 
 libphonenumber's patterns are regular expressions; they are compiled here into a small
-program (see `phone_plan::matcher` for the instruction set) that a backtracking matcher
+program (see `run` in shared/policy/src/numbering.rs for the instruction set) that a backtracking matcher
 runs without a regex engine. Only the subset the data uses is accepted: digits, `\\d`,
 digit classes, groups (capturing or `(?:`), `|`, the greedy quantifiers `?`, `{n}` and
 `{n,m}`, and `$` at the end of the input. Anything else makes the script fail, so a new
@@ -35,12 +37,13 @@ TYPES = [
     "voicemail", "fixedLine", "mobile",
 ]
 
-# Instruction words (u16): the top 4 bits are the opcode (see `phone_plan::matcher`).
+# Instruction words (u16): the top 4 bits are the opcode (see `run` in numbering.rs).
 CLASS, REPEAT, SPLIT, JUMP, SAVE, END, MATCH, SPLIT_LONG, JUMP_LONG = (x << 12 for x in range(9))
 ANY_DIGIT = 0x3FF
 # Capturing groups a prefix-parsing pattern may have (the matcher's slot array).
 MAX_GROUPS = 2
-UNBOUNDED = 0xFF
+# `{n,m}` bounds are stored in 8 bits.
+REPEAT_LIMIT = 0xFF
 
 
 class PatternError(Exception):
@@ -150,7 +153,7 @@ class Parser:
                 self.take(",")
                 high = self.number()
             self.take("}")
-            if high < low or high >= UNBOUNDED:
+            if high < low or high >= REPEAT_LIMIT:
                 self.fail("bad repetition")
         else:
             return node
@@ -267,6 +270,31 @@ def transform_rule(rule: str | None) -> tuple[str, int] | None:
     return found.group(1), int(found.group(2))
 
 
+def captured_together(text: str, groups: int) -> bool:
+    """Whether capturing groups 1..groups are items of one concatenation, so that they
+    take part in a match together. When it rewrites with the last group, the crate also
+    reads group 1 and panics if that one has not taken part; the Rust side can then
+    ignore group 1."""
+    if groups <= 1:
+        return True
+    wanted = set(range(1, groups + 1))
+
+    def walk(node) -> bool:
+        kind = node[0]
+        if kind == "cat":
+            direct = {item[1] for item in node[1] if item[0] == "group"}
+            return wanted <= direct or any(walk(item) for item in node[1])
+        if kind == "alt":
+            return any(walk(branch) for branch in node[1])
+        if kind == "group":
+            return walk(node[2])
+        if kind == "repeat":
+            return walk(node[1])
+        return False
+
+    return walk(Parser(re.sub(r"\s", "", text)).parse())
+
+
 class Plan:
     """The tables being built. They hold offsets and indexes, not references, so the
     binary needs no load-time relocation for them."""
@@ -325,6 +353,8 @@ def territory(plan: Plan, element) -> tuple[int, bool, str]:
         start, groups = plan.program(parsing, max_groups=MAX_GROUPS)
         if transform and not 1 <= transform[1] <= groups:
             raise PatternError(f"{attrs['id']}: transform names a missing group")
+        if transform and not captured_together(parsing, groups):
+            raise PatternError(f"{attrs['id']}: capturing groups that can match apart")
         prefix_parsing = f"Some(PrefixParsing {{ program: {start}, groups: {groups}, "
         prefix_parsing += f"transform: {rust_transform(plan, transform)} }})"
     elif transform:
@@ -390,6 +420,7 @@ def main() -> None:
         out.write("    " + ", ".join(plan.descs[start:start + 4]) + ",\n")
     out.write("];\n\n")
     out.write("/// National prefixes and transform digits, referred to by index.\n")
+    out.write("#[rustfmt::skip]\n")
     out.write(f"pub(crate) static DIGIT_STRINGS: [&str; {len(plan.strings)}] = [\n")
     out.write("    " + ", ".join(f'"{x}"' for x in plan.strings) + ",\n")
     out.write("];\n\n")

@@ -153,7 +153,9 @@ fn after_prefix_parsing(territory: &Territory, national: &str) -> String {
         }
     };
     // The crate looks at the last group (the whole match when there is none) to decide
-    // between rewriting and removing.
+    // between rewriting and removing. When rewriting it also reads group 1 as the
+    // carrier code, unused here; the generator checks that group 1 then took part too
+    // (the crate would panic otherwise).
     let last = if parsing.groups == 0 {
         Some(&national[..end])
     } else {
