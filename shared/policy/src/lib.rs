@@ -15,6 +15,8 @@ mod error;
 mod fields;
 mod json;
 mod keys;
+mod numbering;
+mod phone_plan;
 mod vocabulary;
 
 pub mod decide;

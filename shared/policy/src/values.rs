@@ -64,13 +64,7 @@ impl PhoneNumber {
         if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(invalid());
         }
-        let parsed = phonenumber::parse(None, raw).map_err(|_| invalid())?;
-        if !phonenumber::is_valid(&parsed) {
-            return Err(invalid());
-        }
-        Ok(Self(
-            parsed.format().mode(phonenumber::Mode::E164).to_string(),
-        ))
+        crate::numbering::e164(digits).map(Self).ok_or_else(invalid)
     }
 
     pub fn as_str(&self) -> &str {
@@ -80,9 +74,8 @@ impl PhoneNumber {
 impl PhoneNumber {
     /// Serde's reader: the E.164 shape only (`+`, then 7 to 15 digits, not starting
     /// with 0). Numbers reach storage through [`PhoneNumber::parse`] (every JSON reader
-    /// and operator input uses it); re-checking them against the numbering plan when a
-    /// stored follow-up is read back would load the plan's database (≈ 70 ms of CPU, once
-    /// per process) in the dispatcher and executors for nothing.
+    /// and operator input uses it); re-checking them against the numbering plan each
+    /// time a stored follow-up is read back would be work for nothing.
     pub fn from_stored(field: &str, raw: &str) -> Result<Self, FieldError> {
         let digits = raw.strip_prefix('+').unwrap_or_default();
         let shaped = (7..=15).contains(&digits.len())
