@@ -51,10 +51,7 @@ pub async fn run(options: Options) -> Result<(), String> {
             .map_err(|e| format!("cannot open the outbox: {e}"))?,
     );
     // Bound before the executor: emails' unsubscribe links point at this address.
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", options.port))
-        .await
-        .map_err(|e| format!("cannot listen on 127.0.0.1:{}: {e}", options.port))?;
-    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let (listener, address) = bind(options.port).await?;
     let identity = local_identity(address);
     // The OAuth redirect URI is made from the same public base URL (it names the bound
     // port unless PUBLIC_BASE_URL is set).
@@ -65,17 +62,7 @@ pub async fn run(options: Options) -> Result<(), String> {
         engine = engine.with_mailboxes(connect);
     }
     let engine = Arc::new(engine);
-    let mut senders = match options.senders {
-        SenderKind::Outbox => Senders::all(outbox.clone()),
-        SenderKind::Aws => aws_senders(outbox.clone()).await?,
-    };
-    // Agents that name a voice platform call through it (its API key from
-    // `PUT /v1/platforms/{platform}`); the others as before.
-    // The same sender looks up placed calls whose completion did not come.
-    let calls = Arc::new(
-        platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
-    );
-    senders.call = Some(calls.clone());
+    let (senders, calls) = senders(options.senders, &outbox, &platform_secrets).await?;
     let inbound = Arc::new(service::inbound::Inbound::new(
         engine.clone(),
         senders.sms.clone(),
@@ -108,12 +95,45 @@ pub async fn run(options: Options) -> Result<(), String> {
         clock.now(),
         clock.offset(),
     );
+    serve(listener, app).await
+}
+
+async fn bind(port: u16) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), String> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("cannot listen on 127.0.0.1:{port}: {e}"))?;
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, address))
+}
+
+/// Serves until Ctrl-C.
+async fn serve(listener: tokio::net::TcpListener, app: axum::Router) -> Result<(), String> {
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await
         .map_err(|e| format!("server stopped: {e}"))
+}
+
+/// The senders of every channel, and the call sender that also looks up placed calls.
+async fn senders(
+    kind: SenderKind,
+    outbox: &Arc<Outbox>,
+    platform_secrets: &service::platforms::PlatformSecrets,
+) -> Result<(Senders, Arc<channels::PlatformCalls>), String> {
+    let mut senders = match kind {
+        SenderKind::Outbox => Senders::all(outbox.clone()),
+        SenderKind::Aws => aws_senders(outbox.clone()).await?,
+    };
+    // Agents that name a voice platform call through it (its API key from
+    // `PUT /v1/platforms/{platform}`); the others as before.
+    // The same sender looks up placed calls whose completion did not come.
+    let calls = Arc::new(
+        platform_secrets.call_sender(service::config::platform_apis(), senders.call.take()),
+    );
+    senders.call = Some(calls.clone());
+    Ok((senders, calls))
 }
 
 /// Platform keys and secrets: files in the data directory, readable by its owner only.

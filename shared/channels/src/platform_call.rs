@@ -132,6 +132,110 @@ fn missing(what: &str, platform: &str) -> SendError {
     )
 }
 
+/// A platform setting the request cannot go without.
+fn need(value: &Option<String>, what: &str, target: &PlatformTarget) -> Result<String, SendError> {
+    value.clone().ok_or_else(|| missing(what, &target.name))
+}
+
+/// An API root (with or without a trailing slash) joined with a path.
+fn root(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+fn vapi_request(
+    api: &str,
+    target: &PlatformTarget,
+    call: &CallParts<'_>,
+    key: String,
+) -> Result<Request, SendError> {
+    Ok(Request {
+        url: root(api, "/call"),
+        auth: ("authorization", format!("Bearer {key}")),
+        body: json!({
+            "assistantId": need(&target.agent_id, "agent_id", target)?,
+            "phoneNumberId": need(&target.from_number_id, "from_number_id", target)?,
+            "customer": {
+                "number": call.to,
+                "name": call.variables.get("contact_name"),
+                "externalId": call.variables.get("contact_id"),
+            },
+            "assistantOverrides": {
+                "metadata": metadata(call),
+                "variableValues": variables(call),
+            },
+        }),
+        id_fields: &["id"],
+    })
+}
+
+fn retell_request(
+    api: &str,
+    target: &PlatformTarget,
+    call: &CallParts<'_>,
+    key: String,
+) -> Result<Request, SendError> {
+    let mut body = json!({
+        "from_number": need(&target.from_number, "from_number", target)?,
+        "to_number": call.to,
+        "metadata": metadata(call),
+        "retell_llm_dynamic_variables": variables(call),
+    });
+    if let Some(agent) = &target.agent_id {
+        body["override_agent_id"] = json!(agent);
+    }
+    Ok(Request {
+        url: root(api, "/v2/create-phone-call"),
+        auth: ("authorization", format!("Bearer {key}")),
+        body,
+        id_fields: &["call_id"],
+    })
+}
+
+/// Bland needs nothing beyond the number: a pathway when the agent names one, else the
+/// instructions as the call's task.
+fn bland_request(api: &str, target: &PlatformTarget, call: &CallParts<'_>, key: String) -> Request {
+    let mut body = json!({
+        "phone_number": call.to,
+        "metadata": metadata(call),
+        "request_data": variables(call),
+    });
+    match &target.agent_id {
+        Some(pathway) => body["pathway_id"] = json!(pathway),
+        None => body["task"] = json!(call.instructions),
+    }
+    if let Some(from) = &target.from_number {
+        body["from"] = json!(from);
+    }
+    Request {
+        url: root(api, "/v1/calls"),
+        auth: ("authorization", key),
+        body,
+        id_fields: &["call_id"],
+    }
+}
+
+fn elevenlabs_request(
+    api: &str,
+    target: &PlatformTarget,
+    call: &CallParts<'_>,
+    key: String,
+) -> Result<Request, SendError> {
+    Ok(Request {
+        url: root(api, "/v1/convai/twilio/outbound-call"),
+        auth: ("xi-api-key", key),
+        body: json!({
+            "agent_id": need(&target.agent_id, "agent_id", target)?,
+            "agent_phone_number_id": need(&target.from_number_id, "from_number_id", target)?,
+            "to_number": call.to,
+            "conversation_initiation_client_data": {
+                "dynamic_variables": variables(call),
+                "user_id": call.variables.get("contact_id"),
+            },
+        }),
+        id_fields: &["conversation_id", "callSid"],
+    })
+}
+
 impl PlatformCalls {
     /// The name and value of the account's API key for `platform`.
     async fn api_key(
@@ -160,87 +264,16 @@ impl PlatformCalls {
         call: &CallParts<'_>,
         key: String,
     ) -> Result<Request, SendError> {
-        let name = target.name.as_str();
-        let need = |v: &Option<String>, what: &str| v.clone().ok_or_else(|| missing(what, name));
-        let root = |base: &str, path: &str| format!("{}{path}", base.trim_end_matches('/'));
-        let contact = call.variables.get("contact_id");
-        Ok(match name {
-            "vapi" => Request {
-                url: root(&self.apis.vapi, "/call"),
-                auth: ("authorization", format!("Bearer {key}")),
-                body: json!({
-                    "assistantId": need(&target.agent_id, "agent_id")?,
-                    "phoneNumberId": need(&target.from_number_id, "from_number_id")?,
-                    "customer": {
-                        "number": call.to,
-                        "name": call.variables.get("contact_name"),
-                        "externalId": contact,
-                    },
-                    "assistantOverrides": {
-                        "metadata": metadata(call),
-                        "variableValues": variables(call),
-                    },
-                }),
-                id_fields: &["id"],
-            },
-            "retell" => {
-                let mut body = json!({
-                    "from_number": need(&target.from_number, "from_number")?,
-                    "to_number": call.to,
-                    "metadata": metadata(call),
-                    "retell_llm_dynamic_variables": variables(call),
-                });
-                if let Some(agent) = &target.agent_id {
-                    body["override_agent_id"] = json!(agent);
-                }
-                Request {
-                    url: root(&self.apis.retell, "/v2/create-phone-call"),
-                    auth: ("authorization", format!("Bearer {key}")),
-                    body,
-                    id_fields: &["call_id"],
-                }
-            }
-            "bland" => {
-                let mut body = json!({
-                    "phone_number": call.to,
-                    "metadata": metadata(call),
-                    "request_data": variables(call),
-                });
-                match &target.agent_id {
-                    Some(pathway) => body["pathway_id"] = json!(pathway),
-                    None => body["task"] = json!(call.instructions),
-                }
-                if let Some(from) = &target.from_number {
-                    body["from"] = json!(from);
-                }
-                Request {
-                    url: root(&self.apis.bland, "/v1/calls"),
-                    auth: ("authorization", key),
-                    body,
-                    id_fields: &["call_id"],
-                }
-            }
-            "elevenlabs" => Request {
-                url: root(&self.apis.elevenlabs, "/v1/convai/twilio/outbound-call"),
-                auth: ("xi-api-key", key),
-                body: json!({
-                    "agent_id": need(&target.agent_id, "agent_id")?,
-                    "agent_phone_number_id": need(&target.from_number_id, "from_number_id")?,
-                    "to_number": call.to,
-                    "conversation_initiation_client_data": {
-                        "dynamic_variables": variables(call),
-                        "user_id": contact,
-                    },
-                }),
-                id_fields: &["conversation_id", "callSid"],
-            },
-            other => {
-                return Err(SendError::permanent(
-                    "platform_settings",
-                    format!("unknown voice platform {other:?}"),
-                ));
-            }
-        })
+        match target.name.as_str() {
+            "vapi" => vapi_request(&self.apis.vapi, target, call, key),
+            "retell" => retell_request(&self.apis.retell, target, call, key),
+            "bland" => Ok(bland_request(&self.apis.bland, target, call, key)),
+            "elevenlabs" => elevenlabs_request(&self.apis.elevenlabs, target, call, key),
+            other => Err(SendError::permanent(
+                "platform_settings",
+                format!("unknown voice platform {other:?}"),
+            )),
+        }
     }
 
     async fn place(

@@ -813,6 +813,15 @@ impl Ctx<'_> {
 
     /// Rule 8: the call was itself a follow-up call; finish it or try again.
     fn original_call(&self) -> Option<Decision> {
+        let original = self.original_in_flight()?;
+        Some(
+            self.end_of_original(original)
+                .unwrap_or_else(|| self.retry_original(original)),
+        )
+    }
+
+    /// The follow-up call this call placed, while it still waits for its outcome.
+    fn original_in_flight(&self) -> Option<&FollowUp> {
         let id = self.event.followup_id()?;
         let original: &FollowUp = self
             .history
@@ -827,19 +836,14 @@ impl Ctx<'_> {
             original.status,
             Status::Sending | Status::Placed | Status::Unknown
         );
-        if !belongs || !in_flight {
-            return None;
-        }
+        (belongs && in_flight).then_some(original)
+    }
+
+    /// The original call's end when it is not tried again: answered, failed for good, out
+    /// of retries, replaced by a newer pending call, or its number now on the DNC list.
+    fn end_of_original(&self, original: &FollowUp) -> Option<Decision> {
+        let finish = |status, reason, detail| Some(self.finish(original, status, reason, detail));
         let outcome = self.event.call.outcome;
-        let finish = |status, reason, detail: String| {
-            Some(Decision::Finish {
-                followup_id: original.id.clone(),
-                status,
-                reason,
-                notes: Vec::new(),
-                trace: TraceEntry::new(self.now, status, reason, detail),
-            })
-        };
         if outcome.answered() {
             return finish(
                 Status::Completed,
@@ -893,6 +897,12 @@ impl Ctx<'_> {
                 format!("{destination} is on the do-not-call list; no retry"),
             );
         }
+        None
+    }
+
+    /// The original call tried again after its retry interval, inside the window.
+    fn retry_original(&self, original: &FollowUp) -> Decision {
+        let max_retries = original.max_retries.unwrap_or(0);
         let interval = TimeDelta::minutes(i64::from(original.retry_interval_minutes.unwrap_or(60)));
         // The window is read in the recipient's zone now, not the one of the first try.
         let window = self
@@ -902,7 +912,8 @@ impl Ctx<'_> {
         let attempt = original.attempt + 1;
         let Some(timing) = self.timing(Channel::Call, &window, self.event.call.ended_at + interval)
         else {
-            return finish(
+            return self.finish(
+                original,
                 Status::Suppressed,
                 Reason::NoAllowedWindow,
                 "no instant in the next weeks is allowed for the retry".into(),
@@ -914,7 +925,7 @@ impl Ctx<'_> {
             max_retries + 1,
             self.timing_detail(&timing)
         );
-        Some(Decision::Retry {
+        Decision::Retry {
             followup_id: original.id.clone(),
             attempt,
             due_at: timing.at,
@@ -923,7 +934,23 @@ impl Ctx<'_> {
             notes: Vec::new(),
             trace: TraceEntry::new(self.now, Status::Scheduled, Reason::NotAnswered, detail)
                 .held_by(timing.held_by),
-        })
+        }
+    }
+
+    fn finish(
+        &self,
+        original: &FollowUp,
+        status: Status,
+        reason: Reason,
+        detail: String,
+    ) -> Decision {
+        Decision::Finish {
+            followup_id: original.id.clone(),
+            status,
+            reason,
+            notes: Vec::new(),
+            trace: TraceEntry::new(self.now, status, reason, detail),
+        }
     }
 
     /// Rule 7: follow-up calls and WhatsApp messages the agent asked for. The last
@@ -948,70 +975,70 @@ impl Ctx<'_> {
                 );
                 out.push(self.create(channel, verdict, self.content(Some(request))));
             }
-            let content = self.content(Some(last));
-            match self.request_verdict(channel, last) {
-                Verdict::Schedule {
-                    destination,
-                    due_at,
-                    detail,
-                    rules,
-                    ..
-                } => {
-                    // A retry decided for this very call holds the slot: move it instead.
-                    if let (
-                        Channel::Call,
-                        Some(Decision::Retry {
-                            due_at: retry_due,
-                            trace,
-                            ..
-                        }),
-                    ) = (channel, original.as_mut())
-                    {
-                        *retry_due = due_at;
-                        *trace = TraceEntry::new(
-                            self.now,
-                            Status::Scheduled,
-                            Reason::Rescheduled,
-                            detail,
-                        )
-                        .held_by(rules);
-                        continue;
-                    }
-                    let slot = PendingKey {
-                        campaign_id: self.event.call.campaign_id.clone(),
-                        contact_id: self.event.contact.id.clone(),
-                        channel,
-                    };
-                    if let Some(pending) = self.history.pending.get(&slot) {
-                        out.push(Decision::Reschedule {
-                            followup_id: pending.id.clone(),
-                            due_at,
-                            destination,
-                            content,
-                            notes: Vec::new(),
-                            trace: TraceEntry::new(
-                                self.now,
-                                Status::Scheduled,
-                                Reason::Rescheduled,
-                                detail,
-                            )
-                            .held_by(rules),
-                        });
-                    } else {
-                        let verdict = Verdict::Schedule {
-                            destination,
-                            due_at,
-                            reason: Reason::Requested,
-                            detail,
-                            rules,
-                        };
-                        out.push(self.create(channel, verdict, content));
-                    }
-                }
-                verdict => out.push(self.create(channel, verdict, content)),
-            }
+            let verdict = self.request_verdict(channel, last);
+            out.extend(self.request_decision(channel, verdict, self.content(Some(last)), original));
         }
         out
+    }
+
+    /// What the last request of a channel becomes: a new follow-up, a move of the one
+    /// already pending, or (for a call) a move of the retry this call just decided.
+    fn request_decision(
+        &self,
+        channel: Channel,
+        verdict: Verdict,
+        content: Content,
+        original: &mut Option<Decision>,
+    ) -> Option<Decision> {
+        let Verdict::Schedule {
+            destination,
+            due_at,
+            detail,
+            rules,
+            ..
+        } = verdict
+        else {
+            return Some(self.create(channel, verdict, content));
+        };
+        // A retry decided for this very call holds the slot: move it instead.
+        if let (
+            Channel::Call,
+            Some(Decision::Retry {
+                due_at: retry_due,
+                trace,
+                ..
+            }),
+        ) = (channel, original.as_mut())
+        {
+            *retry_due = due_at;
+            *trace = TraceEntry::new(self.now, Status::Scheduled, Reason::Rescheduled, detail)
+                .held_by(rules);
+            return None;
+        }
+        let slot = PendingKey {
+            campaign_id: self.event.call.campaign_id.clone(),
+            contact_id: self.event.contact.id.clone(),
+            channel,
+        };
+        if let Some(pending) = self.history.pending.get(&slot) {
+            return Some(Decision::Reschedule {
+                followup_id: pending.id.clone(),
+                due_at,
+                destination,
+                content,
+                notes: Vec::new(),
+                trace: TraceEntry::new(self.now, Status::Scheduled, Reason::Rescheduled, detail)
+                    .held_by(rules),
+            });
+        }
+        let verdict = Verdict::Schedule {
+            destination,
+            due_at,
+            reason: Reason::Requested,
+            detail,
+            rules,
+        };
+        Some(self.create(channel, verdict, content))
     }
 
     fn request_verdict(&self, channel: Channel, request: &FollowUpRequest) -> Verdict {

@@ -13,7 +13,7 @@ use crate::values::{
     CallOutcome, Consent, EmailAddress, PhoneNumber, TimeZone, UsState, normalize_line,
 };
 use crate::vocabulary::Channel;
-use crate::window::local_to_utc;
+use crate::wallclock::local_to_utc;
 
 /// The only event type acted upon.
 pub const CALL_COMPLETED: &str = "call.completed";

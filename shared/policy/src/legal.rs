@@ -296,6 +296,8 @@ pub enum Schedule {
 }
 
 impl DailyHours for Schedule {
+    type Hours = AllowedHours;
+
     fn hours_on(&self, date: NaiveDate, weekday: Weekday) -> Option<AllowedHours> {
         match self {
             Self::Weekly { hours, days } => days.contains(weekday).then_some(*hours),

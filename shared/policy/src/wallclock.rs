@@ -7,22 +7,34 @@
 //! transition lands it inside the hours). So the earliest allowed instant is the
 //! smallest of those candidates, plus `from` itself, that is allowed: exact, and right
 //! after a fall-back too (the hour that repeats is allowed again on its second pass).
+//!
+//! This module sits below `window` and `legal`: they describe their hours through
+//! [`DayHours`] and [`DailyHours`], so the search knows nothing of how a rule is written.
 
 use chrono::offset::LocalResult;
 use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Offset, TimeZone as _, Utc, Weekday,
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone as _, Utc,
+    Weekday,
 };
 
 use crate::values::TimeZone;
-use crate::window::AllowedHours;
 
 /// How many local days ahead a search looks: enough for a week of disallowed days plus
 /// a run of holidays; a rule that allows nothing in that span allows nothing at all.
 pub const SEARCH_DAYS: i64 = 21;
 
+/// The hours one day allows, read on the wall clock.
+pub trait DayHours {
+    /// Where the hours open.
+    fn start(&self) -> NaiveTime;
+    /// Whether a local time of day is inside the hours.
+    fn contains(&self, time: NaiveTime) -> bool;
+}
+
 /// The hours a rule allows on each local date (`None`: not on that date).
 pub trait DailyHours {
-    fn hours_on(&self, date: NaiveDate, weekday: Weekday) -> Option<AllowedHours>;
+    type Hours: DayHours;
+    fn hours_on(&self, date: NaiveDate, weekday: Weekday) -> Option<Self::Hours>;
 }
 
 /// Whether `instant` is allowed by `rule` read on the wall clock of `zone`.
@@ -73,7 +85,7 @@ pub fn instants_of(zone: TimeZone, local: NaiveDateTime) -> Vec<DateTime<Utc>> {
     match zone.tz().from_local_datetime(&local) {
         LocalResult::Single(t) => vec![t.with_timezone(&Utc)],
         LocalResult::Ambiguous(a, b) => vec![a.with_timezone(&Utc), b.with_timezone(&Utc)],
-        LocalResult::None => vec![crate::window::local_to_utc(zone, local)],
+        LocalResult::None => vec![local_to_utc(zone, local)],
     }
 }
 
@@ -111,4 +123,39 @@ pub fn transitions(zone: TimeZone, from: DateTime<Utc>, to: DateTime<Utc>) -> Ve
         day_start = day_end;
     }
     found
+}
+
+/// The instant a local date-time names in `zone`: in a fold the earlier of the two, in a
+/// gap the first instant after the gap (the moment the clock jumps).
+pub fn local_to_utc(zone: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
+    let tz = zone.tz();
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.with_timezone(&Utc),
+        LocalResult::Ambiguous(a, b) => a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
+        LocalResult::None => end_of_gap(zone, local),
+    }
+}
+
+/// The first instant whose wall-clock time is later than `local`, which a gap skips.
+/// Found by bisection on instants: offsets are within ±14 h, so the jump is within a
+/// day of `local` read as UTC, and wall time only moves forward there.
+fn end_of_gap(zone: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
+    let tz = zone.tz();
+    let wall = |t: i64| {
+        DateTime::<Utc>::from_timestamp(t, 0)
+            .map(|u| u.with_timezone(&tz).naive_local())
+            .unwrap_or(NaiveDateTime::MIN)
+    };
+    let as_utc = local.and_utc().timestamp();
+    let (mut lo, mut hi) = (as_utc - 15 * 3600, as_utc + 15 * 3600);
+    // Invariant: wall(lo) < local <= wall(hi).
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if wall(mid) < local {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    DateTime::<Utc>::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
 }

@@ -4,16 +4,17 @@
 //! local weekday is allowed and its local time of day is in `[start, end)`. DST is
 //! handled where local times are turned into instants (see [`local_to_utc`]).
 
-use chrono::offset::LocalResult;
-use chrono::{
-    DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, TimeZone as _, Timelike, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::fields::FieldError;
 use crate::json::{Errors, FromJson, FromJsonLeaf, Obj, as_str};
 use crate::values::TimeZone;
+use crate::wallclock::{self, DailyHours, DayHours};
+
+/// Kept here too: the instant a local date-time names is part of reading a window.
+pub use crate::wallclock::local_to_utc;
 
 const MINUTES_PER_DAY: u16 = 24 * 60;
 
@@ -286,7 +287,19 @@ impl Window {
     }
 }
 
-impl crate::wallclock::DailyHours for Window {
+impl DayHours for AllowedHours {
+    fn start(&self) -> NaiveTime {
+        AllowedHours::start(self)
+    }
+
+    fn contains(&self, time: NaiveTime) -> bool {
+        AllowedHours::contains(self, time)
+    }
+}
+
+impl DailyHours for Window {
+    type Hours = AllowedHours;
+
     fn hours_on(&self, _date: NaiveDate, weekday: Weekday) -> Option<AllowedHours> {
         self.days.contains(weekday).then_some(self.hours)
     }
@@ -310,42 +323,7 @@ pub fn next_allowed_instant(
 ) -> DateTime<Utc> {
     let from = wanted.max(now);
     // Unreachable for any real zone; staying put is safer than panicking in a handler.
-    crate::wallclock::earliest(window, window.zone, from).unwrap_or(from)
-}
-
-/// The instant a local date-time names in `zone`: in a fold the earlier of the two, in a
-/// gap the first instant after the gap (the moment the clock jumps).
-pub fn local_to_utc(zone: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
-    let tz = zone.tz();
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.with_timezone(&Utc),
-        LocalResult::Ambiguous(a, b) => a.with_timezone(&Utc).min(b.with_timezone(&Utc)),
-        LocalResult::None => end_of_gap(zone, local),
-    }
-}
-
-/// The first instant whose wall-clock time is later than `local`, which a gap skips.
-/// Found by bisection on instants: offsets are within ±14 h, so the jump is within a
-/// day of `local` read as UTC, and wall time only moves forward there.
-fn end_of_gap(zone: TimeZone, local: NaiveDateTime) -> DateTime<Utc> {
-    let tz = zone.tz();
-    let wall = |t: i64| {
-        DateTime::<Utc>::from_timestamp(t, 0)
-            .map(|u| u.with_timezone(&tz).naive_local())
-            .unwrap_or(NaiveDateTime::MIN)
-    };
-    let as_utc = local.and_utc().timestamp();
-    let (mut lo, mut hi) = (as_utc - 15 * 3600, as_utc + 15 * 3600);
-    // Invariant: wall(lo) < local <= wall(hi).
-    while hi - lo > 1 {
-        let mid = lo + (hi - lo) / 2;
-        if wall(mid) < local {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    DateTime::<Utc>::from_timestamp(hi, 0).unwrap_or_else(|| local.and_utc())
+    wallclock::earliest(window, window.zone, from).unwrap_or(from)
 }
 
 #[cfg(test)]

@@ -591,27 +591,31 @@ fn backoff(attempt: u32) -> Duration {
 /// on `expires_at`. A table that already exists is left as it is, apart from turning
 /// TTL on if it is off. Waits until the table is active.
 pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError> {
-    let string_attr = |attr: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(attr)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .map_err(invalid)
-    };
-    let key_schema = |pk: &str, sk: &str| -> Result<Vec<KeySchemaElement>, StoreError> {
-        Ok(vec![
-            KeySchemaElement::builder()
-                .attribute_name(pk)
-                .key_type(KeyType::Hash)
+    create_if_missing(client, name).await?;
+    client
+        .wait_until_table_exists()
+        .table_name(name)
+        .wait(Duration::from_secs(300))
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("table {name} did not become active: {e}")))?;
+    turn_ttl_on(client, name).await?;
+    client
+        .update_continuous_backups()
+        .table_name(name)
+        .point_in_time_recovery_specification(
+            PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
                 .build()
                 .map_err(invalid)?,
-            KeySchemaElement::builder()
-                .attribute_name(sk)
-                .key_type(KeyType::Range)
-                .build()
-                .map_err(invalid)?,
-        ])
-    };
+        )
+        .send()
+        .await
+        .map_err(|e| classify(&e))?;
+    Ok(())
+}
+
+/// Sends the table's creation; a table already there (`ResourceInUse`) is kept as it is.
+async fn create_if_missing(client: &Client, name: &str) -> Result<(), StoreError> {
     let mut request = client
         .create_table()
         .table_name(name)
@@ -643,19 +647,43 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         );
     }
     match request.send().await {
-        Ok(_) => {}
+        Ok(_) => Ok(()),
         Err(e)
             if e.as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
-        Err(e) => return Err(classify(&e)),
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(classify(&e)),
     }
-    client
-        .wait_until_table_exists()
-        .table_name(name)
-        .wait(Duration::from_secs(300))
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("table {name} did not become active: {e}")))?;
+}
 
+fn string_attr(attr: &str) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder()
+        .attribute_name(attr)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(invalid)
+}
+
+fn key_schema(pk: &str, sk: &str) -> Result<Vec<KeySchemaElement>, StoreError> {
+    Ok(vec![
+        KeySchemaElement::builder()
+            .attribute_name(pk)
+            .key_type(KeyType::Hash)
+            .build()
+            .map_err(invalid)?,
+        KeySchemaElement::builder()
+            .attribute_name(sk)
+            .key_type(KeyType::Range)
+            .build()
+            .map_err(invalid)?,
+    ])
+}
+
+/// Turns TTL on `expires_at` on unless it is already on (or turning on): asking again
+/// while it is on is an error.
+async fn turn_ttl_on(client: &Client, name: &str) -> Result<(), StoreError> {
     let ttl = client
         .describe_time_to_live()
         .table_name(name)
@@ -666,27 +694,16 @@ pub async fn create_table(client: &Client, name: &str) -> Result<(), StoreError>
         .time_to_live_description()
         .and_then(|d| d.time_to_live_status())
         .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
-    if !ttl_on {
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(EXPIRES_AT)
-                    .enabled(true)
-                    .build()
-                    .map_err(invalid)?,
-            )
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
+    if ttl_on {
+        return Ok(());
     }
     client
-        .update_continuous_backups()
+        .update_time_to_live()
         .table_name(name)
-        .point_in_time_recovery_specification(
-            PointInTimeRecoverySpecification::builder()
-                .point_in_time_recovery_enabled(true)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(EXPIRES_AT)
+                .enabled(true)
                 .build()
                 .map_err(invalid)?,
         )

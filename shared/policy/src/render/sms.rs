@@ -8,10 +8,10 @@
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::followup::{Channel, FollowUp, Reason};
+use crate::followup::{Appointment, Channel, FollowUp, Reason};
 use crate::render::{expect_channel, format_appointment};
 use crate::settings::Settings;
-use crate::values::{MeetingLink, SenderName, SmsTemplate, normalize_line};
+use crate::values::{MeetingLink, SenderName, SmsTemplate, TimeZone, normalize_line};
 
 /// Every SMS ends with this.
 pub const OPT_OUT: &str = "Reply STOP to opt out.";
@@ -273,17 +273,35 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
         ),
     })?;
 
+    let mut parts = greeting(content.contact_name.as_deref(), sender);
+    parts.extend(template_parts(template, own, followup.time_zone));
+    parts.push(fixed(OPT_OUT));
+    let text = fit(parts)?;
+    let (encoding, segments) = count_segments(&text);
+    Ok(SmsMessage {
+        text,
+        encoding,
+        segments,
+    })
+}
+
+/// "Hi <name>, this is <sender>. " (the name left out when there is none).
+fn greeting(contact_name: Option<&str>, sender: &SenderName) -> Vec<Part> {
     let mut parts = vec![fixed("Hi")];
-    if let Some(name) = content
-        .contact_name
-        .as_deref()
-        .map(normalize_line)
-        .filter(|n| !n.is_empty())
-    {
+    if let Some(name) = contact_name.map(normalize_line).filter(|n| !n.is_empty()) {
         parts.push(fixed(" "));
         parts.push(slot(name, 3));
     }
     parts.push(fixed(format!(", this is {sender}. ")));
+    parts
+}
+
+/// The template's own sentence around its slot.
+fn template_parts(
+    template: SmsTemplate,
+    own: TemplateSlot<'_, Appointment>,
+    time_zone: TimeZone,
+) -> Vec<Part> {
     match own {
         TemplateSlot::Link(link) => {
             let lead = if template == SmsTemplate::MeetingRequest {
@@ -291,11 +309,11 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
             } else {
                 "Great speaking with you. Your next step is to pick a time here: "
             };
-            parts.push(fixed(format!("{lead}{link} ")));
+            vec![fixed(format!("{lead}{link} "))]
         }
         TemplateSlot::Appointment(appointment) => {
-            let when = format_appointment(appointment.at, followup.time_zone);
-            parts.push(fixed(format!("Your appointment is confirmed for {when}")));
+            let when = format_appointment(appointment.at, time_zone);
+            let mut parts = vec![fixed(format!("Your appointment is confirmed for {when}"))];
             if let Some(location) = appointment
                 .location
                 .as_deref()
@@ -306,26 +324,19 @@ pub fn render_sms(followup: &FollowUp, settings: &Settings) -> Result<SmsMessage
                 parts.push(slot(location, 2));
             }
             parts.push(fixed(". See you then! "));
+            parts
         }
-        TemplateSlot::Summary(summary) => {
-            parts.push(fixed("Here is a recap of our call: "));
-            parts.push(slot(summary.to_owned(), 0));
-            parts.push(fixed(" "));
-        }
-        TemplateSlot::Offer { summary, code } => {
-            parts.push(fixed("As promised, here is your offer: "));
-            parts.push(slot(summary.trim_end_matches(['.', ' ']), 1));
-            parts.push(fixed(format!(". Use code {code}. ")));
-        }
+        TemplateSlot::Summary(summary) => vec![
+            fixed("Here is a recap of our call: "),
+            slot(summary.to_owned(), 0),
+            fixed(" "),
+        ],
+        TemplateSlot::Offer { summary, code } => vec![
+            fixed("As promised, here is your offer: "),
+            slot(summary.trim_end_matches(['.', ' ']), 1),
+            fixed(format!(". Use code {code}. ")),
+        ],
     }
-    parts.push(fixed(OPT_OUT));
-    let text = fit(parts)?;
-    let (encoding, segments) = count_segments(&text);
-    Ok(SmsMessage {
-        text,
-        encoding,
-        segments,
-    })
 }
 
 #[cfg(test)]
