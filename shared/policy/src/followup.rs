@@ -167,15 +167,17 @@ impl FollowUp {
     }
 
     /// The contact opted out (`source` says how): an open follow-up is cancelled with
-    /// reason `opted_out`. Returns whether it changed; one already on its way or done
-    /// stays as it is (the send-time re-check still stops it if it has not left yet).
+    /// reason `opted_out` ([`crate::lifecycle`]). Returns whether it changed; one
+    /// already on its way or done stays as it is (the send-time re-check still stops it
+    /// if it has not left yet).
     pub fn cancel_for_opt_out(&mut self, source: crate::DncSource, now: DateTime<Utc>) -> bool {
-        if !self.is_open() {
-            return false;
+        match crate::lifecycle::apply(self, crate::lifecycle::Event::OptOut { source }, now) {
+            Ok(cancelled) => {
+                *self = cancelled;
+                true
+            }
+            Err(_) => false,
         }
-        let detail = format!("the contact opted out ({})", source.as_str());
-        self.record(now, Status::Cancelled, Reason::OptedOut, detail);
-        true
     }
 
     /// Moves to `status` for `reason` and records the step in the trace.
@@ -193,25 +195,19 @@ impl FollowUp {
     }
 
     /// An operator sets the number of a `needs_review` SMS and sends it: it becomes
-    /// `scheduled`, due now. The caller still runs [`crate::recheck`] (DNC, channel)
-    /// before sending.
+    /// `scheduled`, due now ([`crate::lifecycle`]). The caller still runs
+    /// [`crate::recheck`] (DNC, channel) before sending.
     pub fn review(&mut self, destination: PhoneNumber, now: DateTime<Utc>) -> Result<(), Error> {
-        if self.channel != crate::Channel::Sms {
-            return Err(Error::not_renderable(
-                Reason::WrongChannel,
-                "only an SMS can be reviewed",
-            ));
-        }
-        if self.status != Status::NeedsReview {
-            return Err(Error::not_renderable(
+        let event = crate::lifecycle::Event::Review { destination };
+        *self = crate::lifecycle::apply(self, event, now).map_err(|refused| match refused {
+            crate::lifecycle::Refused::WrongChannel { .. } => {
+                Error::not_renderable(Reason::WrongChannel, "only an SMS can be reviewed")
+            }
+            _ => Error::not_renderable(
                 Reason::NotPending,
                 format!("the follow-up is {}, not needs_review", self.status),
-            ));
-        }
-        let detail = format!("destination set to {destination} by an operator");
-        self.destination = Some(Destination::Phone(destination));
-        self.due_at = now;
-        self.record(now, Status::Scheduled, Reason::Reviewed, detail);
+            ),
+        })?;
         Ok(())
     }
 }

@@ -3,12 +3,14 @@
 //! A finished call comes in as a [`CallCompleted`]; [`decide`] says which follow-ups it
 //! deserves (a follow-up call, WhatsApp, SMS, email, missed-call email), when, and why
 //! not when it deserves none; [`recheck`] looks again right before sending; the
-//! `render` functions produce what each channel sends. No I/O and no clock: `now` is
+//! `render` functions produce what each channel sends; [`lifecycle`] is the state machine
+//! every later change of a stored follow-up goes through. No I/O and no clock: `now` is
 //! always a parameter, ids are assigned by the caller, and the storage contract is
 //! spelled out in [`history`].
 //!
 //! Reading order for a newcomer: `values` and `window` (the domain values), `settings`
-//! and `event` (the inputs), `followup` (what is stored), `decide`, `recheck`, `render`.
+//! and `event` (the inputs), `followup` (what is stored), `decide`, `lifecycle`, `recheck`,
+//! `render`.
 
 mod area_codes;
 mod error;
@@ -27,6 +29,7 @@ pub mod history;
 pub mod holidays;
 pub mod ids;
 pub mod legal;
+pub mod lifecycle;
 pub mod mailbox;
 pub mod optout;
 pub mod placed;

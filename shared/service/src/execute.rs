@@ -13,10 +13,9 @@ use std::sync::Arc;
 
 use channels::{Outbound, SendError, Sender, Sent};
 use chrono::{DateTime, Duration, Utc};
+use policy::lifecycle::{Event, ProviderAnswer, Refused};
 use policy::platform::Lookup;
-use policy::{
-    Attempt, CallLookup, Channel, FollowUp, PlacedStep, Reason, SendCheck, Settings, Status,
-};
+use policy::{CallLookup, Channel, FollowUp, PlacedStep, Reason, SendCheck, Settings, Status};
 use serde::{Deserialize, Serialize};
 use store::StoreError;
 
@@ -29,17 +28,8 @@ use crate::repository::Repository;
 mod mailbox;
 pub use mailbox::MailboxSending;
 
-/// How long a claim may stay `sending` before a later invocation calls the outcome
-/// unknown. A claim is taken after any wait for the due time, so it lives only as long as
-/// a send (each sender gives up within about 40 s: 10 s timeouts, 3 tries); and it is
-/// shorter than Lambda's two asynchronous retries (about 1 and 3 minutes after a failed
-/// invocation), so a claim whose process died is surfaced by the last retry at the latest.
-pub const CLAIM_TIMEOUT: Duration = Duration::seconds(90);
-/// How often a provider that keeps failing temporarily is tried again for one attempt
-/// before the follow-up is `failed`.
-pub const MAX_PROVIDER_TRIES: usize = 3;
-/// The wait before trying a temporarily failing provider again.
-pub const PROVIDER_RETRY_DELAY: Duration = Duration::minutes(5);
+// The claim timeout and the provider's retries are rules of the follow-up's life.
+pub use policy::lifecycle::{CLAIM_TIMEOUT, MAX_PROVIDER_TRIES, PROVIDER_RETRY_DELAY};
 
 /// How long a placed follow-up call waits for its completion webhook before it is
 /// looked at again (and, with no completion, ends `unknown`), unless configured.
@@ -235,115 +225,121 @@ impl Executor {
         let Some(stored) = self.repo.followup(&account, &id).await? else {
             return Ok(Some(skipped("no such follow-up")));
         };
-        let mut now = self.clock.now();
-        // The direct path invokes follow-ups due within a couple of minutes: wait for
-        // the due instant rather than send early (a window may open at that instant).
-        let early = stored.value.due_at - now;
-        if early > Duration::zero() && early <= MAX_EARLY_WAIT {
-            tokio::time::sleep(early.to_std().unwrap_or_default()).await;
-            now = self.clock.now();
-        }
+        let now = self.wait_until_due(&stored.value).await;
         if stored.value.attempt != input.attempt {
             return Ok(Some(skipped(format!(
                 "attempt {} was asked, the follow-up is at attempt {}",
                 input.attempt, stored.value.attempt
             ))));
         }
-        if stored.value.status == Status::Sending {
-            return settle_claim(&self.repo, &stored, now).await.map(Some);
+        match stored.value.status {
+            Status::Sending => settle_claim(&self.repo, &stored, now).await.map(Some),
+            Status::Placed => self.settle_placed_call(stored, now).await.map(Some),
+            _ => self.recheck_and_send(stored, now).await,
         }
-        if stored.value.status == Status::Placed {
-            return self.settle_placed_call(stored, now).await.map(Some);
+    }
+
+    /// The direct path invokes follow-ups due within a couple of minutes: wait for the
+    /// due instant rather than send early (a window may open at that instant). Returns
+    /// the time after the wait.
+    async fn wait_until_due(&self, followup: &FollowUp) -> DateTime<Utc> {
+        let now = self.clock.now();
+        let early = followup.due_at - now;
+        if early > Duration::zero() && early <= MAX_EARLY_WAIT {
+            tokio::time::sleep(early.to_std().unwrap_or_default()).await;
+            return self.clock.now();
         }
-        let settings = self
-            .repo
-            .settings_for_call(&account, &stored.value.agent_id, &stored.value.campaign_id)
-            .await?;
-        let (on_dnc, undeliverable) = match &stored.value.destination {
+        now
+    }
+
+    /// What is known about the recipient right before sending (do-not-call, a bounced
+    /// address, their latest zone and the campaign's touches), read fresh.
+    async fn known_at_send(&self, followup: &FollowUp) -> Result<KnownAtSend, ServiceError> {
+        let account = &followup.account_id;
+        let (on_dnc, undeliverable) = match &followup.destination {
             Some(destination) => (
-                self.repo.is_on_dnc(&account, destination).await?,
-                self.repo.is_undeliverable(&account, destination).await?,
+                self.repo.is_on_dnc(account, destination).await?,
+                self.repo.is_undeliverable(account, destination).await?,
             ),
             None => (false, false),
         };
-        let (contact, campaign) = (&stored.value.contact_id, &stored.value.campaign_id);
+        let (contact, campaign) = (&followup.contact_id, &followup.campaign_id);
         let (facts, touches) = tokio::try_join!(
-            self.repo.recipient_facts(&account, contact),
-            self.repo.touches(&account, campaign, contact),
+            self.repo.recipient_facts(account, contact),
+            self.repo.touches(account, campaign, contact),
         )?;
-        let at_send = policy::AtSend {
+        Ok(KnownAtSend {
             on_dnc,
             undeliverable,
-            facts: &facts.value,
-            touches: &touches.value,
+            facts,
+            touches,
+        })
+    }
+
+    /// The send-time re-check, and what it says: send, hold, suppress or nothing.
+    async fn recheck_and_send(
+        &self,
+        stored: Versioned<FollowUp>,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Outcome>, ServiceError> {
+        let followup = &stored.value;
+        let settings = self
+            .repo
+            .settings_for_call(
+                &followup.account_id,
+                &followup.agent_id,
+                &followup.campaign_id,
+            )
+            .await?;
+        let known = self.known_at_send(followup).await?;
+        let at_send = policy::AtSend {
+            on_dnc: known.on_dnc,
+            undeliverable: known.undeliverable,
+            facts: &known.facts.value,
+            touches: &known.touches.value,
         };
-        let outcome = match policy::recheck(&stored.value, &settings, &at_send, now) {
-            SendCheck::Skip(status) => skipped(format!("the follow-up is {status}")),
+        let (event, outcome) = match policy::recheck(followup, &settings, &at_send, now) {
+            SendCheck::Skip(status) => {
+                return Ok(Some(skipped(format!("the follow-up is {status}"))));
+            }
             // Invoked before its time (and beyond the wait): its schedule still stands.
             SendCheck::Reschedule(due_at) | SendCheck::Hold { at: due_at, .. }
-                if due_at == stored.value.due_at =>
+                if due_at == followup.due_at =>
             {
-                skipped(format!("not due until {due_at}; its schedule stands"))
+                return Ok(Some(skipped(format!(
+                    "not due until {due_at}; its schedule stands"
+                ))));
             }
-            SendCheck::Reschedule(due_at) => {
-                self.hold(&stored, due_at, Vec::new(), &facts.value, now)
-                    .await?
-            }
-            SendCheck::Hold { at, rules } => {
-                self.hold(&stored, at, rules, &facts.value, now).await?
-            }
+            SendCheck::Reschedule(until) => (
+                Event::Hold {
+                    until,
+                    rules: Vec::new(),
+                    facts: known.facts.value.clone(),
+                },
+                Outcome::Rescheduled { due_at: until },
+            ),
+            SendCheck::Hold { at, rules } => (
+                Event::Hold {
+                    until: at,
+                    rules,
+                    facts: known.facts.value.clone(),
+                },
+                Outcome::Rescheduled { due_at: at },
+            ),
             SendCheck::Suppress(reason) => {
-                let mut suppressed = stored.value.clone();
-                suppressed.record(now, Status::Suppressed, reason, "re-checked at send time");
-                self.save(&stored, &suppressed).await?;
-                Outcome::Suppressed { reason }
+                (Event::Suppress { reason }, Outcome::Suppressed { reason })
             }
             SendCheck::Send => {
                 // Before the claim: a store error here leaves nothing `sending`.
-                let headers = self.unsubscribe_headers(&stored.value).await?;
+                let headers = self.unsubscribe_headers(followup).await?;
                 return self
-                    .claim_and_send(stored, &settings, headers, touches, now)
+                    .claim_and_send(stored, &settings, headers, known.touches, now)
                     .await;
             }
         };
+        self.save(&stored, &crate::step(followup, event, now)?)
+            .await?;
         Ok(Some(outcome))
-    }
-
-    /// Moves a follow-up a window or a legal rule holds back to the instant it allows,
-    /// in the recipient's zone as known now, naming the rules in the trace.
-    async fn hold(
-        &self,
-        stored: &Versioned<FollowUp>,
-        due_at: DateTime<Utc>,
-        rules: Vec<policy::Rule>,
-        facts: &policy::RecipientFacts,
-        now: DateTime<Utc>,
-    ) -> Result<Outcome, ServiceError> {
-        let mut moved = stored.value.clone();
-        let place = policy::whereabouts_now(&stored.value, facts);
-        moved.due_at = due_at;
-        moved.time_zone = place.primary_zone();
-        moved.zone_source = Some(place.source);
-        moved.updated_at = now;
-        let legal = rules.iter().any(|r| *r != policy::Rule::ALLOWED_WINDOW);
-        let reason = if legal {
-            Reason::HeldByRule
-        } else {
-            Reason::OutsideWindow
-        };
-        let detail = if rules.is_empty() {
-            format!("moved to the next allowed instant, {due_at}")
-        } else {
-            format!(
-                "held by {} until {due_at}",
-                policy::legal::rule_list(&rules)
-            )
-        };
-        moved
-            .trace
-            .push(policy::TraceEntry::new(now, Status::Scheduled, reason, detail).held_by(rules));
-        self.save(stored, &moved).await?;
-        Ok(Outcome::Rescheduled { due_at })
     }
 
     /// Claims the follow-up and sends it. `None`: the claim lost to a send to the same
@@ -361,11 +357,7 @@ impl Executor {
             Claim::TouchesChanged => return Ok(None),
             Claim::Taken => return Ok(Some(skipped("another invocation claimed it first"))),
         };
-        let mut done = claimed.value.clone();
-        let mailbox = match self
-            .sending_mailbox(&claimed, &mut done, settings, now)
-            .await?
-        {
+        let mailbox = match self.sending_mailbox(&claimed, settings, now).await? {
             Ok(mailbox) => mailbox,
             Err(failed) => return Ok(Some(failed)),
         };
@@ -377,8 +369,12 @@ impl Executor {
                     policy::Error::NotRenderable { reason, detail } => (reason, detail),
                     other => (Reason::ProviderError, other.to_string()),
                 };
-                done.record(now, Status::Failed, reason, detail.clone());
-                self.save(&claimed, &done).await?;
+                let event = Event::Fail {
+                    reason,
+                    detail: detail.clone(),
+                };
+                self.save(&claimed, &crate::step(&claimed.value, event, now)?)
+                    .await?;
                 return Ok(Some(Outcome::Failed { reason, detail }));
             }
         };
@@ -399,8 +395,12 @@ impl Executor {
                     .await
             }
         };
-        let at = self.clock.now();
-        let outcome = record_send_result(&mut done, result, at, self.placed_call_wait);
+        let settle = Event::Settle {
+            answer: answer_of(result),
+            placed_call_wait: self.placed_call_wait,
+        };
+        let done = crate::step(&claimed.value, settle, self.clock.now())?;
+        let outcome = settled(&done);
         // This invocation knows the outcome: it keeps trying to record it. If every try
         // is lost, the follow-up stays `sending` and a later look (Lambda's retry, or the
         // failure queue's settler, `service::parked`) reports it `unknown`: it is never
@@ -418,16 +418,14 @@ impl Executor {
         touches: &Versioned<Vec<policy::Touch>>,
         now: DateTime<Utc>,
     ) -> Result<Claim, ServiceError> {
-        let mut claimed = stored.value.clone();
         // The claim carries a token of this invocation, so a claim that was applied but
         // whose answer was lost is recognised as ours (and only ours) below.
-        let token = uuid::Uuid::new_v4().simple();
-        claimed.record(
-            now,
-            Status::Sending,
-            Reason::Due,
-            format!("claimed by the executor (claim {token})"),
-        );
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let event = Event::Claim {
+            attempt: stored.value.attempt,
+            token,
+        };
+        let claimed = crate::step(&stored.value, event, now)?;
         // A call or a text counts towards frequency caps from its claim on (a send that
         // then fails still counted: the cautious side).
         let also = match touch_kind(claimed.channel) {
@@ -500,10 +498,13 @@ impl Executor {
                 },
                 _,
             ) => {
-                let mut waiting = stored.value.clone();
-                waiting.due_at = until;
-                waiting.record(now, Status::Placed, reason, detail);
-                self.save(&stored, &waiting).await?;
+                let event = Event::StillInProgress {
+                    until,
+                    reason,
+                    detail,
+                };
+                self.save(&stored, &crate::step(&stored.value, event, now)?)
+                    .await?;
                 crate::metrics::count("looked_up", "call", reason.as_str());
                 Ok(Outcome::Rescheduled { due_at: until })
             }
@@ -525,9 +526,12 @@ impl Executor {
         detail: String,
         now: DateTime<Utc>,
     ) -> Result<Outcome, ServiceError> {
-        let mut unknown = stored.value.clone();
-        unknown.record(now, Status::Unknown, reason, detail.clone());
-        self.save(stored, &unknown).await?;
+        let event = Event::NoCompletion {
+            reason,
+            detail: detail.clone(),
+        };
+        self.save(stored, &crate::step(&stored.value, event, now)?)
+            .await?;
         crate::metrics::count("unknown", "call", "no_completion");
         Ok(Outcome::Unknown { detail })
     }
@@ -810,20 +814,16 @@ pub(crate) async fn settle_claim(
     stored: &Versioned<FollowUp>,
     now: DateTime<Utc>,
 ) -> Result<Outcome, ServiceError> {
-    if now - stored.value.updated_at < CLAIM_TIMEOUT {
-        return Ok(Outcome::InFlight {
-            detail: format!(
-                "claimed at {}; another invocation is sending it",
-                stored.value.updated_at
-            ),
-        });
-    }
-    let detail = format!(
-        "claimed at {} and never settled: the provider may or may not have it",
-        stored.value.updated_at
-    );
-    let mut unknown = stored.value.clone();
-    unknown.record(now, Status::Unknown, Reason::OutcomeUnknown, detail.clone());
+    let unknown = match policy::lifecycle::apply(&stored.value, Event::ClaimExpired, now) {
+        Ok(unknown) => unknown,
+        Err(fresh @ Refused::ClaimFresh { .. }) => {
+            return Ok(Outcome::InFlight {
+                detail: fresh.to_string(),
+            });
+        }
+        Err(refused) => return Err(ServiceError::Internal(refused.to_string())),
+    };
+    let detail = last_detail(&unknown);
     match repo.save_followup(stored, &unknown).await {
         Ok(_) => {}
         Err(StoreError::ConditionFailed { .. }) => {
@@ -861,17 +861,6 @@ fn skipped(detail: impl Into<String>) -> Outcome {
     }
 }
 
-fn failed_attempt(attempt: u32, at: DateTime<Utc>, status: Status, error: &str) -> Attempt {
-    Attempt {
-        attempt,
-        at,
-        status,
-        provider_id: None,
-        error: Some(error.to_string()),
-        deliveries: Vec::new(),
-    }
-}
-
 /// The outcome of a claim.
 enum Claim {
     /// The follow-up is ours to send, at this version.
@@ -882,114 +871,66 @@ enum Claim {
     Taken,
 }
 
-/// Records what the provider answered on the claimed follow-up: the attempt, the new
-/// status and its trace entry.
-fn record_send_result(
-    done: &mut FollowUp,
-    result: Result<Sent, SendError>,
-    at: DateTime<Utc>,
-    placed_call_wait: Duration,
-) -> Outcome {
-    let attempt = done.attempt;
+/// What is known about the recipient right before sending.
+struct KnownAtSend {
+    on_dnc: bool,
+    undeliverable: bool,
+    facts: Versioned<policy::RecipientFacts>,
+    touches: Versioned<Vec<policy::Touch>>,
+}
+
+/// The provider's answer as the policy reads it: a mailbox that lost its consent is
+/// told apart from other permanent refusals.
+fn answer_of(result: Result<Sent, SendError>) -> ProviderAnswer {
     match result {
-        Ok(sent) => {
-            let status = if done.channel == Channel::Call {
-                // Looked at again when no completion came by then (the dispatcher
-                // schedules a placed call at its due time).
-                done.due_at = at + placed_call_wait;
-                Status::Placed
-            } else {
-                Status::Sent
-            };
-            done.attempts.push(Attempt {
-                attempt,
-                at,
-                status,
-                provider_id: Some(sent.provider_id.clone()),
-                error: None,
-                deliveries: Vec::new(),
-            });
-            done.record(
-                at,
-                status,
-                Reason::ProviderAccepted,
-                format!("accepted as {}", sent.provider_id),
-            );
-            Outcome::Sent {
-                status,
-                provider_id: sent.provider_id,
-            }
-        }
-        Err(SendError::OptedOut) => {
-            let detail = "the recipient opted out with the provider".to_string();
-            done.attempts
-                .push(failed_attempt(attempt, at, Status::Suppressed, &detail));
-            done.record(at, Status::Suppressed, Reason::OptedOut, detail);
-            Outcome::Suppressed {
-                reason: Reason::OptedOut,
-            }
-        }
+        Ok(sent) => ProviderAnswer::Accepted {
+            provider_id: sent.provider_id,
+        },
+        Err(SendError::OptedOut) => ProviderAnswer::OptedOut,
         Err(SendError::Permanent { code, reason })
             if code == channels::mailbox::MAILBOX_DISCONNECTED =>
         {
-            let detail = format!("the mailbox lost its consent: {reason}");
-            done.attempts
-                .push(failed_attempt(attempt, at, Status::Failed, &detail));
-            done.record(
-                at,
-                Status::Failed,
-                Reason::MailboxDisconnected,
-                detail.clone(),
-            );
-            Outcome::Failed {
-                reason: Reason::MailboxDisconnected,
-                detail,
-            }
+            ProviderAnswer::MailboxDisconnected { reason }
         }
-        Err(SendError::Permanent { code, reason }) => {
-            let detail = format!("{code}: {reason}");
-            done.attempts
-                .push(failed_attempt(attempt, at, Status::Failed, &detail));
-            done.record(at, Status::Failed, Reason::ProviderError, detail.clone());
-            Outcome::Failed {
-                reason: Reason::ProviderError,
-                detail,
-            }
-        }
-        Err(SendError::Unknown { reason }) => {
-            done.attempts
-                .push(failed_attempt(attempt, at, Status::Unknown, &reason));
-            done.record(at, Status::Unknown, Reason::OutcomeUnknown, reason.clone());
-            Outcome::Unknown { detail: reason }
-        }
-        Err(SendError::Retryable { reason }) => {
-            done.attempts
-                .push(failed_attempt(attempt, at, Status::Failed, &reason));
-            let tries = done
-                .attempts
-                .iter()
-                .filter(|a| a.attempt == attempt && a.error.is_some())
-                .count();
-            if tries < MAX_PROVIDER_TRIES {
-                let due_at = at + PROVIDER_RETRY_DELAY;
-                done.due_at = due_at;
-                done.record(
-                    at,
-                    Status::Scheduled,
-                    Reason::ProviderError,
-                    format!("provider unavailable ({reason}); trying again at {due_at}"),
-                );
-                Outcome::Rescheduled { due_at }
-            } else {
-                let detail = format!("provider unavailable after {tries} tries: {reason}");
-                done.record(at, Status::Failed, Reason::ProviderError, detail.clone());
-                Outcome::Failed {
-                    reason: Reason::ProviderError,
-                    detail,
-                }
-            }
-        }
+        Err(SendError::Permanent { code, reason }) => ProviderAnswer::Rejected { code, reason },
+        Err(SendError::Unknown { reason }) => ProviderAnswer::Unknown { reason },
+        Err(SendError::Retryable { reason }) => ProviderAnswer::Unavailable { reason },
     }
+}
+
+/// What the invocation reports once the provider's answer is recorded on `done`.
+fn settled(done: &FollowUp) -> Outcome {
+    let reason = done.reason.unwrap_or(Reason::ProviderError);
+    match done.status {
+        Status::Sent | Status::Placed => Outcome::Sent {
+            status: done.status,
+            provider_id: done
+                .attempts
+                .last()
+                .and_then(|a| a.provider_id.clone())
+                .unwrap_or_default(),
+        },
+        Status::Suppressed => Outcome::Suppressed { reason },
+        Status::Scheduled => Outcome::Rescheduled {
+            due_at: done.due_at,
+        },
+        Status::Unknown => Outcome::Unknown {
+            detail: last_detail(done),
+        },
+        _ => Outcome::Failed {
+            reason,
+            detail: last_detail(done),
+        },
+    }
+}
+
+/// Why the follow-up is in its status: its last trace entry's detail.
+fn last_detail(followup: &FollowUp) -> String {
+    followup
+        .trace
+        .last()
+        .map(|entry| entry.detail.clone())
+        .unwrap_or_default()
 }
 
 /// Counts a send's outcome in the metrics.

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use channels::mailbox::{MAILBOX_DISCONNECTED, Mailbox, MailboxSend};
 use channels::{Outbound, SendError, Sent};
 use chrono::{DateTime, Utc};
-use policy::{Channel, FollowUp, MailboxStatus, Reason, Settings, Status};
+use policy::lifecycle::Event;
+use policy::{Channel, FollowUp, MailboxStatus, Reason, Settings};
 
 use super::{Executor, Outcome};
 use crate::error::ServiceError;
@@ -64,7 +65,6 @@ impl Executor {
     pub(super) async fn sending_mailbox(
         &self,
         claimed: &Versioned<FollowUp>,
-        done: &mut FollowUp,
         settings: &Settings,
         now: DateTime<Utc>,
     ) -> Result<Result<Option<Opened>, Outcome>, ServiceError> {
@@ -73,9 +73,13 @@ impl Executor {
             Some(Ok(opened)) => Ok(Ok(Some(opened))),
             Some(Err(detail)) => {
                 let reason = Reason::MailboxDisconnected;
-                done.record(now, Status::Failed, reason, detail.clone());
-                self.save(claimed, done).await?;
-                crate::metrics::count("failed", done.channel.as_str(), reason.as_str());
+                let event = Event::Fail {
+                    reason,
+                    detail: detail.clone(),
+                };
+                self.save(claimed, &crate::step(&claimed.value, event, now)?)
+                    .await?;
+                crate::metrics::count("failed", claimed.value.channel.as_str(), reason.as_str());
                 Ok(Err(Outcome::Failed { reason, detail }))
             }
         }

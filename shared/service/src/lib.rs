@@ -71,6 +71,17 @@ impl Engine {
     }
 }
 
+/// The follow-up after `event`, by the policy's state machine. The caller read the
+/// follow-up and checked its state just before, so a refusal is a bug, not a race.
+pub(crate) fn step(
+    followup: &policy::FollowUp,
+    event: policy::lifecycle::Event,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<policy::FollowUp, ServiceError> {
+    policy::lifecycle::apply(followup, event, now)
+        .map_err(|refused| ServiceError::Internal(format!("follow-up {}: {refused}", followup.id)))
+}
+
 /// A new follow-up id: time-ordered, so ids sort roughly by creation.
 pub fn new_followup_id() -> policy::FollowUpId {
     let id = format!("fu_{}", uuid::Uuid::now_v7().simple());

@@ -3,11 +3,12 @@
 //! a `needs_review` SMS by hand, and preview what a call would get. Every input is
 //! parsed by the policy's types first; an invalid one stores nothing.
 
+use policy::lifecycle::Event;
 use policy::render::{MessagesPreview, PreviewRequest};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, Channel,
     ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Precondition,
-    Reason, Settings, Status, ValidationErrors, WebhookEvent,
+    Settings, Status, ValidationErrors, WebhookEvent,
 };
 use serde_json::{Value, json};
 use store::StoreError;
@@ -17,7 +18,6 @@ use crate::error::ServiceError;
 use crate::records::{self, Versioned};
 use crate::repository::{DncEntry, Listing, StoredSecret};
 use crate::signature::WebhookSecret;
-use crate::webhook::apply;
 use crate::{Engine, new_followup_id};
 
 /// Largest page a list returns.
@@ -438,19 +438,13 @@ impl Engine {
         id: &str,
     ) -> Result<FollowUp, ServiceError> {
         let stored = self.followup(account, id).await?;
-        if !matches!(stored.value.status, Status::Scheduled | Status::NeedsReview) {
-            return Err(ServiceError::Conflict(format!(
-                "the follow-up is {}; only a scheduled or needs_review follow-up can be cancelled",
-                stored.value.status
-            )));
-        }
-        let mut cancelled = stored.value.clone();
-        cancelled.record(
-            self.clock.now(),
-            Status::Cancelled,
-            Reason::Cancelled,
-            "cancelled by an operator",
-        );
+        let cancelled = policy::lifecycle::apply(&stored.value, Event::Cancel, self.clock.now())
+            .map_err(|_| {
+                ServiceError::Conflict(format!(
+                    "the follow-up is {}; only a scheduled or needs_review follow-up can be cancelled",
+                    stored.value.status
+                ))
+            })?;
         self.save_operator_change(&stored, &cancelled).await?;
         Ok(cancelled)
     }
@@ -485,6 +479,7 @@ impl Engine {
                 "{phone} is on the do-not-call list"
             )));
         }
+        // The review is a step of the policy's state machine (`policy::lifecycle`).
         let mut reviewed = stored.value.clone();
         reviewed
             .review(phone, self.clock.now())
@@ -561,26 +556,30 @@ impl Engine {
             }
             decisions = policy::decide(&settings, event, &history, now);
         }
-        let followups = decisions
-            .iter()
-            .filter_map(|decision| match decision {
+        let mut followups = Vec::new();
+        for decision in decisions.iter() {
+            followups.push(match decision {
                 Decision::Create(new) => {
                     let f = new.clone().into_followup(new_followup_id(), now);
-                    Some(DecidedFollowUp::new(decision, &f, None))
+                    DecidedFollowUp::new(decision, &f, None)
                 }
                 Decision::Noted {
                     channel,
                     recorded_as,
                     trace,
-                } => Some(DecidedFollowUp::noted(*channel, recorded_as, trace)),
+                } => DecidedFollowUp::noted(*channel, recorded_as, trace),
                 other => {
-                    let id = other.followup_id()?;
-                    let mut f = history.followup(id)?.clone();
-                    apply(other, &mut f, now);
-                    Some(DecidedFollowUp::new(other, &f, Some(id.clone())))
+                    let Some((id, f)) = other
+                        .followup_id()
+                        .and_then(|id| Some((id, history.followup(id)?)))
+                    else {
+                        continue;
+                    };
+                    let f = crate::step(f, Event::Decided(Box::new(other.clone())), now)?;
+                    DecidedFollowUp::new(other, &f, Some(id.clone()))
                 }
-            })
-            .collect();
+            });
+        }
         Ok(CallAnswer {
             webhook_id: None,
             call_id: Some(event.call.id.clone()),

@@ -4,6 +4,7 @@
 //! (the first entry wins: a later opt-out changes nothing), and its open follow-ups
 //! are cancelled with reason `opted_out`, whatever their channel.
 
+use policy::lifecycle::Event;
 use policy::{AccountId, Destination, DncSource, FollowUpId};
 use store::StoreError;
 
@@ -80,10 +81,12 @@ impl Engine {
             if !same {
                 return Ok(false);
             }
-            let mut cancelled = stored.value.clone();
-            if !cancelled.cancel_for_opt_out(source, self.clock.now()) {
+            // One already on its way or done is refused and stays as it is.
+            let event = Event::OptOut { source };
+            let Ok(cancelled) = policy::lifecycle::apply(&stored.value, event, self.clock.now())
+            else {
                 return Ok(false);
-            }
+            };
             match self.repo.save_followup(&stored, &cancelled).await {
                 Ok(_) => return Ok(true),
                 Err(StoreError::ConditionFailed { .. }) => continue,

@@ -10,6 +10,7 @@
 //! and gets the first answer back, changing nothing.
 
 use chrono::{DateTime, Utc};
+use policy::lifecycle::Event;
 use policy::{
     AccountId, CallCompleted, Decision, Decisions, Destination, FollowUp, FollowUpId, GuardKey,
     History, PendingKey, Precondition, Status, SuppressionKey, WebhookEvent,
@@ -532,8 +533,7 @@ impl Plan {
         let old = known.versions.get(followup_id).ok_or_else(|| {
             ServiceError::Internal(format!("decision on {followup_id}, which was not loaded"))
         })?;
-        let mut new = old.value.clone();
-        apply(decision, &mut new, now);
+        let new = crate::step(&old.value, Event::Decided(Box::new(decision.clone())), now)?;
         let writes = records::followup_writes(
             Some(&old.value),
             &new,
@@ -555,52 +555,6 @@ impl Plan {
         self.writes.extend(writes);
         self.meanings.extend(meanings);
     }
-}
-
-/// Applies a decision about an existing follow-up to it: its fields, then the trace
-/// entries the decision adds (the last one sets the status and the reason).
-pub(crate) fn apply(decision: &Decision, followup: &mut FollowUp, now: DateTime<Utc>) {
-    match decision {
-        Decision::Create(_) | Decision::Noted { .. } => return,
-        Decision::Reschedule {
-            due_at,
-            destination,
-            content,
-            ..
-        }
-        | Decision::Complete {
-            due_at,
-            destination,
-            content,
-            ..
-        } => {
-            followup.due_at = *due_at;
-            followup.destination = Some(destination.clone());
-            followup.content = content.clone();
-        }
-        Decision::Retry {
-            attempt,
-            due_at,
-            destination,
-            time_zone,
-            ..
-        } => {
-            followup.attempt = *attempt;
-            followup.due_at = *due_at;
-            followup.time_zone = *time_zone;
-            if destination.is_some() {
-                followup.destination = destination.clone();
-            }
-        }
-        Decision::Finish { .. } => {}
-    }
-    let trace = decision.trace();
-    if let Some(last) = trace.last() {
-        followup.status = last.status;
-        followup.reason = Some(last.reason);
-    }
-    followup.updated_at = now;
-    followup.trace.extend(trace);
 }
 
 /// `decided` for every follow-up of the answer, plus `suppressed` / `needs_review`.
