@@ -17,6 +17,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::http::StatusCode;
 use aws_smithy_types::body::SdkBody;
+use http_body_util::BodyExt;
 
 /// The HTTPS client every SDK client shares.
 pub fn http_client() -> SharedHttpClient {
@@ -87,7 +88,7 @@ async fn send(
     client: reqwest::Client,
     request: HttpRequest,
 ) -> Result<HttpResponse, ConnectorError> {
-    let request = to_reqwest(&client, request)?;
+    let request = to_reqwest(&client, request).await?;
     let response = client.execute(request).await.map_err(connector_error)?;
     let status = StatusCode::try_from(response.status().as_u16())
         .map_err(|e| ConnectorError::other(Box::new(e), None))?;
@@ -104,11 +105,12 @@ async fn send(
     Ok(answer)
 }
 
-/// Every request the engine makes carries its whole body in memory (JSON, query
-/// strings); a streaming body would be a programming error, reported, not sent empty.
-fn to_reqwest(
+/// The body is read through its `http_body::Body`, not copied from its bytes: the SDK
+/// wraps it to watch the upload's progress (stalled-stream protection), and a body never
+/// polled looks stalled, failing any request slower than the grace period.
+async fn to_reqwest(
     client: &reqwest::Client,
-    request: HttpRequest,
+    mut request: HttpRequest,
 ) -> Result<reqwest::Request, ConnectorError> {
     let method = reqwest::Method::from_bytes(request.method().as_bytes())
         .map_err(|e| ConnectorError::user(Box::new(e)))?;
@@ -117,11 +119,13 @@ fn to_reqwest(
         builder = builder.header(name, value);
     }
     let body = request
-        .body()
-        .bytes()
-        .ok_or_else(|| ConnectorError::user("a streaming request body is not supported".into()))?;
+        .take_body()
+        .collect()
+        .await
+        .map_err(ConnectorError::io)?
+        .to_bytes();
     builder
-        .body(body.to_vec())
+        .body(body)
         .build()
         .map_err(|e| ConnectorError::user(Box::new(e)))
 }
@@ -239,5 +243,22 @@ mod tests {
         let connector = Connector::new((None, Some(Duration::from_millis(200))));
         let error = connector.call(request(&url, "{}")).await.unwrap_err();
         assert!(error.is_timeout(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_must_be_polled_is_sent_whole() {
+        // The SDK hands over bodies wrapped in its own `http_body::Body` (its upload
+        // progress watch): they must be read by polling, not by their bytes.
+        let (url, server) = serve_once("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").await;
+        let mut request = request(&url, "");
+        let streamed = http_body_util::Full::new(bytes::Bytes::from_static(b"{\"polled\":true}"));
+        *request.body_mut() = SdkBody::from_body_1_x(streamed);
+        assert!(request.body().bytes().is_none());
+
+        let answer = Connector::new((None, None)).call(request).await.unwrap();
+        let seen = server.await.unwrap();
+
+        assert_eq!(answer.status().as_u16(), 200);
+        assert!(seen.ends_with("\r\n\r\n{\"polled\":true}"), "{seen}");
     }
 }
