@@ -6,7 +6,7 @@
 //! Nothing is read before deciding except cached settings: the policy decides with an
 //! empty history and the transaction checks its preconditions. When one fails, the
 //! failure says which fact was wrong; the facts are learned and the call decided again
-//! (a few rounds at most). A redelivery (same `webhook-id`) fails on its delivery record
+//! (a few rounds at most: the loop it shares with the preview, [`crate::learning`]). A redelivery (same `webhook-id`) fails on its delivery record
 //! and gets the first answer back, changing nothing.
 
 use chrono::{DateTime, Utc};
