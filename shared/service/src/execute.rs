@@ -704,93 +704,93 @@ impl Executor {
             .as_ref()
             .map(|d| d.as_str().to_string())
             .unwrap_or_default();
-        Ok(match followup.channel {
-            Channel::Sms => {
-                let sms = policy::render_sms(followup, settings)?;
-                let account = &settings.account;
-                Outbound::Sms {
-                    to,
-                    text: sms.text,
-                    sender_id: account
-                        .sms_sender_id
-                        .as_ref()
-                        .map(|s| s.as_str().to_string())
-                        .or_else(|| self.identity.sms_sender_id.clone()),
-                    origination_number: account
-                        .sms_origination_number
-                        .as_ref()
-                        .map(|n| n.as_str().to_string())
-                        .or_else(|| self.identity.sms_origination_number.clone()),
-                }
-            }
+        match followup.channel {
+            Channel::Sms => self.render_sms(followup, settings, to),
             Channel::Email | Channel::MissedCallEmail => {
-                let email = policy::render_email(followup, settings)?;
-                let account = &settings.account;
-                let from_address = from_mailbox
-                    .map(str::to_string)
-                    .or_else(|| {
-                        account
-                            .email_from_address
-                            .as_ref()
-                            .map(|a| a.as_str().to_string())
-                    })
-                    .or_else(|| self.identity.email_from_address.clone())
-                    .ok_or_else(|| policy::Error::NotRenderable {
-                        reason: Reason::NoSenderName,
-                        detail:
-                            "no email from address (account email_from_address or SES_FROM_ADDRESS)"
-                                .into(),
-                    })?;
-                Outbound::Email {
-                    kind: match followup.channel {
-                        Channel::MissedCallEmail => channels::EmailKind::MissedCallEmail,
-                        _ => channels::EmailKind::Email,
-                    },
-                    from_name: email.from_name.unwrap_or_default(),
-                    from_address,
-                    to,
-                    subject: email.subject,
-                    html: email.html,
-                    text: email.text,
-                    configuration_set: account
-                        .email_configuration_set
-                        .as_ref()
-                        .map(|c| c.as_str().to_string())
-                        .or_else(|| self.identity.email_configuration_set.clone()),
-                    tags: vec![
-                        ("account_id".into(), followup.account_id.to_string()),
-                        ("followup_id".into(), followup.id.to_string()),
-                        ("kind".into(), followup.channel.as_str().into()),
-                    ],
+                let from = EmailFrom {
+                    mailbox: from_mailbox,
                     headers: email_headers,
-                }
+                };
+                self.render_email(followup, settings, to, from)
             }
-            Channel::Whatsapp => {
-                let template = policy::whatsapp_template(followup, settings)?;
-                Outbound::WhatsApp {
-                    to,
-                    template_name: template.name,
-                    language: template.language,
-                    parameters: template.parameters,
-                    callback_data: Some(policy::whatsapp_callback_data(
-                        &followup.id,
-                        followup.attempt,
-                    )),
-                }
-            }
-            Channel::Call => {
-                let call = policy::call_request(followup, settings)?;
-                Outbound::Call {
-                    to: call.to.as_str().to_string(),
-                    agent_id: call.agent_id.to_string(),
-                    instructions: call.instructions,
-                    account_id: followup.account_id.to_string(),
-                    followup_id: call.followup_id.to_string(),
-                    attempt: call.attempt,
-                    platform: crate::platforms::call_target(settings),
-                    variables: crate::platforms::call_variables(followup),
-                }
-            }
+            Channel::Whatsapp => render_whatsapp(followup, settings, to),
+            Channel::Call => render_call(followup, settings),
+        }
+    }
+
+    /// The text, from the account's sender id and number or else the deployment's.
+    fn render_sms(
+        &self,
+        followup: &FollowUp,
+        settings: &Settings,
+        to: String,
+    ) -> Result<Outbound, policy::Error> {
+        let sms = policy::render_sms(followup, settings)?;
+        let account = &settings.account;
+        Ok(Outbound::Sms {
+            to,
+            text: sms.text,
+            sender_id: account
+                .sms_sender_id
+                .as_ref()
+                .map(|s| s.as_str().to_string())
+                .or_else(|| self.identity.sms_sender_id.clone()),
+            origination_number: account
+                .sms_origination_number
+                .as_ref()
+                .map(|n| n.as_str().to_string())
+                .or_else(|| self.identity.sms_origination_number.clone()),
+        })
+    }
+
+    /// The email, from the connected mailbox, else the account's address, else the
+    /// deployment's SES identity; tagged so SES events find their follow-up.
+    fn render_email(
+        &self,
+        followup: &FollowUp,
+        settings: &Settings,
+        to: String,
+        from: EmailFrom<'_>,
+    ) -> Result<Outbound, policy::Error> {
+        let email = policy::render_email(followup, settings)?;
+        let account = &settings.account;
+        let from_address = from
+            .mailbox
+            .map(str::to_string)
+            .or_else(|| {
+                account
+                    .email_from_address
+                    .as_ref()
+                    .map(|a| a.as_str().to_string())
+            })
+            .or_else(|| self.identity.email_from_address.clone())
+            .ok_or_else(|| policy::Error::NotRenderable {
+                reason: Reason::NoSenderName,
+                detail: "no email from address (account email_from_address or SES_FROM_ADDRESS)"
+                    .into(),
+            })?;
+        Ok(Outbound::Email {
+            kind: match followup.channel {
+                Channel::MissedCallEmail => channels::EmailKind::MissedCallEmail,
+                _ => channels::EmailKind::Email,
+            },
+            from_name: email.from_name.unwrap_or_default(),
+            from_address,
+            to,
+            subject: email.subject,
+            html: email.html,
+            text: email.text,
+            configuration_set: account
+                .email_configuration_set
+                .as_ref()
+                .map(|c| c.as_str().to_string())
+                .or_else(|| self.identity.email_configuration_set.clone()),
+            tags: vec![
+                ("account_id".into(), followup.account_id.to_string()),
+                ("followup_id".into(), followup.id.to_string()),
+                ("kind".into(), followup.channel.as_str().into()),
+            ],
+            headers: from.headers,
         })
     }
 
@@ -869,6 +869,48 @@ enum Claim {
     TouchesChanged,
     /// Another invocation claimed it first.
     Taken,
+}
+
+/// Where an email leaves from: the connected mailbox's address (none: SES), and its
+/// one-click unsubscribe headers.
+struct EmailFrom<'a> {
+    mailbox: Option<&'a str>,
+    headers: Vec<(String, String)>,
+}
+
+/// The WhatsApp template message; its callback data ties delivery statuses back to
+/// this follow-up's attempt.
+fn render_whatsapp(
+    followup: &FollowUp,
+    settings: &Settings,
+    to: String,
+) -> Result<Outbound, policy::Error> {
+    let template = policy::whatsapp_template(followup, settings)?;
+    Ok(Outbound::WhatsApp {
+        to,
+        template_name: template.name,
+        language: template.language,
+        parameters: template.parameters,
+        callback_data: Some(policy::whatsapp_callback_data(
+            &followup.id,
+            followup.attempt,
+        )),
+    })
+}
+
+/// The follow-up call, for the agent's voice platform.
+fn render_call(followup: &FollowUp, settings: &Settings) -> Result<Outbound, policy::Error> {
+    let call = policy::call_request(followup, settings)?;
+    Ok(Outbound::Call {
+        to: call.to.as_str().to_string(),
+        agent_id: call.agent_id.to_string(),
+        instructions: call.instructions,
+        account_id: followup.account_id.to_string(),
+        followup_id: call.followup_id.to_string(),
+        attempt: call.attempt,
+        platform: crate::platforms::call_target(settings),
+        variables: crate::platforms::call_variables(followup),
+    })
 }
 
 /// What is known about the recipient right before sending.

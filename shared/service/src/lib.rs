@@ -15,6 +15,7 @@ pub mod dispatch;
 pub mod error;
 pub mod execute;
 pub mod inbound;
+mod learning;
 pub mod mailboxes;
 pub mod meta_webhook;
 pub mod metrics;

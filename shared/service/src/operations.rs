@@ -7,14 +7,15 @@ use policy::lifecycle::Event;
 use policy::render::{MessagesPreview, PreviewRequest};
 use policy::{
     AccountId, AccountSettings, AgentId, AgentSettings, CampaignId, CampaignSettings, Channel,
-    ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Precondition,
-    Settings, Status, ValidationErrors, WebhookEvent,
+    ContactId, Decision, Destination, FollowUp, FollowUpId, History, PhoneNumber, Settings, Status,
+    ValidationErrors, WebhookEvent,
 };
 use serde_json::{Value, json};
 use store::StoreError;
 
 use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
+use crate::learning::{self, Reading};
 use crate::records::{self, Versioned};
 use crate::repository::{DncEntry, Listing, StoredSecret};
 use crate::signature::WebhookSecret;
@@ -536,26 +537,16 @@ impl Engine {
         if let Some(id) = event.followup_id() {
             history.original_followup = self.repo.followup(account, id).await?.map(|v| v.value);
         }
-        // The contact's latest zone and the campaign's recent calls and texts to them,
-        // as the webhook reads them: the preview shows the same legal holds.
-        let (facts, touches) = tokio::try_join!(
-            self.repo.recipient_facts(account, &event.contact.id),
-            self.repo
-                .touches(account, &event.call.campaign_id, &event.contact.id),
-        )?;
+        let (facts, touches) = learning::recipient(&self.repo, account, event).await?;
         history.recipient = facts.value;
         history.touches = touches.value;
-        let mut decisions = policy::decide(&settings, event, &history, now);
-        for _ in 0..5 {
-            let mut learned = false;
-            for precondition in decisions.preconditions() {
-                learned |= self.learn(account, &precondition, &mut history).await?;
-            }
-            if !learned {
-                break;
-            }
-            decisions = policy::decide(&settings, event, &history, now);
-        }
+        let mut reading = Reading {
+            engine: self,
+            account,
+            history,
+        };
+        let decisions = learning::decide_and_learn(&mut reading, &settings, event, now).await?;
+        let history = reading.history;
         let mut followups = Vec::new();
         for decision in decisions.iter() {
             followups.push(match decision {
@@ -585,79 +576,6 @@ impl Engine {
             call_id: Some(event.call.id.clone()),
             ignored: None,
             followups,
-        })
-    }
-
-    async fn learn(
-        &self,
-        account: &AccountId,
-        precondition: &Precondition,
-        history: &mut History,
-    ) -> Result<bool, ServiceError> {
-        Ok(match precondition {
-            Precondition::NotOnDnc(destination) => {
-                let on = self.repo.is_on_dnc(account, destination).await?;
-                if on {
-                    history.learn_dnc(destination.clone());
-                }
-                on
-            }
-            Precondition::NotYetSent {
-                campaign_id,
-                contact_id,
-                kind,
-            } => {
-                let key = policy::GuardKey {
-                    campaign_id: campaign_id.clone(),
-                    contact_id: contact_id.clone(),
-                    kind: *kind,
-                };
-                let Some(id) = self.repo.guard_holder(account, &key).await? else {
-                    return Ok(false);
-                };
-                match self.repo.followup(account, &id).await?.map(|v| v.value) {
-                    Some(holder) if holder.status == Status::NeedsReview => {
-                        history.learn_awaiting_review(holder);
-                        true
-                    }
-                    Some(holder) if holder.status.holds_guard() => {
-                        history.learn_already_sent(key);
-                        true
-                    }
-                    // Left by a follow-up that was not sent: the webhook takes it over.
-                    _ => false,
-                }
-            }
-            Precondition::NotYetSuppressed(key) => {
-                match self.repo.suppression(account, key).await? {
-                    Some(id) => {
-                        history.learn_suppressed(key.clone(), id);
-                        true
-                    }
-                    None => false,
-                }
-            }
-            Precondition::NoPending {
-                campaign_id,
-                contact_id,
-                channel,
-            } => {
-                let slot = policy::PendingKey {
-                    campaign_id: campaign_id.clone(),
-                    contact_id: contact_id.clone(),
-                    channel: *channel,
-                };
-                let Some(id) = self.repo.pending_holder(account, &slot).await? else {
-                    return Ok(false);
-                };
-                match self.repo.followup(account, &id).await? {
-                    Some(pending) if !history.pending.contains_key(&slot) => {
-                        history.learn_pending(pending.value);
-                        true
-                    }
-                    _ => false,
-                }
-            }
         })
     }
 }

@@ -6,7 +6,7 @@
 //! Nothing is read before deciding except cached settings: the policy decides with an
 //! empty history and the transaction checks its preconditions. When one fails, the
 //! failure says which fact was wrong; the facts are learned and the call decided again
-//! (a few rounds at most). A redelivery (same `webhook-id`) fails on its delivery record
+//! (a few rounds at most: the loop it shares with the preview, [`crate::learning`]). A redelivery (same `webhook-id`) fails on its delivery record
 //! and gets the first answer back, changing nothing.
 
 use chrono::{DateTime, Utc};
@@ -20,13 +20,11 @@ use store::{Cond, StoreError, Write};
 
 use crate::answer::{CallAnswer, DecidedFollowUp};
 use crate::error::ServiceError;
+use crate::learning::{self, GuardHolder, Learner, Round};
 use crate::records::{self, Expect, Versioned};
 use crate::repository::Repository;
 use crate::signature::{self, SignedHeaders, WebhookSecret};
 use crate::{Engine, new_followup_id};
-
-/// How many times a call is decided again after learning facts from a failed write.
-const MAX_ROUNDS: usize = 5;
 
 /// What a write in the transaction stands for, to learn from its failure.
 #[derive(Debug, Clone)]
@@ -137,7 +135,6 @@ impl Engine {
                 .settings_for_call(account, &event.call.agent_id, &event.call.campaign_id),
             self.learn_recipient(account, event, &mut known),
         )?;
-        let zone_before = known.history.recipient.zone;
         if let Some(id) = event.followup_id() {
             // Retries need the follow-up call this call was made for. A stale or
             // foreign id is simply unknown: the call is then handled as a plain call.
@@ -146,104 +143,27 @@ impl Engine {
                 known.history.original_followup = Some(original.value);
             }
         }
-        for _ in 0..MAX_ROUNDS {
-            let decisions = policy::decide(&settings, event, &known.history, now);
-            let plan = Plan::build(account, webhook_id, event, &decisions, &known, now)?;
-            match self.repo.write_decisions(plan.writes).await {
-                Ok(()) => {
-                    record_metrics(&plan.answer);
-                    let facts = policy::latest_facts(&known.history.recipient, event);
-                    if facts.zone.is_some() && facts.zone != zone_before {
-                        self.rezone_pending(account, event, &facts, now).await;
-                    }
-                    return to_json(&plan.answer);
-                }
-                Err(StoreError::ConditionFailed { failed }) => {
-                    for (index, current) in failed {
-                        match &plan.meanings[index] {
-                            Meaning::Delivery => {
-                                return match current.and_then(|i| i.attrs.get("response").cloned())
-                                {
-                                    Some(answer) => Ok(answer),
-                                    None => self
-                                        .repo
-                                        .webhook_response(account, webhook_id)
-                                        .await?
-                                        .ok_or_else(|| {
-                                            ServiceError::Conflict("delivery in flight".into())
-                                        }),
-                                };
-                            }
-                            Meaning::Guard(key) => {
-                                let id = current.as_ref().and_then(records::pending_followup_id);
-                                self.learn_guard(account, key, id, &mut known).await?;
-                            }
-                            Meaning::Suppression(key) => {
-                                if let Some(id) =
-                                    current.as_ref().and_then(records::pending_followup_id)
-                                {
-                                    known.history.learn_suppressed(key.clone(), id);
-                                }
-                            }
-                            Meaning::Dnc(destination) => {
-                                known.history.learn_dnc(destination.clone())
-                            }
-                            Meaning::Pending(slot) => {
-                                let id = current.as_ref().and_then(records::pending_followup_id);
-                                self.learn_pending(account, slot, id, &mut known).await?;
-                            }
-                            Meaning::Existing(id) => {
-                                // Changed under us (sent, cancelled, rescheduled): reload it.
-                                known.forget(id);
-                                if let Some(fresh) = self.repo.followup(account, id).await? {
-                                    if known
-                                        .history
-                                        .original_followup
-                                        .as_ref()
-                                        .is_some_and(|o| &o.id == id)
-                                    {
-                                        known.history.original_followup = Some(fresh.value.clone());
-                                    }
-                                    known.remember(fresh.clone());
-                                    match fresh.value.status {
-                                        Status::Scheduled => {
-                                            known.history.learn_pending(fresh.value)
-                                        }
-                                        Status::NeedsReview => {
-                                            known.history.learn_awaiting_review(fresh.value)
-                                        }
-                                        _ => {}
-                                    }
-                                }
-                            }
-                            Meaning::Recipient => {
-                                self.learn_recipient(account, event, &mut known).await?
-                            }
-                            Meaning::NewFollowUp | Meaning::Lookup => {}
-                        }
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(ServiceError::Conflict(
-            "the contact's follow-ups kept changing while this call was decided; redeliver".into(),
-        ))
+        let mut recording = Recording {
+            engine: self,
+            account,
+            webhook_id,
+            event,
+            now,
+            zone_before: known.history.recipient.zone,
+            known,
+        };
+        learning::decide_and_learn(&mut recording, &settings, event, now).await
     }
 
     /// Reads what earlier calls reported about the contact and the campaign's recent
-    /// calls and texts to them (both change only through versioned writes).
+    /// calls and texts to them, with their versions.
     async fn learn_recipient(
         &self,
         account: &AccountId,
         event: &CallCompleted,
         known: &mut Known,
     ) -> Result<(), ServiceError> {
-        let (facts, touches) = tokio::try_join!(
-            self.repo.recipient_facts(account, &event.contact.id),
-            self.repo
-                .touches(account, &event.call.campaign_id, &event.contact.id),
-        )?;
+        let (facts, touches) = learning::recipient(&self.repo, account, event).await?;
         known.history.recipient = facts.value;
         known.facts_version = facts.version;
         known.history.touches = touches.value;
@@ -302,6 +222,34 @@ impl Engine {
         }
     }
 
+    /// A stored follow-up changed under us (sent, cancelled, rescheduled): reload it.
+    async fn reload(
+        &self,
+        account: &AccountId,
+        id: &FollowUpId,
+        known: &mut Known,
+    ) -> Result<(), ServiceError> {
+        known.forget(id);
+        let Some(fresh) = self.repo.followup(account, id).await? else {
+            return Ok(());
+        };
+        let history = &mut known.history;
+        if history
+            .original_followup
+            .as_ref()
+            .is_some_and(|o| &o.id == id)
+        {
+            history.original_followup = Some(fresh.value.clone());
+        }
+        known.remember(fresh.clone());
+        match fresh.value.status {
+            Status::Scheduled => known.history.learn_pending(fresh.value),
+            Status::NeedsReview => known.history.learn_awaiting_review(fresh.value),
+            _ => {}
+        }
+        Ok(())
+    }
+
     /// A guard exists: its holder was sent or is on its way (the once is spent), waits
     /// for review (this call may complete it), or ended without sending before guards
     /// were released (stale: this call may take the guard over).
@@ -315,15 +263,13 @@ impl Engine {
         let Some(id) = id else {
             return Ok(());
         };
-        match self.repo.followup(account, &id).await? {
-            Some(holder) if holder.value.status == Status::NeedsReview => {
-                known.remember(holder.clone());
+        match GuardHolder::of(self.repo.followup(account, &id).await?) {
+            GuardHolder::InReview(holder) => {
+                known.remember((*holder).clone());
                 known.history.learn_awaiting_review(holder.value);
             }
-            Some(holder) if holder.value.status.holds_guard() => {
-                known.history.learn_already_sent(key.clone())
-            }
-            _ => {
+            GuardHolder::Spent => known.history.learn_already_sent(key.clone()),
+            GuardHolder::Stale => {
                 known.stale_guards.insert(key.clone(), id);
             }
         }
@@ -350,6 +296,107 @@ impl Engine {
                 "pending slot {slot:?} points at {id}, which is not scheduled"
             ))),
         }
+    }
+}
+
+/// The webhook's learner: a round's decisions are written in one transaction, on
+/// condition of the facts they rest on; a failed condition says which fact was wrong,
+/// and that fact is read from the store.
+struct Recording<'a> {
+    engine: &'a Engine,
+    account: &'a AccountId,
+    webhook_id: &'a str,
+    event: &'a CallCompleted,
+    now: DateTime<Utc>,
+    /// The contact's zone before this call: a new one moves their pending follow-ups.
+    zone_before: Option<policy::TimeZone>,
+    known: Known,
+}
+
+impl Learner for Recording<'_> {
+    type Answer = Value;
+
+    fn history(&self) -> &History {
+        &self.known.history
+    }
+
+    async fn check(&mut self, decisions: Decisions) -> Result<Round<Value>, ServiceError> {
+        let (account, event, now) = (self.account, self.event, self.now);
+        let plan = Plan::build(
+            account,
+            self.webhook_id,
+            event,
+            &decisions,
+            &self.known,
+            now,
+        )?;
+        match self.engine.repo.write_decisions(plan.writes).await {
+            Ok(()) => {
+                record_metrics(&plan.answer);
+                let facts = policy::latest_facts(&self.known.history.recipient, event);
+                if facts.zone.is_some() && facts.zone != self.zone_before {
+                    self.engine
+                        .rezone_pending(account, event, &facts, now)
+                        .await;
+                }
+                Ok(Round::Done(to_json(&plan.answer)?))
+            }
+            Err(StoreError::ConditionFailed { failed }) => {
+                for (index, current) in failed {
+                    if let Some(answer) = self.learn(&plan.meanings[index], current).await? {
+                        return Ok(Round::Done(answer));
+                    }
+                }
+                Ok(Round::Learned)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn out_of_rounds(&mut self, _last: Decisions) -> Result<Value, ServiceError> {
+        Err(ServiceError::Conflict(
+            "the contact's follow-ups kept changing while this call was decided; redeliver".into(),
+        ))
+    }
+}
+
+impl Recording<'_> {
+    /// Learns what the failed write of `meaning` says (`current`: the item as stored).
+    /// `Some`: the delivery was recorded before, and this is its first answer.
+    async fn learn(
+        &mut self,
+        meaning: &Meaning,
+        current: Option<store::Item>,
+    ) -> Result<Option<Value>, ServiceError> {
+        let (engine, account, known) = (self.engine, self.account, &mut self.known);
+        let holder = || current.as_ref().and_then(records::pending_followup_id);
+        match meaning {
+            Meaning::Delivery => return self.earlier_answer(current).await.map(Some),
+            Meaning::Guard(key) => engine.learn_guard(account, key, holder(), known).await?,
+            Meaning::Suppression(key) => {
+                if let Some(id) = holder() {
+                    known.history.learn_suppressed(key.clone(), id);
+                }
+            }
+            Meaning::Dnc(destination) => known.history.learn_dnc(destination.clone()),
+            Meaning::Pending(slot) => engine.learn_pending(account, slot, holder(), known).await?,
+            Meaning::Existing(id) => engine.reload(account, id, known).await?,
+            Meaning::Recipient => engine.learn_recipient(account, self.event, known).await?,
+            Meaning::NewFollowUp | Meaning::Lookup => {}
+        }
+        Ok(None)
+    }
+
+    /// The answer given to the first delivery of this webhook id.
+    async fn earlier_answer(&self, current: Option<store::Item>) -> Result<Value, ServiceError> {
+        if let Some(answer) = current.and_then(|i| i.attrs.get("response").cloned()) {
+            return Ok(answer);
+        }
+        self.engine
+            .repo
+            .webhook_response(self.account, self.webhook_id)
+            .await?
+            .ok_or_else(|| ServiceError::Conflict("delivery in flight".into()))
     }
 }
 
