@@ -10,196 +10,36 @@
 
 mod support;
 
-use std::collections::{HashMap, VecDeque};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::Router;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use chrono::{DateTime, Utc};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
 use support::*;
+use testkit::platforms::{RETELL_KEY, connection, signature};
+use testkit::{PlatformStub, Received};
 
 const ACCOUNT: &str = "acme";
 const PHONE: &str = "+14155550123";
-const VAPI_SECRET: &str = "vapi-server-secret-0123456789";
-const RETELL_KEY: &str = "key_retell_0123456789abcdef";
-const BLAND_SECRET: &str = "bland-signing-secret-0123456789";
-const ELEVEN_SECRET: &str = "wsec_eleven_0123456789";
 
-/// One request the platform stub received.
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    path: String,
-    headers: HashMap<String, String>,
-    body: Value,
-}
-
-/// A stub of the four platforms' create-call and get-call APIs on loopback. Get-call
-/// answers are given in order; a GET with none left is a 404.
-#[derive(Clone, Default)]
-struct Platforms {
-    base: String,
-    seen: Arc<Mutex<Vec<Received>>>,
-    lookups: Arc<Mutex<VecDeque<Value>>>,
-}
-
-impl Platforms {
-    async fn start() -> Platforms {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let stub = Platforms {
-            base: format!("http://{}", listener.local_addr().unwrap()),
-            ..Platforms::default()
-        };
-        let state = stub.clone();
-        let app = Router::new().fallback(
-            move |method: Method, uri: Uri, headers: HeaderMap, body: String| {
-                let state = state.clone();
-                async move { state.answer(method, uri, headers, body) }
-            },
-        );
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        stub
-    }
-
-    fn answer(
-        &self,
-        method: Method,
-        uri: Uri,
-        headers: HeaderMap,
-        body: String,
-    ) -> (StatusCode, axum::Json<Value>) {
-        let headers = headers
-            .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-            .collect();
-        let n = {
-            let mut seen = self.seen.lock().unwrap();
-            seen.push(Received {
-                method: method.as_str().to_owned(),
-                path: uri.path().to_owned(),
-                headers,
-                body: serde_json::from_str(&body).unwrap_or(Value::Null),
-            });
-            seen.len()
-        };
-        if method == Method::GET {
-            return match self.lookups.lock().unwrap().pop_front() {
-                Some(answer) => (StatusCode::OK, axum::Json(answer)),
-                None => (
-                    StatusCode::NOT_FOUND,
-                    axum::Json(json!({"error": "no such call"})),
-                ),
-            };
-        }
-        let answer = match uri.path() {
-            "/call" => json!({"id": format!("vapi-call-{n}"), "status": "queued"}),
-            "/v2/create-phone-call" => {
-                json!({"call_id": format!("retell-call-{n}"), "call_status": "registered"})
-            }
-            "/v1/calls" => json!({"status": "success", "call_id": format!("bland-call-{n}")}),
-            "/v1/convai/twilio/outbound-call" => {
-                json!({"success": true, "conversation_id": format!("conv_{n}"), "callSid": "CA1"})
-            }
-            _ => return (StatusCode::NOT_FOUND, axum::Json(json!({}))),
-        };
-        (StatusCode::CREATED, axum::Json(answer))
-    }
-
-    fn requests(&self, method: &str) -> Vec<Received> {
-        let seen = self.seen.lock().unwrap();
-        seen.iter()
-            .filter(|r| r.method == method)
-            .cloned()
-            .collect()
-    }
-
-    /// Waits (bounded) for the `n`th request with `method`.
-    async fn wait_for(&self, method: &str, n: usize) -> Received {
-        let deadline = Instant::now() + SEND_BOUND;
-        loop {
-            if let Some(found) = self.requests(method).get(n - 1) {
-                return found.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "no {method} #{n} reached the platform stub within {SEND_BOUND:?}: {:#?}",
-                self.seen.lock().unwrap()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// The environment that points the runtime's platform calls at this stub.
-    fn env(&self, wait_minutes: &'static str) -> Vec<(&'static str, String)> {
-        let mut vars: Vec<(&'static str, String)> = [
-            "VAPI_API_BASE",
-            "RETELL_API_BASE",
-            "BLAND_API_BASE",
-            "ELEVENLABS_API_BASE",
-        ]
-        .into_iter()
-        .map(|name| (name, self.base.clone()))
-        .collect();
-        vars.push(("PLACED_CALL_WAIT_MINUTES", wait_minutes.to_owned()));
-        vars
-    }
+/// The environment that points the runtime's platform calls at this stub.
+fn platform_env(stub: &PlatformStub, wait_minutes: &'static str) -> Vec<(&'static str, String)> {
+    let mut vars: Vec<(&'static str, String)> = [
+        "VAPI_API_BASE",
+        "RETELL_API_BASE",
+        "BLAND_API_BASE",
+        "ELEVENLABS_API_BASE",
+    ]
+    .into_iter()
+    .map(|name| (name, stub.base().to_owned()))
+    .collect();
+    vars.push(("PLACED_CALL_WAIT_MINUTES", wait_minutes.to_owned()));
+    vars
 }
 
 fn start(data: &Path, vars: &[(&'static str, String)]) -> Local {
     let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
     Local::start_with_env(data, &[], &vars)
-}
-
-fn hex_hmac(key: &str, parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// The platform's own authentication of `body`, as its docs describe it, at `now` (the
-/// runtime's clock, which may have been moved).
-fn signature(platform: &str, body: &str, now: DateTime<Utc>) -> (&'static str, String) {
-    match platform {
-        // A Bearer credential on the server URL.
-        "vapi" => ("authorization", format!("Bearer {VAPI_SECRET}")),
-        // v=<ms>,d=hex(HMAC-SHA256(api key, body + ms)).
-        "retell" => {
-            let ms = now.timestamp_millis().to_string();
-            let d = hex_hmac(RETELL_KEY, &[body.as_bytes(), ms.as_bytes()]);
-            ("x-retell-signature", format!("v={ms},d={d}"))
-        }
-        // hex(HMAC-SHA256(signing secret, body)).
-        "bland" => (
-            "x-webhook-signature",
-            hex_hmac(BLAND_SECRET, &[body.as_bytes()]),
-        ),
-        // t=<s>,v0=hex(HMAC-SHA256(secret, "<s>.<body>")).
-        _ => {
-            let t = now.timestamp().to_string();
-            let v0 = hex_hmac(ELEVEN_SECRET, &[t.as_bytes(), b".", body.as_bytes()]);
-            ("elevenlabs-signature", format!("t={t},v0={v0}"))
-        }
-    }
-}
-
-fn keys(platform: &str) -> Value {
-    match platform {
-        "vapi" => json!({"api_key": "vapi-private-key", "webhook_secret": VAPI_SECRET}),
-        "retell" => json!({"api_key": RETELL_KEY}),
-        "bland" => json!({"api_key": "bland-api-key", "webhook_secret": BLAND_SECRET}),
-        _ => json!({"api_key": "xi-api-key-0123", "webhook_secret": ELEVEN_SECRET}),
-    }
 }
 
 fn agent(platform: &str) -> Value {
@@ -236,7 +76,7 @@ async fn configure(api: &Api) {
 
 async fn connect(api: &Api, platform: &str) {
     let view = api
-        .put(&format!("/v1/platforms/{platform}"), keys(platform))
+        .put(&format!("/v1/platforms/{platform}"), connection(platform))
         .await;
     assert_eq!(view["api_key_set"], true, "{view}");
     api.put("/v1/agents/agent-1/followup-settings", agent(platform))
@@ -381,7 +221,7 @@ fn retell_unanswered(request: &Value, call_id: &str, now: DateTime<Utc>) -> Valu
 /// attempt where the platform carries metadata back.
 fn check_create_call(platform: &str, got: &Received, followup: &str, attempt: u64) {
     let b = &got.body;
-    let header = |name: &str| got.headers.get(name).map(String::as_str).unwrap_or("");
+    let header = |name: &str| got.header(name);
     let (path, metadata) = match platform {
         "vapi" => {
             assert_eq!(header("authorization"), "Bearer vapi-private-key");
@@ -462,10 +302,10 @@ fn provider_id(call: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_platform_webhook_places_retries_and_exhausts_a_follow_up_call_on_the_local_runtime() {
-    let stub = Platforms::start().await;
+    let stub = PlatformStub::start().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let local = start(&data, &stub.env("600"));
+    let local = start(&data, &platform_env(&stub, "600"));
     let api = Api::new(&local, &data);
     configure(&api).await;
     let mut placed = 0;
@@ -487,7 +327,7 @@ async fn each_platform_webhook_places_retries_and_exhausts_a_follow_up_call_on_t
             assert_eq!(call["attempt"], attempt, "{platform}: {call:#}");
             advance_past(&api, time(&call["due_at"])).await;
             placed += 1;
-            let request = stub.wait_for("POST", placed).await;
+            let request = stub.wait_for("POST", placed, SEND_BOUND).await;
             check_create_call(platform, &request, &id, attempt);
             let call = wait_for_status(&api, &contact, "placed").await;
             let completion = no_answer(
@@ -512,10 +352,10 @@ async fn each_platform_webhook_places_retries_and_exhausts_a_follow_up_call_on_t
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_left_placed_when_the_runtime_stopped_is_looked_up_on_its_platform_after_a_restart()
 {
-    let stub = Platforms::start().await;
+    let stub = PlatformStub::start().await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let env = stub.env("30");
+    let env = platform_env(&stub, "30");
     let local = start(&data, &env);
     let api = Api::new(&local, &data);
     configure(&api).await;
@@ -528,21 +368,18 @@ async fn a_call_left_placed_when_the_runtime_stopped_is_looked_up_on_its_platfor
     .await;
     let call = api.followup("c-retell", "call").await;
     advance_past(&api, time(&call["due_at"])).await;
-    let request = stub.wait_for("POST", 1).await;
+    let request = stub.wait_for("POST", 1, SEND_BOUND).await;
     let placed = wait_for_status(&api, "c-retell", "placed").await;
     let call_id = provider_id(&placed);
 
     // The runtime stops while the call is placed; its completion webhook never comes.
     drop(local);
     let now = local_now_of(&data);
-    stub.lookups
-        .lock()
-        .unwrap()
-        .push_back(retell_unanswered(&request.body, &call_id, now));
+    stub.answer_lookup(retell_unanswered(&request.body, &call_id, now));
     let local = start(&data, &env);
     let api = Api::new(&local, &data);
     advance_past(&api, time(&placed["due_at"])).await;
-    let looked_up = stub.wait_for("GET", 1).await;
+    let looked_up = stub.wait_for("GET", 1, SEND_BOUND).await;
     assert_eq!(looked_up.path, format!("/v2/get-call/{call_id}"));
     assert_eq!(
         looked_up.headers["authorization"],

@@ -1,32 +1,20 @@
 //! Each platform's webhook authentication. The expected signatures are either fixed
 //! vectors computed outside this code (Python's `hmac`, noted per test) or computed
-//! here with the `hmac` crate directly, never through the code under test.
+//! here with the `hmac` crate directly (`testkit::platforms::hex_hmac`), never through
+//! the code under test.
 
 use chrono::{DateTime, TimeZone, Utc};
-use hmac::{Hmac, Mac};
 use policy::platform::{HmacAlgorithm, HmacPlan, Platform, SignatureEncoding, VapiAuth};
 use service::platforms::verify::{
     AuthError, ELEVENLABS_TOLERANCE_SECONDS, Keys, RequestHeaders, TOLERANCE_SECONDS, verify,
 };
-use sha2::Sha256;
+use testkit::platforms::hex_hmac;
 
 const BODY: &[u8] = br#"{"event":"call_analyzed","call":{"call_id":"abc"}}"#;
 const T: i64 = 1_767_294_000;
 
 fn now() -> DateTime<Utc> {
     Utc.timestamp_opt(T, 0).unwrap()
-}
-
-fn hex_hmac(key: &[u8], parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 fn headers(pairs: &[(&str, &str)]) -> RequestHeaders {

@@ -10,6 +10,7 @@ use store::{
     Attrs, Cond, DynamoTable, EmbeddedTable, Index, Item, Key, Query, StoreError, Table, Write,
     query_all_pages,
 };
+use testkit::TempFile;
 
 /// The time the tables see at the start of every test (2033-05-18).
 const NOW: i64 = 2_000_000_000;
@@ -21,23 +22,8 @@ pub struct Fixture<T> {
     _file: Option<TempFile>,
 }
 
-/// A file path in the temp directory, removed on drop.
-pub struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new() -> Self {
-        TempFile(std::env::temp_dir().join(format!("{}.redb", testkit::unique("store"))))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 async fn embedded_fixture() -> Fixture<EmbeddedTable> {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let now = Arc::new(AtomicI64::new(NOW));
     let clock = Arc::clone(&now);
     let table = EmbeddedTable::open(&file.0)

@@ -3,22 +3,8 @@
 
 use serde_json::{Value, json};
 use store::{Change, Cond, EmbeddedTable, Index, Item, Key, Query, StoreError, Table, Write};
+use testkit::TempFile;
 use tokio::sync::mpsc::error::TryRecvError;
-
-/// A file path in the temp directory, removed on drop.
-struct TempFile(std::path::PathBuf);
-
-impl TempFile {
-    fn new() -> Self {
-        TempFile(std::env::temp_dir().join(format!("{}.redb", testkit::unique("store"))))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
 
 fn item(pk: &str, sk: &str, value: Value) -> Item {
     match value {
@@ -36,7 +22,7 @@ fn put(item: &Item, cond: Cond) -> Write {
 
 #[tokio::test]
 async fn the_table_survives_a_restart() {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let follow_up = item(
         "acct#1#fu",
         "fu#1",
@@ -68,7 +54,7 @@ async fn the_table_survives_a_restart() {
 
 #[tokio::test]
 async fn a_file_already_open_is_refused_not_shared() {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let _open = EmbeddedTable::open(&file.0).expect("open");
     let second = EmbeddedTable::open(&file.0);
     assert!(
@@ -80,7 +66,7 @@ async fn a_file_already_open_is_refused_not_shared() {
 
 #[tokio::test]
 async fn subscribers_see_every_committed_change_in_order() {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let table = EmbeddedTable::open(&file.0)
         .expect("open")
         .with_clock(|| 1_000);
@@ -236,7 +222,7 @@ impl redb::StorageBackend for FillableDisk {
 
 #[tokio::test]
 async fn a_transient_full_disk_fails_writes_and_the_table_recovers_without_a_restart() {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let full = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let table =
         EmbeddedTable::open_with_backend(&file.0, FillableDisk::backend(&full)).expect("open");
@@ -329,7 +315,7 @@ async fn a_store_file_left_half_made_by_a_killed_start_does_not_block_the_next()
 
 #[tokio::test]
 async fn a_second_open_of_the_same_file_says_another_process_has_it() {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let _open = EmbeddedTable::open(&file.0).expect("open");
     let second = EmbeddedTable::open(&file.0).err().expect("refused");
     assert!(
@@ -350,7 +336,7 @@ fn tempfile_dir() -> std::path::PathBuf {
 /// with 40 changes of +1 each on the feed, in order; exactly one create wins.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_calls_committed_together_are_each_applied_as_if_alone() {
-    let file = TempFile::new();
+    let file = TempFile::new("store", "redb");
     let table = EmbeddedTable::open(&file.0).expect("open");
     let counter = |n: i64| item("acct#1", "counter", json!({"n": n}));
     table

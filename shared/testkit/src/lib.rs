@@ -1,6 +1,8 @@
 //! Test support for the integration tests: a real AWS emulator (moto server) on a
 //! loopback port, started once per test process and stopped with it, plus helpers to
-//! give every test its own namespace inside it and to read back what moto recorded.
+//! give every test its own namespace inside it and to read back what moto recorded;
+//! and the stubs and signatures the test crates share (voice platforms, mail providers,
+//! Lambda), so each exists once.
 //!
 //! Tests never reset moto (other tests of the same process share it); they isolate
 //! themselves with unique names from [`unique`] instead.
@@ -9,10 +11,12 @@ mod counter;
 pub mod fixtures;
 mod lambda_stub;
 mod mail_provider;
+pub mod platforms;
 
 pub use counter::RequestCounter;
 pub use lambda_stub::{Invocation, LambdaStub};
 pub use mail_provider::{Flavor, MailProviderStub, SentMime, TokenRequest, consent};
+pub use platforms::{PlatformStub, Received};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -123,6 +127,22 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
 /// A name nobody else in this moto server uses: `<prefix>-<uuid>`.
 pub fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A file path in the temp directory, unique to the test, removed on drop.
+pub struct TempFile(pub PathBuf);
+
+impl TempFile {
+    /// `<temp dir>/<prefix>-<uuid>.<extension>`; nothing is created.
+    pub fn new(prefix: &str, extension: &str) -> Self {
+        TempFile(std::env::temp_dir().join(format!("{}.{extension}", unique(prefix))))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// A unique, valid North American E.164 number, so a test can find its own SMS among

@@ -5,12 +5,13 @@
 //! completion (no answer) carrying that metadata schedules the retry → the retry is
 //! placed → its no-answer exhausts the follow-up.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use chrono::Duration;
 use serde_json::{Value, json};
+use testkit::platforms::connection;
+use testkit::{PlatformStub, Received};
 
 use crate::support::*;
 
@@ -21,83 +22,6 @@ for_each_store!(
     a_call_still_in_progress_is_looked_up_again_then_ends_unknown,
     a_placed_call_through_the_generic_endpoint_ends_unknown_saying_why,
 );
-
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    path: String,
-    headers: HeaderMap,
-    body: Value,
-}
-
-/// What the stub received, and the get-call answers it gives, in order (a GET with
-/// none left is a 404).
-#[derive(Clone, Default)]
-struct Stub {
-    seen: Arc<Mutex<Vec<Received>>>,
-    lookups: Arc<Mutex<std::collections::VecDeque<Value>>>,
-}
-
-impl Stub {
-    fn placed(&self) -> Vec<Received> {
-        let seen = self.seen.lock().unwrap();
-        seen.iter()
-            .filter(|r| r.method == "POST")
-            .cloned()
-            .collect()
-    }
-
-    fn looked_up(&self) -> Vec<Received> {
-        let seen = self.seen.lock().unwrap();
-        seen.iter().filter(|r| r.method == "GET").cloned().collect()
-    }
-
-    fn answer_lookup(&self, answer: Value) {
-        self.lookups.lock().unwrap().push_back(answer);
-    }
-}
-
-/// A stub of the four platforms' create-call and get-call endpoints on loopback.
-async fn stub() -> (String, Stub) {
-    let stub = Stub::default();
-    let state = stub.clone();
-    let app = Router::new().fallback(
-        move |method: axum::http::Method, uri: Uri, headers: HeaderMap, body: String| {
-            let state = state.clone();
-            async move {
-                let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                let n = {
-                    let mut seen = state.seen.lock().unwrap();
-                    seen.push(Received {
-                        method: method.as_str().to_owned(),
-                        path: uri.path().to_owned(),
-                        headers,
-                        body,
-                    });
-                    seen.len()
-                };
-                if method == axum::http::Method::GET {
-                    return match state.lookups.lock().unwrap().pop_front() {
-                        Some(answer) => (StatusCode::OK, axum::Json(answer)),
-                        None => (StatusCode::NOT_FOUND, axum::Json(json!({"message": "no such call"}))),
-                    };
-                }
-                let answer = match uri.path() {
-                    "/call" => json!({"id": format!("vapi-call-{n}"), "status": "queued"}),
-                    "/v2/create-phone-call" => json!({"call_id": format!("retell-call-{n}"), "call_status": "registered"}),
-                    "/v1/calls" => json!({"status": "success", "call_id": format!("bland-call-{n}")}),
-                    "/v1/convai/twilio/outbound-call" => json!({"success": true, "conversation_id": format!("conv_{n}"), "callSid": "CA1"}),
-                    _ => return (StatusCode::NOT_FOUND, axum::Json(json!({}))),
-                };
-                (StatusCode::CREATED, axum::Json(answer))
-            }
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}"), stub)
-}
 
 fn agent_with(platform: &str) -> Value {
     let target = match platform {
@@ -197,12 +121,7 @@ fn no_answer(platform: &str, request: &Value, call_id: &str, world: &World) -> V
 /// What each platform's request must carry, checked field by field.
 fn check_request(platform: &str, got: &Received, followup: &str, attempt: u64) {
     let b = &got.body;
-    let auth = |name: &str| {
-        got.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    };
+    let auth = |name: &str| got.header(name);
     let (path, metadata) = match platform {
         "vapi" => {
             assert_eq!(auth("authorization"), "Bearer vapi-private-key");
@@ -290,9 +209,10 @@ fn executor_with(
 }
 
 async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: World) {
-    let (base, seen) = stub().await;
+    let seen = PlatformStub::start().await;
+    let base = seen.base();
     world.configure_acme().await;
-    let executor = executor(&world, &base).with_placed_call_wait(Duration::minutes(90));
+    let executor = executor(&world, base).with_placed_call_wait(Duration::minutes(90));
     world
         .put("/v1/platforms/retell")
         .json(&json!({"api_key": "key_retell_0123456789abcdef"}))
@@ -373,9 +293,10 @@ async fn a_placed_call_without_completion_ends_unknown_after_the_wait(world: Wor
 }
 
 async fn each_platform_places_retries_and_exhausts_a_follow_up_call(world: World) {
-    let (base, seen) = stub().await;
+    let seen = PlatformStub::start().await;
+    let base = seen.base();
     world.configure_acme().await;
-    let executor = executor(&world, &base);
+    let executor = executor(&world, base);
     for (platform, key) in keys() {
         connect(&world, platform, &key).await;
         let contact = format!("c-{platform}");
@@ -421,21 +342,7 @@ async fn deliver(world: &World, platform: &str, body: &str) {
 
 /// Each platform's API key (and webhook secret, where its webhooks are signed with one).
 fn keys() -> [(&'static str, Value); 4] {
-    [
-        (
-            "vapi",
-            json!({"api_key": "vapi-private-key", "webhook_secret": "vapi-server-secret-0123456789"}),
-        ),
-        ("retell", json!({"api_key": "key_retell_0123456789abcdef"})),
-        (
-            "bland",
-            json!({"api_key": "bland-api-key", "webhook_secret": "bland-signing-secret-0123456789"}),
-        ),
-        (
-            "elevenlabs",
-            json!({"api_key": "xi-api-key-0123", "webhook_secret": "wsec_eleven_0123456789"}),
-        ),
-    ]
+    ["vapi", "retell", "bland", "elevenlabs"].map(|platform| (platform, connection(platform)))
 }
 
 /// Each platform's get-call path and auth header for `call_id`.
@@ -530,9 +437,10 @@ async fn run_when_due(
 }
 
 async fn each_platforms_lookup_of_an_unanswered_call_retries_then_exhausts_it(world: World) {
-    let (base, stub) = stub().await;
+    let stub = PlatformStub::start().await;
+    let base = stub.base();
     world.configure_acme().await;
-    let executor = executor(&world, &base).with_placed_call_wait(Duration::minutes(60));
+    let executor = executor(&world, base).with_placed_call_wait(Duration::minutes(60));
     for (platform, key) in keys() {
         connect(&world, platform, &key).await;
         let contact = format!("c-{platform}");
@@ -586,9 +494,10 @@ async fn each_platforms_lookup_of_an_unanswered_call_retries_then_exhausts_it(wo
 }
 
 async fn a_call_still_in_progress_is_looked_up_again_then_ends_unknown(world: World) {
-    let (base, stub) = stub().await;
+    let stub = PlatformStub::start().await;
+    let base = stub.base();
     world.configure_acme().await;
-    let executor = executor(&world, &base).with_placed_call_wait(Duration::minutes(45));
+    let executor = executor(&world, base).with_placed_call_wait(Duration::minutes(45));
     connect(&world, "bland", &keys()[2].1).await;
     let body = asking_for_a_call("bland", "c-bland", &world).to_string();
     deliver(&world, "bland", &body).await;
@@ -639,9 +548,10 @@ async fn a_call_still_in_progress_is_looked_up_again_then_ends_unknown(world: Wo
 }
 
 async fn a_placed_call_through_the_generic_endpoint_ends_unknown_saying_why(world: World) {
-    let (base, stub) = stub().await;
+    let stub = PlatformStub::start().await;
+    let base = stub.base();
     world.configure_acme().await;
-    let executor = executor_with(&world, &base, Some(world.outbox.clone()))
+    let executor = executor_with(&world, base, Some(world.outbox.clone()))
         .with_placed_call_wait(Duration::minutes(30));
     // Vapi's webhook asks for the call back, but the agent names no platform: the call
     // goes to the generic endpoint (the outbox here).
@@ -676,5 +586,5 @@ async fn a_placed_call_through_the_generic_endpoint_ends_unknown_saying_why(worl
             .contains("generic voice endpoint, which has no call lookup"),
         "{last}"
     );
-    assert!(stub.seen.lock().unwrap().is_empty());
+    assert!(stub.received().is_empty());
 }

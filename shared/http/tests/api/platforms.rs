@@ -5,9 +5,8 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use testkit::platforms::{connection, signature};
 
 use crate::support::*;
 
@@ -20,11 +19,6 @@ for_each_store!(
     non_final_events_are_acknowledged_and_ignored,
     the_preview_reads_a_native_body,
 );
-
-const RETELL_KEY: &str = "key_retell_0123456789abcdef";
-const VAPI_SECRET: &str = "vapi-server-secret-0123456789";
-const BLAND_SECRET: &str = "bland-signing-secret-0123456789";
-const ELEVEN_SECRET: &str = "wsec_eleven_0123456789";
 
 pub(crate) fn fixture(name: &str) -> Value {
     let path = format!(
@@ -53,52 +47,18 @@ fn answered(platform: &str, contact: &str) -> Value {
     }
 }
 
-fn hex_hmac(key: &str, parts: &[&[u8]]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    for part in parts {
-        mac.update(part);
-    }
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// The headers the platform would send with `body` at the world's now.
 pub(crate) fn signed(world: &World, platform: &str, body: &str) -> Vec<(String, String)> {
-    let now = world.clock.now();
-    match platform {
-        "vapi" => vec![("authorization".into(), format!("Bearer {VAPI_SECRET}"))],
-        "retell" => {
-            let ms = now.timestamp_millis().to_string();
-            let d = hex_hmac(RETELL_KEY, &[body.as_bytes(), ms.as_bytes()]);
-            vec![("x-retell-signature".into(), format!("v={ms},d={d}"))]
-        }
-        "bland" => vec![(
-            "x-webhook-signature".into(),
-            hex_hmac(BLAND_SECRET, &[body.as_bytes()]),
-        )],
-        _ => {
-            let t = now.timestamp().to_string();
-            let v0 = hex_hmac(ELEVEN_SECRET, &[t.as_bytes(), b".", body.as_bytes()]);
-            vec![("elevenlabs-signature".into(), format!("t={t},v0={v0}"))]
-        }
-    }
+    let (name, value) = signature(platform, body, world.clock.now());
+    vec![(name.to_owned(), value)]
 }
 
 const PLATFORMS: [&str; 4] = ["vapi", "retell", "bland", "elevenlabs"];
 
 async fn connect(world: &World, platform: &str) {
-    let body = match platform {
-        "vapi" => json!({"api_key": "vapi-private-key", "webhook_secret": VAPI_SECRET}),
-        "retell" => json!({"api_key": RETELL_KEY}),
-        "bland" => json!({"api_key": "bland-api-key", "webhook_secret": BLAND_SECRET}),
-        _ => json!({"api_key": "xi-api-key", "webhook_secret": ELEVEN_SECRET}),
-    };
     world
         .put(&format!("/v1/platforms/{platform}"))
-        .json(&body)
+        .json(&connection(platform))
         .send()
         .await
         .expect(StatusCode::OK);
