@@ -40,22 +40,29 @@ pub enum Precondition {
 }
 
 impl Precondition {
-    /// Whether the precondition holds given what `history` knows.
-    pub fn holds(&self, history: &History) -> bool {
+    /// The once-per-contact guard a `NotYetSent` is about.
+    pub fn guard_key(&self) -> Option<GuardKey> {
         match self {
-            Self::NotOnDnc(destination) => !history.dnc.contains(destination),
             Self::NotYetSent {
                 campaign_id,
                 contact_id,
                 kind,
-            } => {
-                let key = GuardKey {
-                    campaign_id: campaign_id.clone(),
-                    contact_id: contact_id.clone(),
-                    kind: *kind,
-                };
+            } => Some(GuardKey {
+                campaign_id: campaign_id.clone(),
+                contact_id: contact_id.clone(),
+                kind: *kind,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Whether the precondition holds given what `history` knows.
+    pub fn holds(&self, history: &History) -> bool {
+        match self {
+            Self::NotOnDnc(destination) => !history.dnc.contains(destination),
+            Self::NotYetSent { .. } => self.guard_key().is_none_or(|key| {
                 !history.already_sent.contains(&key) && !history.awaiting_review.contains_key(&key)
-            }
+            }),
             Self::NoPending {
                 campaign_id,
                 contact_id,

@@ -20,14 +20,7 @@ const WAIT: Duration = Duration::minutes(120);
 
 /// A follow-up call an agent asked for, stored at `now()` and set to `status`.
 fn call(status: Status) -> FollowUp {
-    let event = with(
-        event_json(),
-        "/analysis/followup_requests",
-        json!([{"channel": "call", "at": null, "reason": "wants a demo"}]),
-    );
-    let decisions = decide_now(&settings(), event);
-    let id = FollowUpId::parse("followup_id", "fu-call").unwrap();
-    let mut call = created(&decisions, Channel::Call).into_followup(id, now());
+    let mut call = requested_call();
     call.status = status;
     call
 }

@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, Utc};
 use common::*;
 use policy::platform::{Lookup, Platform, read_lookup};
 use policy::{
-    Attempt, CallLookup, CallOutcome, Channel, FollowUp, FollowUpId, MAX_IN_PROGRESS_LOOKUPS,
-    PlacedStep, Reason, Status, placed_call_id, settle_placed,
+    Attempt, CallLookup, CallOutcome, FollowUp, MAX_IN_PROGRESS_LOOKUPS, PlacedStep, Reason,
+    Status, placed_call_id, settle_placed,
 };
 use serde_json::{Value, json};
 
@@ -17,14 +17,7 @@ const WAIT: Duration = Duration::minutes(120);
 
 /// A follow-up call placed at 15:00 as `vapi-call-1`, due to be looked at 17:00.
 fn placed() -> FollowUp {
-    let event = with(
-        event_json(),
-        "/analysis/followup_requests",
-        json!([{"channel": "call", "at": null, "reason": "wants a demo"}]),
-    );
-    let decisions = decide_now(&settings(), event);
-    let id = FollowUpId::parse("followup_id", "fu-call").unwrap();
-    let mut call = created(&decisions, Channel::Call).into_followup(id, now());
+    let mut call = requested_call();
     call.attempts.push(Attempt {
         attempt: call.attempt,
         at: now(),

@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Utc};
 use policy::{
-    AccountId, CallCompleted, Decisions, FollowUp, GuardKey, History, Precondition, RecipientFacts,
-    Settings, Status, Touch,
+    AccountId, CallCompleted, Decisions, FollowUp, History, Precondition, RecipientFacts, Settings,
+    Status, Touch,
 };
 
 use crate::Engine;
@@ -144,15 +144,9 @@ impl Reading<'_> {
                 }
                 on
             }
-            Precondition::NotYetSent {
-                campaign_id,
-                contact_id,
-                kind,
-            } => {
-                let key = GuardKey {
-                    campaign_id: campaign_id.clone(),
-                    contact_id: contact_id.clone(),
-                    kind: *kind,
+            Precondition::NotYetSent { .. } => {
+                let Some(key) = precondition.guard_key() else {
+                    return Ok(false);
                 };
                 let Some(id) = repo.guard_holder(account, &key).await? else {
                     return Ok(false);

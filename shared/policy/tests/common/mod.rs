@@ -140,6 +140,19 @@ pub fn decide_now(settings: &Settings, event_value: Value) -> Decisions {
     decide(settings, &event(event_value), &History::default(), now())
 }
 
+/// The follow-up call an agent asked for ("wants a demo"), stored at `now()` as
+/// `fu-call`.
+pub fn requested_call() -> policy::FollowUp {
+    let event = with(
+        event_json(),
+        "/analysis/followup_requests",
+        json!([{"channel": "call", "at": null, "reason": "wants a demo"}]),
+    );
+    let decisions = decide_now(&settings(), event);
+    let id = policy::FollowUpId::parse("followup_id", "fu-call").unwrap();
+    created(&decisions, Channel::Call).into_followup(id, now())
+}
+
 /// The new follow-up of `channel` (panics when there is none or several).
 pub fn created(decisions: &Decisions, channel: Channel) -> NewFollowUp {
     let found: Vec<_> = decisions
