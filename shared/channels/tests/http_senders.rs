@@ -1,101 +1,14 @@
 //! The HTTP senders (WhatsApp Cloud API, voice platform) against a local server that
 //! checks the exact request and answers as the provider would.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use channels::{
     Outbound, RetryPolicy, SecretSource, SendError, Sender, StaticSecrets, VoiceCall, WhatsAppCloud,
 };
 use serde_json::{Value, json};
-
-/// How the stub answers one request.
-#[derive(Clone)]
-enum Reply {
-    Json(u16, Value),
-    /// Takes the request and answers only long after the sender gave up.
-    Hang,
-}
-
-/// One request the stub received.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    idempotency_key: Option<String>,
-    content_type: Option<String>,
-    body: Value,
-}
-
-#[derive(Clone, Default)]
-struct Stub {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    replies: Arc<Mutex<VecDeque<Reply>>>,
-}
-
-impl Stub {
-    /// Starts a server on a free loopback port answering with `replies` in order.
-    async fn start(replies: Vec<Reply>) -> (Stub, String) {
-        let stub = Stub {
-            seen: Arc::default(),
-            replies: Arc::new(Mutex::new(replies.into())),
-        };
-        let app = Router::new().fallback(answer).with_state(stub.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        (stub, url)
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
-    }
-}
-
-async fn answer(State(stub): State<Stub>, request: Request) -> Response {
-    let (parts, body) = request.into_parts();
-    let header = |name: &str| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let mut seen = Seen {
-        method: parts.method.to_string(),
-        path: parts.uri.path().to_owned(),
-        authorization: header("authorization"),
-        idempotency_key: header("idempotency-key"),
-        content_type: header("content-type"),
-        body: Value::Null,
-    };
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    seen.body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    stub.seen.lock().unwrap().push(seen);
-    let reply = stub.replies.lock().unwrap().pop_front();
-    match reply {
-        Some(Reply::Json(status, body)) => (
-            StatusCode::from_u16(status).unwrap(),
-            [("content-type", "application/json")],
-            body.to_string(),
-        )
-            .into_response(),
-        Some(Reply::Hang) => {
-            tokio::time::sleep(Duration::from_secs(30)).await;
-            (StatusCode::OK, Body::empty()).into_response()
-        }
-        None => (StatusCode::IM_A_TEAPOT, "unexpected request").into_response(),
-    }
-}
+use testkit::recording::{RecordingStub as Stub, Reply};
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
@@ -163,11 +76,8 @@ async fn whatsapp_template_message_has_the_cloud_api_shape() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "POST");
     assert_eq!(seen[0].path, "/v21.0/106540352242922/messages");
-    assert_eq!(
-        seen[0].authorization.as_deref(),
-        Some("Bearer EAAG-test-token")
-    );
-    assert_eq!(seen[0].content_type.as_deref(), Some("application/json"));
+    assert_eq!(seen[0].get("authorization"), Some("Bearer EAAG-test-token"));
+    assert_eq!(seen[0].get("content-type"), Some("application/json"));
     assert_eq!(
         seen[0].body,
         json!({
@@ -374,11 +284,8 @@ async fn call_request_carries_agent_number_instructions_metadata_and_idempotency
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].method, "POST");
     assert_eq!(seen[0].path, "/v1/calls");
-    assert_eq!(
-        seen[0].authorization.as_deref(),
-        Some("Bearer vk_test_secret")
-    );
-    assert_eq!(seen[0].idempotency_key.as_deref(), Some("fu_01J9ZQ:2"));
+    assert_eq!(seen[0].get("authorization"), Some("Bearer vk_test_secret"));
+    assert_eq!(seen[0].get("idempotency-key"), Some("fu_01J9ZQ:2"));
     assert_eq!(
         seen[0].body,
         json!({
@@ -432,7 +339,11 @@ async fn call_server_error_is_retried_with_the_same_idempotency_key() {
     let sent = voice(&url).send(&follow_up_call()).await.unwrap();
 
     assert_eq!(sent.provider_id, "call_after_503");
-    let keys: Vec<_> = stub.seen().into_iter().map(|s| s.idempotency_key).collect();
+    let keys: Vec<_> = stub
+        .seen()
+        .into_iter()
+        .map(|s| s.get("idempotency-key").map(str::to_owned))
+        .collect();
     assert_eq!(
         keys,
         vec![Some("fu_01J9ZQ:2".into()), Some("fu_01J9ZQ:2".into())]

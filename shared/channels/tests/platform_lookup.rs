@@ -1,67 +1,21 @@
 //! The platforms' get-call APIs against a local server that checks the exact request
 //! (method, path, auth header) and answers as the platform would.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use channels::{
     KeyName, MemorySecretStore, PlatformApis, PlatformCalls, PlatformLookup, Secret, SecretStore,
     SendError,
 };
 use serde_json::{Value, json};
+use testkit::recording::{RecordingStub, Reply};
 
-#[derive(Debug, Clone)]
-struct Seen {
-    method: String,
-    /// Raw, as sent (escapes kept).
-    path: String,
-    headers: Vec<(String, String)>,
-}
-
-#[derive(Clone, Default)]
-struct Stub {
-    seen: Arc<Mutex<Vec<Seen>>>,
-    replies: Arc<Mutex<VecDeque<(u16, Value)>>>,
-}
-
-async fn answer(State(stub): State<Stub>, request: Request) -> Response {
-    let headers = request
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+async fn start(replies: Vec<(u16, Value)>) -> (RecordingStub, String) {
+    let replies = replies
+        .into_iter()
+        .map(|(s, b)| Reply::Json(s, b))
         .collect();
-    stub.seen.lock().unwrap().push(Seen {
-        method: request.method().as_str().to_owned(),
-        path: request.uri().path().to_owned(),
-        headers,
-    });
-    let (status, body) = stub
-        .replies
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or((200, json!({})));
-    (
-        StatusCode::from_u16(status).unwrap(),
-        axum::Json(body.clone()),
-    )
-        .into_response()
-}
-
-async fn start(replies: Vec<(u16, Value)>) -> (Stub, String) {
-    let stub = Stub {
-        seen: Arc::default(),
-        replies: Arc::new(Mutex::new(replies.into())),
-    };
-    let app = Router::new().fallback(answer).with_state(stub.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (stub, url)
+    RecordingStub::start_or(replies, Reply::Json(200, json!({}))).await
 }
 
 async fn lookups(base: &str) -> PlatformCalls {
@@ -87,13 +41,6 @@ async fn lookups(base: &str) -> PlatformCalls {
     let naming: KeyName =
         Arc::new(|account: &str, platform: &str| Some(format!("{account}/{platform}")));
     PlatformCalls::new(apis, secrets, naming, None)
-}
-
-fn header<'a>(seen: &'a Seen, name: &str) -> Option<&'a str> {
-    seen.headers
-        .iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
 }
 
 #[tokio::test]
@@ -137,11 +84,11 @@ async fn each_platform_is_asked_on_its_get_call_path_with_its_auth_header() {
             answer,
             "{platform}"
         );
-        let seen = stub.seen.lock().unwrap().clone();
+        let seen = stub.seen();
         assert_eq!(seen.len(), 1, "{platform}");
         assert_eq!(seen[0].method, "GET", "{platform}");
         assert_eq!(seen[0].path, path, "{platform}");
-        assert_eq!(header(&seen[0], name), Some(value), "{platform}");
+        assert_eq!(seen[0].get(name), Some(value), "{platform}");
     }
 }
 
@@ -153,7 +100,7 @@ async fn a_call_id_is_one_escaped_path_segment() {
         .get_call("acme", "vapi", "../admin?x=1")
         .await
         .unwrap();
-    let seen = stub.seen.lock().unwrap().clone();
+    let seen = stub.seen();
     assert_eq!(seen[0].path, "/call/..%2Fadmin%3Fx=1");
 }
 
@@ -182,5 +129,5 @@ async fn refusals_and_outages_are_errors_and_nothing_without_a_key_is_asked() {
         matches!(unknown, SendError::Permanent { .. }),
         "{unknown:?}"
     );
-    assert_eq!(stub.seen.lock().unwrap().len(), 2);
+    assert_eq!(stub.seen().len(), 2);
 }

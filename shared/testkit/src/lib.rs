@@ -12,6 +12,7 @@ pub mod fixtures;
 mod lambda_stub;
 mod mail_provider;
 pub mod platforms;
+pub mod recording;
 
 pub use counter::RequestCounter;
 pub use lambda_stub::{Invocation, LambdaStub};

@@ -87,7 +87,12 @@ pub struct Received {
 impl Received {
     /// A header's value, `""` when absent.
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).map(String::as_str).unwrap_or("")
+        self.get(name).unwrap_or("")
+    }
+
+    /// A header's value, if it was sent.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
     }
 }
 

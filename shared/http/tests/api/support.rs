@@ -69,13 +69,7 @@ impl Clock for TestClock {
     }
 }
 
-/// Tuesday 2030-01-15 15:00 UTC = 10:00 in New York: inside every window, so SMS and
-/// emails decided now are due now.
-pub fn tuesday_morning_in_new_york() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2030-01-15T15:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc)
-}
+pub use testkit::fixtures::tuesday_morning_in_new_york;
 
 #[derive(Debug, Clone, Copy)]
 pub enum Store {
