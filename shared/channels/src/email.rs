@@ -1,12 +1,12 @@
 use std::fmt;
 
 use aws_sdk_sesv2::types::{
-    Body, Content, Destination, EmailContent, Message, MessageHeader, MessageTag,
+    Body, Content, Destination, EmailContent as SesContent, Message, MessageHeader, MessageTag,
 };
 use base64::Engine;
 
 use crate::aws::{Repeat, classify, without_sdk_retries_sesv2};
-use crate::{Outbound, RetryPolicy, SendError, Sender, Sent};
+use crate::{EmailContent, EmailIdentity, Outbound, RetryPolicy, SendError, Sender, Sent};
 
 /// Email through Amazon SES v2 `SendEmail`, from a verified identity, with an HTML and a
 /// text part, the account's configuration set and tags carrying the follow-up id.
@@ -169,13 +169,19 @@ fn content(text: &str) -> Result<Content, SendError> {
 impl Sender for SesEmail {
     async fn send(&self, message: &Outbound) -> Result<Sent, SendError> {
         let Outbound::Email {
-            from_name,
-            from_address,
             to,
-            subject,
-            html,
-            text,
-            configuration_set,
+            sender:
+                EmailIdentity {
+                    name: from_name,
+                    address: from_address,
+                    configuration_set,
+                },
+            content:
+                EmailContent {
+                    subject,
+                    html,
+                    text,
+                },
             tags,
             headers,
             ..
@@ -184,7 +190,7 @@ impl Sender for SesEmail {
             return Err(SendError::wrong_channel("email", message));
         };
         let from = from_header(from_name, from_address)?;
-        check_address("to", to)?;
+        check_address("to", to.as_str())?;
         if subject.contains(['\r', '\n']) {
             return Err(SendError::permanent(
                 "invalid_header",
@@ -209,7 +215,7 @@ impl Sender for SesEmail {
                     .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let email = EmailContent::builder()
+        let email = SesContent::builder()
             .simple(
                 Message::builder()
                     .subject(content(subject)?)
@@ -234,7 +240,7 @@ impl Sender for SesEmail {
                 self.client
                     .send_email()
                     .from_email_address(&from)
-                    .destination(Destination::builder().to_addresses(to).build())
+                    .destination(Destination::builder().to_addresses(to.as_str()).build())
                     .content(email.clone())
                     .set_configuration_set_name(configuration_set.clone().filter(|c| !c.is_empty()))
                     .set_email_tags(Some(tags.clone()).filter(|t| !t.is_empty()))

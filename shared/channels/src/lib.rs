@@ -33,7 +33,9 @@ pub use call::VoiceCall;
 pub use email::{SesEmail, from_header};
 pub use error::SendError;
 pub use http::DEFAULT_HTTP_TIMEOUT;
-pub use message::{EmailKind, Outbound, PlatformTarget, Sent};
+pub use message::{
+    EmailContent, EmailIdentity, EmailKind, Outbound, PlatformTarget, Sent, SmsIdentity,
+};
 pub use outbox::{Outbox, OutboxEntry};
 pub use platform_call::{KeyName, PlatformApis, PlatformCalls, PlatformLookup};
 pub use retry::RetryPolicy;

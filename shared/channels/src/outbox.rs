@@ -164,7 +164,7 @@ impl fmt::Debug for Outbox {
 fn summary(message: &Outbound) -> String {
     match message {
         Outbound::Sms { text, .. } => text.clone(),
-        Outbound::Email { subject, text, .. } => format!("{subject}\n\n{text}"),
+        Outbound::Email { content, .. } => format!("{}\n\n{}", content.subject, content.text),
         Outbound::WhatsApp {
             template_name,
             language,
@@ -212,8 +212,8 @@ impl MailboxSend for Outbox {
         message: &Outbound,
     ) -> Result<MailboxSent, SendError> {
         let mut message = message.clone();
-        if let Outbound::Email { from_address, .. } = &mut message {
-            from_address.clone_from(&mailbox.address);
+        if let Outbound::Email { sender, .. } = &mut message {
+            sender.address.clone_from(&mailbox.address);
         }
         let mut detail = serde_json::to_value(&message)
             .map_err(|e| SendError::permanent("invalid_request", e.to_string()))?;

@@ -353,7 +353,7 @@ impl Sender for PlatformCalls {
             };
         };
         let call = CallParts {
-            to,
+            to: to.as_str(),
             instructions,
             account_id,
             followup_id,

@@ -3,7 +3,7 @@ use std::fmt;
 use aws_sdk_sns::types::MessageAttributeValue;
 
 use crate::aws::{Repeat, classify, without_sdk_retries_sns};
-use crate::{Outbound, RetryPolicy, SendError, Sender, Sent};
+use crate::{Outbound, RetryPolicy, SendError, Sender, Sent, SmsIdentity};
 
 /// SMS through Amazon SNS `Publish` to a phone number, as a transactional message.
 ///
@@ -68,13 +68,16 @@ impl Sender for SnsSms {
         let Outbound::Sms {
             to,
             text,
-            sender_id,
-            origination_number,
+            sender:
+                SmsIdentity {
+                    sender_id,
+                    origination_number,
+                },
         } = message
         else {
             return Err(SendError::wrong_channel("SMS", message));
         };
-        if self.opted_out(to).await? {
+        if self.opted_out(to.as_str()).await? {
             return Err(SendError::OptedOut);
         }
         let mut attributes = vec![("AWS.SNS.SMS.SMSType", string_attribute("Transactional")?)];
@@ -87,7 +90,11 @@ impl Sender for SnsSms {
         let output = self
             .retry
             .run("sns publish", || async {
-                let mut publish = self.client.publish().phone_number(to).message(text);
+                let mut publish = self
+                    .client
+                    .publish()
+                    .phone_number(to.as_str())
+                    .message(text);
                 for (name, value) in &attributes {
                     publish = publish.message_attributes(*name, value.clone());
                 }

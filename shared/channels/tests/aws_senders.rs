@@ -8,9 +8,19 @@ use std::time::Duration;
 
 use base64::Engine;
 use channels::{
-    Outbound, RetryPolicy, SecretSource, SendError, Sender, SesEmail, SnsSms, SsmSecrets,
+    EmailContent, EmailIdentity, Outbound, RetryPolicy, SecretSource, SendError, Sender, SesEmail,
+    SmsIdentity, SnsSms, SsmSecrets,
 };
+use policy::values::{EmailAddress, PhoneNumber};
 use testkit::{Moto, unique, unique_phone};
+
+fn phone(raw: &str) -> PhoneNumber {
+    PhoneNumber::parse("to", raw).expect("a test number is valid")
+}
+
+fn address(raw: &str) -> EmailAddress {
+    EmailAddress::parse("to", raw).expect("a test address is valid")
+}
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
@@ -22,10 +32,12 @@ fn fast_retry() -> RetryPolicy {
 
 fn sms(to: &str, text: &str) -> Outbound {
     Outbound::Sms {
-        to: to.into(),
+        to: phone(to),
+        sender: SmsIdentity {
+            sender_id: Some("AcmeCo".into()),
+            origination_number: Some("+12025550100".into()),
+        },
         text: text.into(),
-        sender_id: Some("AcmeCo".into()),
-        origination_number: Some("+12025550100".into()),
     }
 }
 
@@ -150,10 +162,9 @@ async fn sms_without_sender_settings_carries_only_the_message_type() {
     let sender = SnsSms::new(&aws_sdk_sns::Client::new(&moto.sdk_config()));
     let phone = unique_phone();
     let message = Outbound::Sms {
-        to: phone.clone(),
+        to: self::phone(&phone),
+        sender: SmsIdentity::default(),
         text: "Hello".into(),
-        sender_id: None,
-        origination_number: None,
     };
 
     sender.send(&message).await.unwrap();
@@ -189,7 +200,7 @@ async fn sms_sender_refuses_other_channels() {
     let moto = Moto::shared();
     let sender = SnsSms::new(&aws_sdk_sns::Client::new(&moto.sdk_config()));
     let call = Outbound::Call {
-        to: unique_phone(),
+        to: phone(&unique_phone()),
         agent_id: "agent".into(),
         instructions: "hi".into(),
         account_id: "acme".into(),
@@ -297,13 +308,17 @@ async fn ses_with_identity(moto: &Moto) -> (aws_sdk_sesv2::Client, String) {
 fn email(from: &str, to: &str, from_name: &str) -> Outbound {
     Outbound::Email {
         kind: channels::EmailKind::Email,
-        from_name: from_name.into(),
-        from_address: from.into(),
-        to: to.into(),
-        subject: "Thanks for your time, Ana".into(),
-        html: "<p>Here is the <a href=\"https://acme.example/m\">meeting link</a>.</p>".into(),
-        text: "Here is the meeting link: https://acme.example/m".into(),
-        configuration_set: None,
+        to: address(to),
+        sender: EmailIdentity {
+            name: from_name.into(),
+            address: from.into(),
+            configuration_set: None,
+        },
+        content: EmailContent {
+            subject: "Thanks for your time, Ana".into(),
+            html: "<p>Here is the <a href=\"https://acme.example/m\">meeting link</a>.</p>".into(),
+            text: "Here is the meeting link: https://acme.example/m".into(),
+        },
         tags: vec![
             ("followup_id".into(), "fu_01J9".into()),
             ("account_id".into(), "acme corp".into()),
@@ -388,33 +403,11 @@ async fn email_with_a_configuration_set_goes_through() {
         .await
         .unwrap();
     let to = format!("{}@contact.example", unique("ana"));
-    let Outbound::Email {
-        kind,
-        from_name,
-        from_address,
-        to: email_to,
-        subject,
-        html,
-        text,
-        tags,
-        headers,
-        ..
-    } = email(&from, &to, "Acme")
-    else {
+    let mut message = email(&from, &to, "Acme");
+    let Outbound::Email { sender, .. } = &mut message else {
         unreachable!()
     };
-    let message = Outbound::Email {
-        kind,
-        from_name,
-        from_address,
-        to: email_to,
-        subject,
-        html,
-        text,
-        configuration_set: Some(set),
-        tags,
-        headers,
-    };
+    sender.configuration_set = Some(set);
 
     SesEmail::new(&ses).send(&message).await.unwrap();
 

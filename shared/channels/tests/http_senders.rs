@@ -7,8 +7,13 @@ use std::time::Duration;
 use channels::{
     Outbound, RetryPolicy, SecretSource, SendError, Sender, StaticSecrets, VoiceCall, WhatsAppCloud,
 };
+use policy::values::PhoneNumber;
 use serde_json::{Value, json};
 use testkit::recording::{RecordingStub as Stub, Reply};
+
+fn phone(raw: &str) -> PhoneNumber {
+    PhoneNumber::parse("to", raw).expect("a test number is valid")
+}
 
 fn fast_retry() -> RetryPolicy {
     RetryPolicy {
@@ -36,7 +41,7 @@ fn whatsapp(url: &str) -> WhatsAppCloud {
 
 fn template_message() -> Outbound {
     Outbound::WhatsApp {
-        to: "+14155550123".into(),
+        to: phone("+14155550123"),
         template_name: "followup_after_call".into(),
         language: "en_US".into(),
         parameters: vec!["Ana".into(), "Thursday 3 pm".into()],
@@ -258,7 +263,7 @@ fn voice(url: &str) -> VoiceCall {
 
 fn follow_up_call() -> Outbound {
     Outbound::Call {
-        to: "+14155550123".into(),
+        to: phone("+14155550123"),
         agent_id: "agent_sales_es".into(),
         instructions: "Call Ana back about the Thursday demo.".into(),
         account_id: "acme".into(),

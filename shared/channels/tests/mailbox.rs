@@ -9,8 +9,9 @@ use channels::mailbox::oauth::{self, OAuthHttp, Pkce};
 use channels::mailbox::{
     Endpoints, MAILBOX_DISCONNECTED, Mailbox, MailboxApi, MailboxSend, OAuthApp, Provider,
 };
-use channels::{Outbound, RetryPolicy, Secret, SendError};
+use channels::{EmailContent, EmailIdentity, Outbound, RetryPolicy, Secret, SendError};
 use mail_parser::{MessageParser, MimeHeaders};
+use policy::values::EmailAddress;
 use testkit::{Flavor, MailProviderStub};
 
 const REDIRECT: &str = "http://127.0.0.1:9/v1/mailboxes/cb";
@@ -67,13 +68,17 @@ async fn connected(flavor: Flavor, address: &str) -> (MailProviderStub, Mailbox)
 fn email() -> Outbound {
     Outbound::Email {
         kind: channels::EmailKind::Email,
-        from_name: "María at Acme".into(),
-        from_address: "ignored@ses.example".into(),
-        to: "lead@example.com".into(),
-        subject: "Following up on our call".into(),
-        html: "<p>Hi <b>Sam</b></p>".into(),
-        text: "Hi Sam".into(),
-        configuration_set: None,
+        to: EmailAddress::parse("to", "lead@example.com").expect("a test address is valid"),
+        sender: EmailIdentity {
+            name: "María at Acme".into(),
+            address: "ignored@ses.example".into(),
+            configuration_set: None,
+        },
+        content: EmailContent {
+            subject: "Following up on our call".into(),
+            html: "<p>Hi <b>Sam</b></p>".into(),
+            text: "Hi Sam".into(),
+        },
         tags: vec![
             ("account_id".into(), "acme".into()),
             ("followup_id".into(), "fu_0123abcd".into()),

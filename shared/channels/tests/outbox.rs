@@ -4,8 +4,17 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use channels::{Clock, Outbound, Outbox, Sender};
+use channels::{Clock, EmailContent, EmailIdentity, Outbound, Outbox, Sender, SmsIdentity};
 use chrono::{DateTime, TimeZone, Utc};
+use policy::values::{EmailAddress, PhoneNumber};
+
+fn phone(raw: &str) -> PhoneNumber {
+    PhoneNumber::parse("to", raw).expect("a test number is valid")
+}
+
+fn address(raw: &str) -> EmailAddress {
+    EmailAddress::parse("to", raw).expect("a test address is valid")
+}
 
 fn scratch_file(name: &str) -> PathBuf {
     std::env::temp_dir()
@@ -22,23 +31,26 @@ fn movable_clock(start: DateTime<Utc>) -> (Clock, Arc<Mutex<DateTime<Utc>>>) {
 
 fn sms() -> Outbound {
     Outbound::Sms {
-        to: "+14155550123".into(),
+        to: phone("+14155550123"),
+        sender: SmsIdentity::default(),
         text: "Hi Ana, thanks for the call.".into(),
-        sender_id: None,
-        origination_number: None,
     }
 }
 
 fn email() -> Outbound {
     Outbound::Email {
         kind: channels::EmailKind::Email,
-        from_name: "Acme".into(),
-        from_address: "hello@acme.example".into(),
-        to: "ana@contact.example".into(),
-        subject: "We missed you".into(),
-        html: "<p>Sorry we missed you.</p>".into(),
-        text: "Sorry we missed you.".into(),
-        configuration_set: None,
+        to: address("ana@contact.example"),
+        sender: EmailIdentity {
+            name: "Acme".into(),
+            address: "hello@acme.example".into(),
+            configuration_set: None,
+        },
+        content: EmailContent {
+            subject: "We missed you".into(),
+            html: "<p>Sorry we missed you.</p>".into(),
+            text: "Sorry we missed you.".into(),
+        },
         tags: vec![("followup_id".into(), "fu_1".into())],
         headers: vec![(
             "List-Unsubscribe".into(),
@@ -78,7 +90,7 @@ async fn outbox_summarises_whatsapp_and_call_messages() {
     let outbox = Outbox::new(None, channels::system_clock()).unwrap();
     outbox
         .send(&Outbound::WhatsApp {
-            to: "+14155550123".into(),
+            to: phone("+14155550123"),
             template_name: "followup_after_call".into(),
             language: "en_US".into(),
             parameters: vec!["Ana".into()],
@@ -88,7 +100,7 @@ async fn outbox_summarises_whatsapp_and_call_messages() {
         .unwrap();
     outbox
         .send(&Outbound::Call {
-            to: "+14155550123".into(),
+            to: phone("+14155550123"),
             agent_id: "agent_1".into(),
             instructions: "Call Ana back".into(),
             account_id: "acme".into(),

@@ -11,10 +11,11 @@
 
 use std::sync::Arc;
 
-use channels::{Outbound, SendError, Sender, Sent};
+use channels::{EmailContent, EmailIdentity, Outbound, SendError, Sender, Sent, SmsIdentity};
 use chrono::{DateTime, Duration, Utc};
 use policy::lifecycle::{Event, ProviderAnswer, Refused};
 use policy::platform::Lookup;
+use policy::values::{EmailAddress, PhoneNumber};
 use policy::{CallLookup, Channel, FollowUp, PlacedStep, Reason, SendCheck, Settings, Status};
 use serde::{Deserialize, Serialize};
 use store::StoreError;
@@ -699,21 +700,16 @@ impl Executor {
         from_mailbox: Option<&str>,
         email_headers: Vec<(String, String)>,
     ) -> Result<Outbound, policy::Error> {
-        let to = followup
-            .destination
-            .as_ref()
-            .map(|d| d.as_str().to_string())
-            .unwrap_or_default();
         match followup.channel {
-            Channel::Sms => self.render_sms(followup, settings, to),
+            Channel::Sms => self.render_sms(followup, settings),
             Channel::Email | Channel::MissedCallEmail => {
                 let from = EmailFrom {
                     mailbox: from_mailbox,
                     headers: email_headers,
                 };
-                self.render_email(followup, settings, to, from)
+                self.render_email(followup, settings, from)
             }
-            Channel::Whatsapp => render_whatsapp(followup, settings, to),
+            Channel::Whatsapp => render_whatsapp(followup, settings),
             Channel::Call => render_call(followup, settings),
         }
     }
@@ -723,23 +719,24 @@ impl Executor {
         &self,
         followup: &FollowUp,
         settings: &Settings,
-        to: String,
     ) -> Result<Outbound, policy::Error> {
         let sms = policy::render_sms(followup, settings)?;
         let account = &settings.account;
         Ok(Outbound::Sms {
-            to,
+            to: phone_to(followup)?,
+            sender: SmsIdentity {
+                sender_id: account
+                    .sms_sender_id
+                    .as_ref()
+                    .map(|s| s.as_str().to_string())
+                    .or_else(|| self.identity.sms_sender_id.clone()),
+                origination_number: account
+                    .sms_origination_number
+                    .as_ref()
+                    .map(|n| n.as_str().to_string())
+                    .or_else(|| self.identity.sms_origination_number.clone()),
+            },
             text: sms.text,
-            sender_id: account
-                .sms_sender_id
-                .as_ref()
-                .map(|s| s.as_str().to_string())
-                .or_else(|| self.identity.sms_sender_id.clone()),
-            origination_number: account
-                .sms_origination_number
-                .as_ref()
-                .map(|n| n.as_str().to_string())
-                .or_else(|| self.identity.sms_origination_number.clone()),
         })
     }
 
@@ -749,7 +746,6 @@ impl Executor {
         &self,
         followup: &FollowUp,
         settings: &Settings,
-        to: String,
         from: EmailFrom<'_>,
     ) -> Result<Outbound, policy::Error> {
         let email = policy::render_email(followup, settings)?;
@@ -774,17 +770,21 @@ impl Executor {
                 Channel::MissedCallEmail => channels::EmailKind::MissedCallEmail,
                 _ => channels::EmailKind::Email,
             },
-            from_name: email.from_name.unwrap_or_default(),
-            from_address,
-            to,
-            subject: email.subject,
-            html: email.html,
-            text: email.text,
-            configuration_set: account
-                .email_configuration_set
-                .as_ref()
-                .map(|c| c.as_str().to_string())
-                .or_else(|| self.identity.email_configuration_set.clone()),
+            to: email_to(followup)?,
+            sender: EmailIdentity {
+                name: email.from_name.unwrap_or_default(),
+                address: from_address,
+                configuration_set: account
+                    .email_configuration_set
+                    .as_ref()
+                    .map(|c| c.as_str().to_string())
+                    .or_else(|| self.identity.email_configuration_set.clone()),
+            },
+            content: EmailContent {
+                subject: email.subject,
+                html: email.html,
+                text: email.text,
+            },
             tags: vec![
                 ("account_id".into(), followup.account_id.to_string()),
                 ("followup_id".into(), followup.id.to_string()),
@@ -880,14 +880,10 @@ struct EmailFrom<'a> {
 
 /// The WhatsApp template message; its callback data ties delivery statuses back to
 /// this follow-up's attempt.
-fn render_whatsapp(
-    followup: &FollowUp,
-    settings: &Settings,
-    to: String,
-) -> Result<Outbound, policy::Error> {
+fn render_whatsapp(followup: &FollowUp, settings: &Settings) -> Result<Outbound, policy::Error> {
     let template = policy::whatsapp_template(followup, settings)?;
     Ok(Outbound::WhatsApp {
-        to,
+        to: phone_to(followup)?,
         template_name: template.name,
         language: template.language,
         parameters: template.parameters,
@@ -902,7 +898,7 @@ fn render_whatsapp(
 fn render_call(followup: &FollowUp, settings: &Settings) -> Result<Outbound, policy::Error> {
     let call = policy::call_request(followup, settings)?;
     Ok(Outbound::Call {
-        to: call.to.as_str().to_string(),
+        to: call.to,
         agent_id: call.agent_id.to_string(),
         instructions: call.instructions,
         account_id: followup.account_id.to_string(),
@@ -911,6 +907,32 @@ fn render_call(followup: &FollowUp, settings: &Settings) -> Result<Outbound, pol
         platform: crate::platforms::call_target(settings),
         variables: crate::platforms::call_variables(followup),
     })
+}
+
+/// The number an SMS or WhatsApp message goes to. The send-time re-check suppresses a
+/// follow-up without a destination before it is rendered, and `decide` gives each
+/// channel its kind of destination, so this fails only for a stored follow-up that
+/// contradicts itself: it fails as a call without a number does.
+fn phone_to(followup: &FollowUp) -> Result<PhoneNumber, policy::Error> {
+    let phone = followup.destination.as_ref().and_then(|d| d.phone());
+    phone
+        .cloned()
+        .ok_or_else(|| no_destination(followup, "phone number"))
+}
+
+/// The address an email goes to; see [`phone_to`] for when it can be missing.
+fn email_to(followup: &FollowUp) -> Result<EmailAddress, policy::Error> {
+    let email = followup.destination.as_ref().and_then(|d| d.email());
+    email
+        .cloned()
+        .ok_or_else(|| no_destination(followup, "email address"))
+}
+
+fn no_destination(followup: &FollowUp, what: &str) -> policy::Error {
+    policy::Error::NotRenderable {
+        reason: Reason::NoDestination,
+        detail: format!("the follow-up {} has no {what}", followup.channel),
+    }
 }
 
 /// What is known about the recipient right before sending.

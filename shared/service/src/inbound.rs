@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use channels::{Outbound, SendError, Sender};
+use channels::{Outbound, SendError, Sender, SmsIdentity};
 use policy::{AccountId, Destination, DncSource, EmailAddress, PhoneNumber};
 use serde::Deserialize;
 use serde_json::Value;
@@ -277,12 +277,14 @@ impl Inbound {
             return Ok(false);
         }
         let message = Outbound::Sms {
-            to: contact.as_str().to_string(),
+            to: contact.clone(),
+            sender: SmsIdentity {
+                sender_id: settings.sms_sender_id.map(|s| s.as_str().to_string()),
+                origination_number: ours
+                    .or(settings.sms_origination_number)
+                    .map(|n| n.as_str().to_string()),
+            },
             text: policy::confirmation_text(settings.default_sender_name.as_ref()),
-            sender_id: settings.sms_sender_id.map(|s| s.as_str().to_string()),
-            origination_number: ours
-                .or(settings.sms_origination_number)
-                .map(|n| n.as_str().to_string()),
         };
         match sender.send_for(account.as_str(), &message).await {
             Ok(_) => Ok(true),

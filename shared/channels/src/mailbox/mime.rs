@@ -8,7 +8,7 @@ use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 
 use crate::email::{check_address, check_header};
-use crate::{Outbound, SendError};
+use crate::{EmailContent, EmailIdentity, Outbound, SendError};
 
 /// The header carrying the follow-up's id, so a reply or a bounce can be tied back.
 pub const FOLLOWUP_ID_HEADER: &str = "X-Followup-Id";
@@ -31,11 +31,15 @@ const BUILT_HEADERS: [&str; 10] = [
 /// `<{followup_id}@{domain of from}>` as its Message-ID; returns it with that id.
 pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, String), SendError> {
     let Outbound::Email {
-        from_name,
         to,
-        subject,
-        html,
-        text,
+        sender: EmailIdentity {
+            name: from_name, ..
+        },
+        content: EmailContent {
+            subject,
+            html,
+            text,
+        },
         tags,
         headers,
         ..
@@ -44,7 +48,7 @@ pub fn build_mime(message: &Outbound, from_address: &str) -> Result<(Vec<u8>, St
         return Err(SendError::wrong_channel("mailbox", message));
     };
     check_address("from_address", from_address)?;
-    check_address("to", to)?;
+    check_address("to", to.as_str())?;
     for (name, value) in headers {
         check_header(name, value)?;
         if BUILT_HEADERS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
