@@ -163,7 +163,7 @@ impl FollowUp {
 
     /// Waiting to go out (`scheduled` or `needs_review`): what an opt-out cancels.
     pub fn is_open(&self) -> bool {
-        matches!(self.status, Status::Scheduled | Status::NeedsReview)
+        Status::OPEN.contains(&self.status)
     }
 
     /// The contact opted out (`source` says how): an open follow-up is cancelled with

@@ -56,6 +56,22 @@ impl Precondition {
         }
     }
 
+    /// The pending slot a `NoPending` is about.
+    pub fn pending_key(&self) -> Option<PendingKey> {
+        match self {
+            Self::NoPending {
+                campaign_id,
+                contact_id,
+                channel,
+            } => Some(PendingKey {
+                campaign_id: campaign_id.clone(),
+                contact_id: contact_id.clone(),
+                channel: *channel,
+            }),
+            _ => None,
+        }
+    }
+
     /// Whether the precondition holds given what `history` knows.
     pub fn holds(&self, history: &History) -> bool {
         match self {
@@ -63,15 +79,9 @@ impl Precondition {
             Self::NotYetSent { .. } => self.guard_key().is_none_or(|key| {
                 !history.already_sent.contains(&key) && !history.awaiting_review.contains_key(&key)
             }),
-            Self::NoPending {
-                campaign_id,
-                contact_id,
-                channel,
-            } => !history.pending.contains_key(&PendingKey {
-                campaign_id: campaign_id.clone(),
-                contact_id: contact_id.clone(),
-                channel: *channel,
-            }),
+            Self::NoPending { .. } => self
+                .pending_key()
+                .is_none_or(|slot| !history.pending.contains_key(&slot)),
             Self::NotYetSuppressed(key) => !history.suppressed.contains_key(key),
         }
     }

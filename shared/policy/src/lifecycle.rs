@@ -220,8 +220,7 @@ fn allowed_from(event: &Event) -> &'static [Status] {
                 &[Status::Sending, Status::Placed, Status::Unknown]
             }
         },
-        // Waiting to go out.
-        Event::Cancel | Event::OptOut { .. } => &[Status::Scheduled, Status::NeedsReview],
+        Event::Cancel | Event::OptOut { .. } => &Status::OPEN,
         Event::Review { .. } => &[Status::NeedsReview],
     }
 }

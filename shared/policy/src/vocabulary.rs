@@ -106,6 +106,9 @@ pub enum Status {
 }
 
 impl Status {
+    /// Waiting to go out: an operator may still cancel these, an opt-out cancels them.
+    pub const OPEN: [Status; 2] = [Self::Scheduled, Self::NeedsReview];
+
     pub const ALL: [Status; 11] = [
         Self::Scheduled,
         Self::Sending,

@@ -89,18 +89,18 @@ async fn send(
     request: HttpRequest,
 ) -> Result<HttpResponse, ConnectorError> {
     let request = to_reqwest(&client, request).await?;
-    let response = client.execute(request).await.map_err(connector_error)?;
+    let mut response = client.execute(request).await.map_err(connector_error)?;
     let status = StatusCode::try_from(response.status().as_u16())
         .map_err(|e| ConnectorError::other(Box::new(e), None))?;
-    let headers: Vec<(String, String)> = response
-        .headers()
-        .iter()
-        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_owned())))
-        .collect();
+    let headers = std::mem::take(response.headers_mut());
     let body = response.bytes().await.map_err(connector_error)?;
     let mut answer = HttpResponse::new(status, SdkBody::from(body));
-    for (name, value) in headers {
-        answer.headers_mut().append(name, value);
+    for (name, value) in &headers {
+        if let Ok(value) = value.to_str() {
+            answer
+                .headers_mut()
+                .append(name.as_str().to_owned(), value.to_owned());
+        }
     }
     Ok(answer)
 }

@@ -171,15 +171,9 @@ impl Reading<'_> {
                 }
                 None => false,
             },
-            Precondition::NoPending {
-                campaign_id,
-                contact_id,
-                channel,
-            } => {
-                let slot = policy::PendingKey {
-                    campaign_id: campaign_id.clone(),
-                    contact_id: contact_id.clone(),
-                    channel: *channel,
+            Precondition::NoPending { .. } => {
+                let Some(slot) = precondition.pending_key() else {
+                    return Ok(false);
                 };
                 let Some(id) = repo.pending_holder(account, &slot).await? else {
                     return Ok(false);
