@@ -8,7 +8,9 @@ use http_api::auth::tenant_from_jwt_claim;
 use service::clock::SystemClock;
 use service::{Engine, config};
 
-#[tokio::main]
+// One event at a time per sandbox: one thread (no worker pool, no per-thread
+// allocator arenas) is all a Lambda function needs, and costs the least memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;

@@ -17,7 +17,9 @@ use service::dispatch::{Dispatcher, StreamChange};
 use service::parked::{self, Parked};
 use tracing::Instrument;
 
-#[tokio::main]
+// One event at a time per sandbox: one thread (no worker pool, no per-thread
+// allocator arenas) is all a Lambda function needs, and costs the least memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;

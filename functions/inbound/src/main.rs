@@ -10,7 +10,9 @@ use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use service::inbound::{Inbound, SnsEvent};
 
-#[tokio::main]
+// One event at a time per sandbox: one thread (no worker pool, no per-thread
+// allocator arenas) is all a Lambda function needs, and costs the least memory.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
     let sdk = service::aws::load().await;
