@@ -247,7 +247,10 @@ async fn a_do_not_call_entry_added_after_scheduling_stops_the_send_in_the_emulat
     );
     world
         .engine
-        .add_dnc(&world.account, &world.phone)
+        .add_dnc(
+            &world.account,
+            &policy::Destination::parse("value", &world.phone).unwrap(),
+        )
         .await
         .unwrap();
     for invocation in world.lambda.take() {
@@ -304,7 +307,7 @@ async fn cancelling_a_scheduled_callback_deletes_its_schedule() {
 
     world
         .engine
-        .cancel_followup(&world.account, call.id.as_str())
+        .cancel_followup(&world.account, &call.id)
         .await
         .unwrap();
     // The stream replays from the start; every change is applied in order again.

@@ -1610,7 +1610,12 @@ async fn prepare(world: &World) -> Ctx {
     // globex: a campaign of its own and a call whose SMS waits for review.
     world
         .engine
-        .put_campaign_settings(&world.globex, "camp-globex", &campaign_json(), None)
+        .put_campaign_settings(
+            &world.globex,
+            &policy::CampaignId::parse("campaign_id", "camp-globex").unwrap(),
+            policy::CampaignSettings::from_json(&campaign_json()).unwrap(),
+            None,
+        )
         .await
         .unwrap();
     let mut review = answered_call("call-g", "contact-g", "+14155550123", "g@example.com", now);
@@ -1655,7 +1660,10 @@ async fn prepare(world: &World) -> Ctx {
     let globex_secret_id = secrets.body["items"][0]["id"].as_str().unwrap().to_string();
     world
         .engine
-        .add_dnc(&world.acme, "+14155550000")
+        .add_dnc(
+            &world.acme,
+            &policy::Destination::parse("value", "+14155550000").unwrap(),
+        )
         .await
         .unwrap();
     Ctx {

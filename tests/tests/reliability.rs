@@ -224,7 +224,14 @@ async fn campaign_followups(engine: &Engine, account: &AccountId) -> Vec<FollowU
     let mut cursor = None;
     loop {
         let page = engine
-            .campaign_followups(account, "camp-1", None, None, cursor, Some(100))
+            .campaign_followups(
+                account,
+                &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+                None,
+                None,
+                cursor,
+                Some(100),
+            )
             .await
             .unwrap();
         all.extend(page.items);
@@ -528,12 +535,22 @@ impl FaultWorld {
         e.put_account_settings(&world.account, &account_settings, None)
             .await
             .unwrap();
-        e.put_agent_settings(&world.account, "agent-1", &harness::agent_json(), None)
-            .await
-            .unwrap();
-        e.put_campaign_settings(&world.account, "camp-1", &harness::campaign_json(), None)
-            .await
-            .unwrap();
+        e.put_agent_settings(
+            &world.account,
+            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
+            policy::AgentSettings::from_json(&harness::agent_json()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        e.put_campaign_settings(
+            &world.account,
+            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+            policy::CampaignSettings::from_json(&harness::campaign_json()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
         world
     }
 
@@ -1243,7 +1260,9 @@ async fn flaky_executor(
     tempfile::TempDir,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = harness::TestClock::at(harness::tuesday_morning_in_new_york());
+    let clock = std::sync::Arc::new(harness::TestClock::at(
+        harness::tuesday_morning_in_new_york(),
+    ));
     let ttl = clock.clone();
     let table: Arc<dyn store::Table> = Arc::new(
         store::EmbeddedTable::open(dir.path().join("t.redb"))
@@ -1261,11 +1280,21 @@ async fn flaky_executor(
         .await
         .unwrap();
     engine
-        .put_agent_settings(&account, "agent-1", &harness::agent_json(), None)
+        .put_agent_settings(
+            &account,
+            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
+            policy::AgentSettings::from_json(&harness::agent_json()).unwrap(),
+            None,
+        )
         .await
         .unwrap();
     engine
-        .put_campaign_settings(&account, "camp-1", &harness::campaign_json(), None)
+        .put_campaign_settings(
+            &account,
+            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+            policy::CampaignSettings::from_json(&harness::campaign_json()).unwrap(),
+            None,
+        )
         .await
         .unwrap();
     let body = harness::answered_call(
@@ -1350,7 +1379,13 @@ async fn a_message_whose_outcome_write_failed_once_after_the_send_is_recorded_se
         "the outcome is written again: {first:?}"
     );
     let account = AccountId::parse("account_id", harness::ACME).unwrap();
-    let followup = engine.followup(&account, &input.followup_id).await.unwrap();
+    let followup = engine
+        .followup(
+            &account,
+            &policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(followup.value.status, Status::Sent);
     assert_eq!(outbox.list().len(), 1, "sent once");
 }
@@ -1365,7 +1400,13 @@ async fn a_message_whose_outcome_write_failed_after_the_send_is_surfaced_as_unkn
     assert_eq!(outbox.list().len(), 1, "the provider has the SMS");
     let retries = lambda_retries(&executor, &clock, &input).await;
     let account = AccountId::parse("account_id", harness::ACME).unwrap();
-    let followup = engine.followup(&account, &input.followup_id).await.unwrap();
+    let followup = engine
+        .followup(
+            &account,
+            &policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(outbox.list().len(), 1, "never sent twice");
     assert_eq!(
         followup.value.status,
@@ -1386,7 +1427,13 @@ async fn a_claim_whose_answer_was_lost_and_retried_by_the_sdk_still_sends_the_me
     let first = executor.execute(&input).await;
     let retries = lambda_retries(&executor, &clock, &input).await;
     let account = AccountId::parse("account_id", harness::ACME).unwrap();
-    let followup = engine.followup(&account, &input.followup_id).await.unwrap();
+    let followup = engine
+        .followup(
+            &account,
+            &policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap(),
+        )
+        .await
+        .unwrap();
     assert!(
         outbox.list().len() == 1 || followup.value.status != Status::Sending,
         "first {first:?}, then {retries:?}: {} sent, the follow-up is {}",

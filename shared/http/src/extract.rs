@@ -1,10 +1,15 @@
 //! Request pieces with problem+json rejections: a bounded raw body, a JSON body, the
-//! `If-Match` version, and list query parameters.
+//! `If-Match` version, list query parameters, and path ids parsed into the policy's
+//! types, so the engine is handed typed values only.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use policy::{
+    AgentId, CampaignId, Channel, ContactId, Destination, FieldError, FollowUpId, MailboxId,
+    Status, ValidationErrors,
+};
 use serde_json::Value;
 
 use crate::problem::Problem;
@@ -130,5 +135,98 @@ impl PageQuery {
                     .ok_or_else(|| Problem::field("limit", "must be a whole number from 1 to 100"))
             })
             .transpose()
+    }
+}
+
+/// A value of the request path (`/v1/agents/{agent_id}`…) parsed into its policy type.
+/// An unparseable value is a 400 naming the field, except where the type says
+/// otherwise (an id no follow-up can have is simply not found).
+pub struct PathId<T>(pub T);
+
+/// How a path value is parsed, and what an unparseable one answers.
+pub trait PathParam: Sized {
+    fn from_path(raw: &str) -> Result<Self, Problem>;
+}
+
+impl<T: PathParam, S: Send + Sync> FromRequestParts<S> for PathId<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| Problem::new(rejection.status(), rejection.body_text()))?;
+        T::from_path(&raw).map(PathId)
+    }
+}
+
+macro_rules! path_param {
+    ($($type:ty => $field:literal),* $(,)?) => {$(
+        impl PathParam for $type {
+            fn from_path(raw: &str) -> Result<Self, Problem> {
+                <$type>::parse($field, raw).map_err(|e| ValidationErrors::from(e).into())
+            }
+        }
+    )*};
+}
+
+path_param! {
+    AgentId => "agent_id",
+    CampaignId => "campaign_id",
+    ContactId => "contact_id",
+    Destination => "phone_or_email",
+    MailboxId => "mailbox_id",
+}
+
+impl PathParam for FollowUpId {
+    fn from_path(raw: &str) -> Result<Self, Problem> {
+        FollowUpId::parse("followup_id", raw)
+            .map_err(|_| Problem::new(StatusCode::NOT_FOUND, "follow-up not found"))
+    }
+}
+
+/// Both parts of a request, or every invalid field of both (the path's first), so a
+/// client fixes them in one go. A part that failed otherwise (404, 413…) wins as is.
+pub fn both<A, B>(
+    first: Result<A, Problem>,
+    second: Result<B, impl Into<Problem>>,
+) -> Result<(A, B), Problem> {
+    match (first, second.map_err(Into::into)) {
+        (Ok(a), Ok(b)) => Ok((a, b)),
+        (Err(mut e1), Err(e2)) if is_validation(&e1) && is_validation(&e2) => {
+            e1.errors.extend(e2.errors);
+            Err(e1)
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+fn is_validation(problem: &Problem) -> bool {
+    problem.status() == StatusCode::BAD_REQUEST && !problem.errors.is_empty()
+}
+
+impl PageQuery {
+    /// The `status` filter of a follow-up list, if any.
+    pub fn status(&self) -> Result<Option<Status>, Problem> {
+        self.status
+            .as_deref()
+            .map(|s| Status::parse("status", s))
+            .transpose()
+            .map_err(|e| ValidationErrors::from(e).into())
+    }
+
+    /// The `channel` filter of a follow-up list, if any.
+    pub fn channel(&self) -> Result<Option<Channel>, Problem> {
+        self.channel
+            .as_deref()
+            .map(|raw| {
+                serde_json::from_value(Value::String(raw.to_owned())).map_err(|_| {
+                    FieldError::new(
+                        "channel",
+                        "must be one of sms, email, missed_call_email, whatsapp, call",
+                    )
+                })
+            })
+            .transpose()
+            .map_err(|e| ValidationErrors::from(e).into())
     }
 }

@@ -399,11 +399,14 @@ impl Engine {
             .collect())
     }
 
-    pub async fn delete_mailbox(&self, account: &AccountId, id: &str) -> Result<(), ServiceError> {
-        let id = MailboxId::parse("mailbox_id", id).map_err(ValidationErrors::from)?;
+    pub async fn delete_mailbox(
+        &self,
+        account: &AccountId,
+        id: &MailboxId,
+    ) -> Result<(), ServiceError> {
         match self
             .repo
-            .delete_record(mailbox_key(account, &id), None)
+            .delete_record(mailbox_key(account, id), None)
             .await
         {
             Err(ServiceError::NotFound(_)) => Err(ServiceError::NotFound("mailbox")),

@@ -30,10 +30,6 @@ pub const DEFAULT_SECRET_OVERLAP_SECONDS: i64 = 24 * 3600;
 /// At most this many active secrets per account.
 pub const MAX_ACTIVE_SECRETS: usize = 5;
 
-fn parse<T>(result: Result<T, policy::FieldError>) -> Result<T, ServiceError> {
-    result.map_err(|e| ServiceError::Invalid(ValidationErrors::from(e)))
-}
-
 /// The page size asked for, bounded.
 pub fn page_size(limit: Option<u32>) -> u32 {
     limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)
@@ -116,11 +112,10 @@ impl Engine {
     pub async fn agent_settings(
         &self,
         account: &AccountId,
-        agent: &str,
+        agent: &AgentId,
     ) -> Result<Versioned<AgentSettings>, ServiceError> {
-        let agent = parse(AgentId::parse("agent_id", agent))?;
         self.repo
-            .agent_settings(account, &agent)
+            .agent_settings(account, agent)
             .await?
             .ok_or(ServiceError::NotFound("agent follow-up settings"))
     }
@@ -128,16 +123,13 @@ impl Engine {
     pub async fn put_agent_settings(
         &self,
         account: &AccountId,
-        agent: &str,
-        body: &Value,
+        agent: &AgentId,
+        settings: AgentSettings,
         if_match: Option<u64>,
     ) -> Result<Versioned<AgentSettings>, ServiceError> {
-        let agent = parse(AgentId::parse("agent_id", agent));
-        let settings = AgentSettings::from_json(body);
-        let (agent, settings) = both(agent, settings)?;
         let version = self
             .repo
-            .put_record(records::agent_key(account, &agent), &settings, if_match)
+            .put_record(records::agent_key(account, agent), &settings, if_match)
             .await?;
         Ok(Versioned {
             value: settings,
@@ -148,23 +140,21 @@ impl Engine {
     pub async fn delete_agent_settings(
         &self,
         account: &AccountId,
-        agent: &str,
+        agent: &AgentId,
         if_match: Option<u64>,
     ) -> Result<(), ServiceError> {
-        let agent = parse(AgentId::parse("agent_id", agent))?;
         self.repo
-            .delete_record(records::agent_key(account, &agent), if_match)
+            .delete_record(records::agent_key(account, agent), if_match)
             .await
     }
 
     pub async fn campaign_settings(
         &self,
         account: &AccountId,
-        campaign: &str,
+        campaign: &CampaignId,
     ) -> Result<Versioned<CampaignSettings>, ServiceError> {
-        let campaign = parse(CampaignId::parse("campaign_id", campaign))?;
         self.repo
-            .campaign_settings(account, &campaign)
+            .campaign_settings(account, campaign)
             .await?
             .ok_or(ServiceError::NotFound("campaign follow-up settings"))
     }
@@ -172,18 +162,15 @@ impl Engine {
     pub async fn put_campaign_settings(
         &self,
         account: &AccountId,
-        campaign: &str,
-        body: &Value,
+        campaign: &CampaignId,
+        settings: CampaignSettings,
         if_match: Option<u64>,
     ) -> Result<Versioned<CampaignSettings>, ServiceError> {
-        let campaign = parse(CampaignId::parse("campaign_id", campaign));
-        let settings = CampaignSettings::from_json(body);
-        let (campaign, settings) = both(campaign, settings)?;
         self.check_email_senders(account, &settings).await?;
         let version = self
             .repo
             .put_record(
-                records::campaign_key(account, &campaign),
+                records::campaign_key(account, campaign),
                 &settings,
                 if_match,
             )
@@ -197,12 +184,11 @@ impl Engine {
     pub async fn delete_campaign_settings(
         &self,
         account: &AccountId,
-        campaign: &str,
+        campaign: &CampaignId,
         if_match: Option<u64>,
     ) -> Result<(), ServiceError> {
-        let campaign = parse(CampaignId::parse("campaign_id", campaign))?;
         self.repo
-            .delete_record(records::campaign_key(account, &campaign), if_match)
+            .delete_record(records::campaign_key(account, campaign), if_match)
             .await
     }
 
@@ -212,19 +198,12 @@ impl Engine {
     pub async fn preview_messages(
         &self,
         account: &AccountId,
-        campaign: &str,
-        body: &Value,
+        campaign: &CampaignId,
+        request: PreviewRequest,
     ) -> Result<MessagesPreview, ServiceError> {
-        let campaign = parse(CampaignId::parse("campaign_id", campaign));
-        let request = PreviewRequest::from_json(body);
-        let (campaign, request) = both(campaign, request)?;
         let campaign_settings = match request.settings {
             Some(settings) => settings,
-            None => {
-                self.campaign_settings(account, campaign.as_str())
-                    .await?
-                    .value
-            }
+            None => self.campaign_settings(account, campaign).await?.value,
         };
         let account_settings = self.account_settings(account).await?.value;
         let mut settings = Settings::new(account.clone(), account_settings);
@@ -238,7 +217,7 @@ impl Engine {
         settings.campaign = Some(campaign_settings);
         Ok(policy::render::preview_messages(
             &settings,
-            &campaign,
+            campaign,
             &request.sample,
             self.clock.now(),
         ))
@@ -358,19 +337,25 @@ impl Engine {
         self.repo.dnc_page(account, cursor, page_size(limit)).await
     }
 
-    pub async fn add_dnc(&self, account: &AccountId, raw: &str) -> Result<DncEntry, ServiceError> {
-        let value = parse(Destination::parse("phone_or_email", raw))?;
+    pub async fn add_dnc(
+        &self,
+        account: &AccountId,
+        value: &Destination,
+    ) -> Result<DncEntry, ServiceError> {
         let entry = DncEntry {
-            value,
+            value: value.clone(),
             added_at: self.clock.now(),
             source: policy::DncSource::Operator,
         };
         self.repo.add_dnc(account, &entry).await
     }
 
-    pub async fn remove_dnc(&self, account: &AccountId, raw: &str) -> Result<(), ServiceError> {
-        let value = parse(Destination::parse("phone_or_email", raw))?;
-        self.repo.remove_dnc(account, &value).await
+    pub async fn remove_dnc(
+        &self,
+        account: &AccountId,
+        value: &Destination,
+    ) -> Result<(), ServiceError> {
+        self.repo.remove_dnc(account, value).await
     }
 
     // ---- follow-ups ----
@@ -378,26 +363,16 @@ impl Engine {
     pub async fn campaign_followups(
         &self,
         account: &AccountId,
-        campaign: &str,
-        status: Option<&str>,
-        channel: Option<&str>,
+        campaign: &CampaignId,
+        status: Option<Status>,
+        channel: Option<Channel>,
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<Listing<FollowUp>, ServiceError> {
-        let campaign = CampaignId::parse("campaign_id", campaign);
-        let status = status.map(|s| Status::parse("status", s)).transpose();
-        let channel = channel.map(parse_channel).transpose();
-        let mut errors = Vec::new();
-        let campaign = collect(campaign, &mut errors);
-        let status = collect(status, &mut errors);
-        let channel = collect(channel, &mut errors);
-        let (Some(campaign), Some(status), Some(channel)) = (campaign, status, channel) else {
-            return Err(ValidationErrors(errors).into());
-        };
         self.repo
             .campaign_followups(
                 account,
-                &campaign,
+                campaign,
                 |f| status.is_none_or(|s| f.status == s) && channel.is_none_or(|c| f.channel == c),
                 cursor,
                 page_size(limit),
@@ -408,25 +383,22 @@ impl Engine {
     pub async fn contact_followups(
         &self,
         account: &AccountId,
-        contact: &str,
+        contact: &ContactId,
         cursor: Option<String>,
         limit: Option<u32>,
     ) -> Result<Listing<FollowUp>, ServiceError> {
-        let contact = parse(ContactId::parse("contact_id", contact))?;
         self.repo
-            .contact_followups(account, &contact, cursor, page_size(limit))
+            .contact_followups(account, contact, cursor, page_size(limit))
             .await
     }
 
     pub async fn followup(
         &self,
         account: &AccountId,
-        id: &str,
+        id: &FollowUpId,
     ) -> Result<Versioned<FollowUp>, ServiceError> {
-        let id = FollowUpId::parse("followup_id", id)
-            .map_err(|_| ServiceError::NotFound("follow-up"))?;
         self.repo
-            .followup(account, &id)
+            .followup(account, id)
             .await?
             .ok_or(ServiceError::NotFound("follow-up"))
     }
@@ -436,7 +408,7 @@ impl Engine {
     pub async fn cancel_followup(
         &self,
         account: &AccountId,
-        id: &str,
+        id: &FollowUpId,
     ) -> Result<FollowUp, ServiceError> {
         let stored = self.followup(account, id).await?;
         let cancelled = policy::lifecycle::apply(&stored.value, Event::Cancel, self.clock.now())
@@ -457,19 +429,9 @@ impl Engine {
     pub async fn send_reviewed(
         &self,
         account: &AccountId,
-        id: &str,
-        body: &Value,
+        id: &FollowUpId,
+        phone: PhoneNumber,
     ) -> Result<FollowUp, ServiceError> {
-        let raw = body
-            .get("destination")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                ServiceError::Invalid(ValidationErrors::single(
-                    "destination",
-                    "is required: the E.164 number to send to",
-                ))
-            })?;
-        let phone = parse(PhoneNumber::parse("destination", raw))?;
         let stored = self.followup(account, id).await?;
         if self
             .repo
@@ -577,42 +539,5 @@ impl Engine {
             ignored: None,
             followups,
         })
-    }
-}
-
-fn parse_channel(raw: &str) -> Result<Channel, policy::FieldError> {
-    serde_json::from_value(Value::String(raw.to_string())).map_err(|_| {
-        policy::FieldError::new(
-            "channel",
-            "must be one of sms, email, missed_call_email, whatsapp, call",
-        )
-    })
-}
-
-fn collect<T>(
-    result: Result<T, impl Into<ValidationErrors>>,
-    errors: &mut Vec<policy::FieldError>,
-) -> Option<T> {
-    match result {
-        Ok(value) => Some(value),
-        Err(e) => {
-            errors.extend(e.into().0);
-            None
-        }
-    }
-}
-
-fn both<A, B>(
-    a: Result<A, ServiceError>,
-    b: Result<B, ValidationErrors>,
-) -> Result<(A, B), ServiceError> {
-    match (a, b) {
-        (Ok(a), Ok(b)) => Ok((a, b)),
-        (Err(ServiceError::Invalid(mut e1)), Err(e2)) => {
-            e1.0.extend(e2.0);
-            Err(e1.into())
-        }
-        (Err(e), _) => Err(e),
-        (_, Err(e)) => Err(e.into()),
     }
 }

@@ -89,7 +89,7 @@ async fn the_send_time_check_reads_the_zone_reported_since() {
     // lost): the executor reads the contact's zone itself and holds it.
     let stored = world
         .engine
-        .followup(&world.account, call.id.as_str())
+        .followup(&world.account, &call.id)
         .await
         .unwrap();
     let mut back = stored.value.clone();
@@ -133,7 +133,10 @@ async fn a_retry_to_a_number_on_the_dnc_list_ends_suppressed_and_the_webhook_ans
     assert!(matches!(placed, Outcome::Sent { .. }), "{placed:?}");
     world
         .engine
-        .add_dnc(&world.account, "+14155552671")
+        .add_dnc(
+            &world.account,
+            &policy::Destination::parse("value", "+14155552671").unwrap(),
+        )
         .await
         .unwrap();
     let unanswered = set(
@@ -149,7 +152,7 @@ async fn a_retry_to_a_number_on_the_dnc_list_ends_suppressed_and_the_webhook_ans
     assert!(answer["followups"].is_array(), "{answer}");
     let after = world
         .engine
-        .followup(&world.account, call.id.as_str())
+        .followup(&world.account, &call.id)
         .await
         .unwrap()
         .value;

@@ -84,7 +84,7 @@ async fn an_unsubscribe_cancels_the_pending_email_and_nothing_is_sent_to_the_add
     );
     let email = world
         .engine
-        .followup(&world.account, email.id.as_str())
+        .followup(&world.account, &email.id)
         .await
         .unwrap();
     assert_eq!(email.value.status, Status::Cancelled);
@@ -120,7 +120,10 @@ async fn the_dnc_list_shows_each_entry_with_its_source_and_time() {
     let now = world.clock.now();
     world
         .engine
-        .add_dnc(&world.account, "+14155550100")
+        .add_dnc(
+            &world.account,
+            &policy::Destination::parse("value", "+14155550100").unwrap(),
+        )
         .await
         .unwrap();
     world

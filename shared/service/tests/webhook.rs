@@ -107,7 +107,10 @@ async fn a_number_on_the_do_not_call_list_gets_no_sms() {
     let world = World::new().await;
     world
         .engine
-        .add_dnc(&world.account, "+14155552671")
+        .add_dnc(
+            &world.account,
+            &policy::Destination::parse("value", "+14155552671").unwrap(),
+        )
         .await
         .unwrap();
     world

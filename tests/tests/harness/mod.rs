@@ -29,23 +29,8 @@ use service::{Engine, Repository};
 use store::{EmbeddedTable, Key, Table};
 use tower::ServiceExt;
 
-/// A clock the test sets; shared by the engine, the executor and the table's TTL.
-pub struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    pub fn at(at: DateTime<Utc>) -> Arc<TestClock> {
-        Arc::new(TestClock(Mutex::new(at)))
-    }
-    pub fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
+/// The tests' clock: set by hand, shared by the engine, the executor and the table.
+pub type TestClock = service::clock::ManualClock;
 
 pub use testkit::fixtures::tuesday_morning_in_new_york;
 
@@ -153,7 +138,7 @@ impl World {
 
     pub async fn new(kind: StoreKind) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let clock = TestClock::at(tuesday_morning_in_new_york());
+        let clock = Arc::new(TestClock::at(tuesday_morning_in_new_york()));
         let ttl_clock = {
             let clock = clock.clone();
             move || clock.now().timestamp()
@@ -253,12 +238,22 @@ impl World {
         e.put_account_settings(account, &account_json(), None)
             .await
             .unwrap();
-        e.put_agent_settings(account, "agent-1", &agent_json(), None)
-            .await
-            .unwrap();
-        e.put_campaign_settings(account, "camp-1", &campaign_json(), None)
-            .await
-            .unwrap();
+        e.put_agent_settings(
+            account,
+            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
+            policy::AgentSettings::from_json(&agent_json()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        e.put_campaign_settings(
+            account,
+            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+            policy::CampaignSettings::from_json(&campaign_json()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -158,12 +158,22 @@ impl AwsWorld {
         e.put_account_settings(&self.account, &account, None)
             .await
             .unwrap();
-        e.put_agent_settings(&self.account, "agent-1", &agent, None)
-            .await
-            .unwrap();
-        e.put_campaign_settings(&self.account, "camp-1", &campaign, None)
-            .await
-            .unwrap();
+        e.put_agent_settings(
+            &self.account,
+            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
+            policy::AgentSettings::from_json(&agent).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        e.put_campaign_settings(
+            &self.account,
+            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+            policy::CampaignSettings::from_json(&campaign).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
     }
 
     /// An answered call with SMS and email consent, and optionally a callback request.
@@ -307,7 +317,12 @@ impl AwsWorld {
 
     pub async fn followups(&self, contact: &str) -> Vec<policy::FollowUp> {
         self.engine
-            .contact_followups(&self.account, contact, None, Some(100))
+            .contact_followups(
+                &self.account,
+                &policy::ContactId::parse("contact_id", contact).unwrap(),
+                None,
+                Some(100),
+            )
             .await
             .unwrap()
             .items

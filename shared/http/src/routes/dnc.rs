@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
+use policy::Destination;
 use service::{DncEntry, Engine, Listing};
 
 use crate::auth::Tenant;
-use crate::extract::PageQuery;
+use crate::extract::{PageQuery, PathId};
 use crate::problem::Problem;
 
 pub async fn list(
@@ -23,7 +24,7 @@ pub async fn list(
 pub async fn add(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(value): Path<String>,
+    PathId(value): PathId<Destination>,
 ) -> Result<Json<DncEntry>, Problem> {
     Ok(Json(engine.add_dnc(&account, &value).await?))
 }
@@ -31,7 +32,7 @@ pub async fn add(
 pub async fn remove(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(value): Path<String>,
+    PathId(value): PathId<Destination>,
 ) -> Result<StatusCode, Problem> {
     engine.remove_dnc(&account, &value).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -3,31 +3,27 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use policy::FollowUp;
+use policy::{CampaignId, ContactId, FollowUp, FollowUpId, PhoneNumber, ValidationErrors};
+use serde_json::Value;
 use service::{Engine, Listing};
 
 use crate::auth::Tenant;
-use crate::extract::{JsonBody, PageQuery, etag};
+use crate::extract::{JsonBody, PageQuery, PathId, both, etag};
 use crate::problem::Problem;
 
 pub async fn by_campaign(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(campaign): Path<String>,
+    campaign: Result<PathId<CampaignId>, Problem>,
     page: PageQuery,
 ) -> Result<Json<Listing<FollowUp>>, Problem> {
+    let (PathId(campaign), (status, channel)) =
+        both(campaign, both(page.status(), page.channel()))?;
     let limit = page.limit()?;
     let listing = engine
-        .campaign_followups(
-            &account,
-            &campaign,
-            page.status.as_deref(),
-            page.channel.as_deref(),
-            page.cursor,
-            limit,
-        )
+        .campaign_followups(&account, &campaign, status, channel, page.cursor, limit)
         .await?;
     Ok(Json(listing))
 }
@@ -35,7 +31,7 @@ pub async fn by_campaign(
 pub async fn by_contact(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(contact): Path<String>,
+    PathId(contact): PathId<ContactId>,
     page: PageQuery,
 ) -> Result<Json<Listing<FollowUp>>, Problem> {
     let limit = page.limit()?;
@@ -49,7 +45,7 @@ pub async fn by_contact(
 pub async fn one(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(id): Path<String>,
+    PathId(id): PathId<FollowUpId>,
 ) -> Result<Response, Problem> {
     let followup = engine.followup(&account, &id).await?;
     Ok((etag(followup.version), Json(followup.value)).into_response())
@@ -58,7 +54,7 @@ pub async fn one(
 pub async fn cancel(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(id): Path<String>,
+    PathId(id): PathId<FollowUpId>,
 ) -> Result<Json<FollowUp>, Problem> {
     Ok(Json(engine.cancel_followup(&account, &id).await?))
 }
@@ -67,8 +63,17 @@ pub async fn cancel(
 pub async fn send(
     State(engine): State<Arc<Engine>>,
     Tenant(account): Tenant,
-    Path(id): Path<String>,
+    id: Result<PathId<FollowUpId>, Problem>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<FollowUp>, Problem> {
-    Ok(Json(engine.send_reviewed(&account, &id, &body).await?))
+    // The number is checked first: a bad one is a 400 whatever the id.
+    let phone = body
+        .get("destination")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ValidationErrors::single("destination", "is required: the E.164 number to send to")
+        })
+        .and_then(|raw| PhoneNumber::parse("destination", raw).map_err(ValidationErrors::from))?;
+    let PathId(id) = id?;
+    Ok(Json(engine.send_reviewed(&account, &id, phone).await?))
 }

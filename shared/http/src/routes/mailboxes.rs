@@ -9,10 +9,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use policy::MailboxId;
 use serde_json::json;
 use service::Engine;
 
 use crate::auth::Tenant;
+use crate::extract::PathId;
 use crate::problem::Problem;
 
 type Engine_ = State<Arc<Engine>>;
@@ -52,7 +54,7 @@ pub async fn list(State(engine): Engine_, Tenant(account): Tenant) -> Result<Res
 pub async fn remove(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(id): Path<String>,
+    PathId(id): PathId<MailboxId>,
 ) -> Result<StatusCode, Problem> {
     engine.delete_mailbox(&account, &id).await?;
     Ok(StatusCode::NO_CONTENT)

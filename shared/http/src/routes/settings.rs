@@ -6,6 +6,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use policy::render::PreviewRequest;
+use policy::{AgentId, AgentSettings, CampaignId, CampaignSettings};
 use serde::Serialize;
 use serde_json::Value;
 use service::operations::SettingsOf;
@@ -13,7 +15,7 @@ use service::records::Versioned;
 use service::{Engine, Listing};
 
 use crate::auth::Tenant;
-use crate::extract::{IfMatch, JsonBody, PageQuery, RawBody, etag};
+use crate::extract::{IfMatch, JsonBody, PageQuery, PathId, RawBody, both, etag};
 use crate::problem::Problem;
 
 type Engine_ = State<Arc<Engine>>;
@@ -46,7 +48,7 @@ pub async fn put_account(
 pub async fn get_agent(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(agent): Path<String>,
+    PathId(agent): PathId<AgentId>,
 ) -> Result<Response, Problem> {
     Ok(versioned(engine.agent_settings(&account, &agent).await?))
 }
@@ -54,13 +56,14 @@ pub async fn get_agent(
 pub async fn put_agent(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(agent): Path<String>,
+    agent: Result<PathId<AgentId>, Problem>,
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
+    let (PathId(agent), settings) = both(agent, AgentSettings::from_json(&body))?;
     Ok(versioned(
         engine
-            .put_agent_settings(&account, &agent, &body, if_match)
+            .put_agent_settings(&account, &agent, settings, if_match)
             .await?,
     ))
 }
@@ -68,7 +71,7 @@ pub async fn put_agent(
 pub async fn delete_agent(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(agent): Path<String>,
+    PathId(agent): PathId<AgentId>,
     IfMatch(if_match): IfMatch,
 ) -> Result<StatusCode, Problem> {
     engine
@@ -80,7 +83,7 @@ pub async fn delete_agent(
 pub async fn get_campaign(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(campaign): Path<String>,
+    PathId(campaign): PathId<CampaignId>,
 ) -> Result<Response, Problem> {
     Ok(versioned(
         engine.campaign_settings(&account, &campaign).await?,
@@ -90,13 +93,14 @@ pub async fn get_campaign(
 pub async fn put_campaign(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(campaign): Path<String>,
+    campaign: Result<PathId<CampaignId>, Problem>,
     IfMatch(if_match): IfMatch,
     JsonBody(body): JsonBody,
 ) -> Result<Response, Problem> {
+    let (PathId(campaign), settings) = both(campaign, CampaignSettings::from_json(&body))?;
     Ok(versioned(
         engine
-            .put_campaign_settings(&account, &campaign, &body, if_match)
+            .put_campaign_settings(&account, &campaign, settings, if_match)
             .await?,
     ))
 }
@@ -104,7 +108,7 @@ pub async fn put_campaign(
 pub async fn delete_campaign(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(campaign): Path<String>,
+    PathId(campaign): PathId<CampaignId>,
     IfMatch(if_match): IfMatch,
 ) -> Result<StatusCode, Problem> {
     engine
@@ -166,11 +170,14 @@ pub async fn delete_secret(
 pub async fn preview_campaign(
     State(engine): Engine_,
     Tenant(account): Tenant,
-    Path(campaign): Path<String>,
+    campaign: Result<PathId<CampaignId>, Problem>,
     JsonBody(body): JsonBody,
 ) -> Result<Json<policy::render::MessagesPreview>, Problem> {
+    let (PathId(campaign), request) = both(campaign, PreviewRequest::from_json(&body))?;
     Ok(Json(
-        engine.preview_messages(&account, &campaign, &body).await?,
+        engine
+            .preview_messages(&account, &campaign, request)
+            .await?,
     ))
 }
 

@@ -5,13 +5,13 @@
 
 #![allow(dead_code)]
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, StatusCode, header};
 use axum::middleware::from_fn;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use http_api::LocalTokens;
 use http_api::auth::tenant_from_bearer;
 use http_body_util::BodyExt;
@@ -55,19 +55,8 @@ macro_rules! for_each_store {
     };
 }
 
-pub struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    pub fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
+/// The tests' clock: set by hand, shared by the engine, the executor and the table.
+pub type TestClock = service::clock::ManualClock;
 
 pub use testkit::fixtures::tuesday_morning_in_new_york;
 
@@ -184,7 +173,7 @@ pub struct Secret {
 
 impl World {
     pub async fn new(store: Store) -> World {
-        let clock = Arc::new(TestClock(Mutex::new(tuesday_morning_in_new_york())));
+        let clock = Arc::new(TestClock::at(tuesday_morning_in_new_york()));
         let now = {
             let clock = clock.clone();
             move || clock.now().timestamp()

@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use channels::Outbox;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use policy::{AccountId, FollowUp};
 use scheduling::{Job, ScheduleError, Schedules};
 use serde_json::Value;
@@ -20,22 +20,8 @@ use service::{Engine, Repository};
 use store::EmbeddedTable;
 pub use testkit::fixtures::{account_json, agent_json, answered_call, campaign_json};
 
-pub struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    pub fn set(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap() = at;
-    }
-    pub fn advance(&self, by: Duration) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
+/// The tests' clock: set by hand, shared by the engine, the executor and the table.
+pub type TestClock = service::clock::ManualClock;
 
 /// What a test's scheduler was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,7 +80,7 @@ pub use testkit::fixtures::tuesday_morning_in_new_york;
 impl World {
     pub async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(TestClock(Mutex::new(tuesday_morning_in_new_york())));
+        let clock = Arc::new(TestClock::at(tuesday_morning_in_new_york()));
         let table = {
             let clock = clock.clone();
             EmbeddedTable::open(dir.path().join("t.redb"))
@@ -143,12 +129,22 @@ impl World {
         e.put_account_settings(&self.account, &account, None)
             .await
             .unwrap();
-        e.put_agent_settings(&self.account, "agent-1", &agent, None)
-            .await
-            .unwrap();
-        e.put_campaign_settings(&self.account, "camp-1", &campaign, None)
-            .await
-            .unwrap();
+        e.put_agent_settings(
+            &self.account,
+            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
+            policy::AgentSettings::from_json(&agent).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+        e.put_campaign_settings(
+            &self.account,
+            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+            policy::CampaignSettings::from_json(&campaign).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
     }
 
     /// Posts a signed delivery as the voice platform would.
@@ -174,7 +170,12 @@ impl World {
     /// Every follow-up of the test contact, newest first.
     pub async fn followups_of(&self, contact: &str) -> Vec<FollowUp> {
         self.engine
-            .contact_followups(&self.account, contact, None, Some(100))
+            .contact_followups(
+                &self.account,
+                &policy::ContactId::parse("contact_id", contact).unwrap(),
+                None,
+                Some(100),
+            )
             .await
             .unwrap()
             .items
