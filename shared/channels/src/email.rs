@@ -165,6 +165,63 @@ fn content(text: &str) -> Result<Content, SendError> {
         .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
 }
 
+/// The message as SESv2 takes it: subject, HTML and text parts, the extra headers.
+fn ses_content(
+    EmailContent {
+        subject,
+        html,
+        text,
+    }: &EmailContent,
+    headers: &[(String, String)],
+) -> Result<SesContent, SendError> {
+    if subject.contains(['\r', '\n']) {
+        return Err(SendError::permanent(
+            "invalid_header",
+            "subject contains CR/LF",
+        ));
+    }
+    let mut body = Body::builder();
+    if !html.is_empty() {
+        body = body.html(content(html)?);
+    }
+    if !text.is_empty() || html.is_empty() {
+        body = body.text(content(text)?);
+    }
+    let headers = headers
+        .iter()
+        .map(|(name, value)| {
+            check_header(name, value)?;
+            MessageHeader::builder()
+                .name(name)
+                .value(value)
+                .build()
+                .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(SesContent::builder()
+        .simple(
+            Message::builder()
+                .subject(content(subject)?)
+                .body(body.build())
+                .set_headers(Some(headers).filter(|h| !h.is_empty()))
+                .build(),
+        )
+        .build())
+}
+
+/// The message's tags, each part cut to what SES accepts.
+fn ses_tags(tags: &[(String, String)]) -> Result<Vec<MessageTag>, SendError> {
+    tags.iter()
+        .map(|(name, value)| {
+            MessageTag::builder()
+                .name(tag_part(name))
+                .value(tag_part(value))
+                .build()
+                .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl Sender for SesEmail {
     async fn send(&self, message: &Outbound) -> Result<Sent, SendError> {
@@ -176,12 +233,7 @@ impl Sender for SesEmail {
                     address: from_address,
                     configuration_set,
                 },
-            content:
-                EmailContent {
-                    subject,
-                    html,
-                    text,
-                },
+            content,
             tags,
             headers,
             ..
@@ -191,49 +243,8 @@ impl Sender for SesEmail {
         };
         let from = from_header(from_name, from_address)?;
         check_address("to", to.as_str())?;
-        if subject.contains(['\r', '\n']) {
-            return Err(SendError::permanent(
-                "invalid_header",
-                "subject contains CR/LF",
-            ));
-        }
-        let mut body = Body::builder();
-        if !html.is_empty() {
-            body = body.html(content(html)?);
-        }
-        if !text.is_empty() || html.is_empty() {
-            body = body.text(content(text)?);
-        }
-        let headers = headers
-            .iter()
-            .map(|(name, value)| {
-                check_header(name, value)?;
-                MessageHeader::builder()
-                    .name(name)
-                    .value(value)
-                    .build()
-                    .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let email = SesContent::builder()
-            .simple(
-                Message::builder()
-                    .subject(content(subject)?)
-                    .body(body.build())
-                    .set_headers(Some(headers).filter(|h| !h.is_empty()))
-                    .build(),
-            )
-            .build();
-        let tags = tags
-            .iter()
-            .map(|(name, value)| {
-                MessageTag::builder()
-                    .name(tag_part(name))
-                    .value(tag_part(value))
-                    .build()
-                    .map_err(|e| SendError::permanent("invalid_request", e.to_string()))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let email = ses_content(content, headers)?;
+        let tags = ses_tags(tags)?;
         let output = self
             .retry
             .run("ses send email", || async {
