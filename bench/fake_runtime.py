@@ -155,6 +155,22 @@ def vm_hwm_kib(pid: int) -> int | None:
     return None
 
 
+def rss_split_kib(pid: int) -> dict | None:
+    """What the process holds resident now, by kind (KiB): `anon` (heap, stacks), `file`
+    (pages of the binary and of libc mapped from disk), `shmem`. Read when it is idle
+    after its last event, it splits the peak into what code we run and what we keep."""
+    split = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                for kind in ("anon", "file", "shmem"):
+                    if line.startswith(f"Rss{kind.capitalize()}:"):
+                        split[kind] = int(line.split()[1])
+    except OSError:
+        return None
+    return split or None
+
+
 def schedstat_ms(pid: int) -> tuple[float, float] | None:
     """(on-CPU ms, run-queue wait ms) summed over the process's live threads, from
     /proc/<pid>/task/*/schedstat: the CPU the start really cost, apart from the time
@@ -210,6 +226,7 @@ def start_once(runtime: FakeRuntime, cmd: list[str], env: dict, events: list[byt
                                        for a, b in zip(run.cpu_at_serve, run.cpu_at_answer)]
             result["answers"] = [(kind, body.decode(errors="replace")) for kind, body, _ in run.answers]
         result["vm_hwm_kib"] = vm_hwm_kib(process.pid)
+        result["rss_split_kib"] = rss_split_kib(process.pid)
     except Exception:
         stop(process)
         err = process.stderr.read().decode(errors="replace")

@@ -254,7 +254,7 @@ def main():
             per_event = []
             r = fake_runtime.start_once(runtime, cmd, env_, events,
                                         on_answer=(lambda i: per_event.append(recorded_since_reset(endpoint))) if count_each else None)
-            entry = {k: r[k] for k in ("cold_ms", "cpu_ms", "runqueue_ms", "invoke_ms", "invoke_cpu_ms", "vm_hwm_kib", "log_bytes") if k in r}
+            entry = {k: r[k] for k in ("cold_ms", "cpu_ms", "runqueue_ms", "invoke_ms", "invoke_cpu_ms", "vm_hwm_kib", "rss_split_kib", "log_bytes") if k in r}
             if count_each:
                 entry["aws_requests_first_event"] = per_event[0] if per_event else None
                 entry["aws_requests_second_event"] = per_event[1] if len(per_event) > 1 else None
@@ -333,15 +333,17 @@ def main():
     with open(args.out, "w") as f:
         json.dump(report, f, indent=1)
     print(f"load average before {report['loadavg_before']}, after {report['loadavg_after']}\n")
-    print("| function (process) | events | peak RSS (VmHWM) MiB | first invoke ms (on-CPU ms) | warm invoke median ms (on-CPU median ms) | cold start ms |")
-    print("|---|---|---|---|---|---|")
+    print("| function (process) | events | peak RSS (VmHWM) MiB | resident when idle: anon / file MiB | first invoke ms (on-CPU ms) | warm invoke median ms (on-CPU median ms) | cold start ms |")
+    print("|---|---|---|---|---|---|---|")
     med = lambda v: sorted(v)[len(v) // 2] if v else float("nan")
     for name, runs in report["functions"].items():
         for r in runs:
             inv = r.get("invoke_ms", [])
             cpu = [c for c in r.get("invoke_cpu_ms", []) if c is not None] or [float("nan")]
             warm = f"{med(inv[1:]):.1f} ({med(cpu[1:]):.2f})" if len(inv) > 1 else "-"
-            print(f"| {name} | {len(inv)} | {r['vm_hwm_kib'] / 1024:.1f} | {inv[0]:.1f} ({cpu[0]:.2f}) | {warm} | {r['cold_ms']:.1f} |")
+            split = r.get("rss_split_kib") or {}
+            anon_file = f"{split.get('anon', 0) / 1024:.1f} / {split.get('file', 0) / 1024:.1f}" if split else "-"
+            print(f"| {name} | {len(inv)} | {r['vm_hwm_kib'] / 1024:.1f} | {anon_file} | {inv[0]:.1f} ({cpu[0]:.2f}) | {warm} | {r['cold_ms']:.1f} |")
     print("\nAWS requests (moto recorder):")
     for name, runs in report["functions"].items():
         for r in runs:
