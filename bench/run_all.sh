@@ -3,6 +3,8 @@
 #
 #   bench/run_all.sh            # everything (builds first: ~5-15 min on 2 busy cores)
 #   SKIP_BUILD=1 bench/run_all.sh
+#   ARM64=1 bench/run_all.sh     # also the arm64 binaries, with cargo-zigbuild (pip install
+#                                # cargo-zigbuild ziglang; rustup target add aarch64-unknown-linux-gnu)
 #
 # Builds from the committed HEAD (a `git archive` snapshot in $BENCH_SRC), so edits in
 # progress in the work tree never leak into the measured binaries.
@@ -27,10 +29,17 @@ machine | tee "$results/machine.txt"
 if [ -z "${SKIP_BUILD:-}" ]; then
   rm -rf "$src" && mkdir -p "$src"
   git -C "$repo" archive HEAD | tar -x -C "$src"
-  (cd "$src" && cargo build --release -p api -p call-completed -p dispatcher -p executor)
+  (cd "$src" && cargo build --release -p api -p call-completed -p dispatcher -p executor -p inbound)
   # Separately: building followups-local in the same invocation would unify features
   # into the function binaries.
   (cd "$src" && cargo build --release -p followups-local)
+  if [ -n "${ARM64:-}" ]; then
+    (cd "$src" && CARGO_TARGET_DIR="${ARM64_TARGET_DIR:-/work/target-arm64}" cargo zigbuild --release \
+       --target aarch64-unknown-linux-gnu -p api -p call-completed -p dispatcher -p executor -p inbound)
+  fi
+fi
+if [ -n "${ARM64:-}" ]; then
+  export ARM64_RELEASE_DIR="${ARM64_TARGET_DIR:-/work/target-arm64}/aarch64-unknown-linux-gnu/release"
 fi
 
 echo "== sizes";       bash "$repo/bench/sizes.sh" | tee "$results/sizes.md"
