@@ -532,25 +532,7 @@ impl FaultWorld {
         // The test runs on the wall clock: no quiet hours, so nothing waits for morning.
         account_settings["quiet_hours"] = json!({"start": "00:00", "end": "24:00"});
         account_settings["calling_rules"] = json!({"disabled": ["federal_hours"]});
-        e.put_account_settings(&world.account, &account_settings, None)
-            .await
-            .unwrap();
-        e.put_agent_settings(
-            &world.account,
-            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
-            policy::AgentSettings::from_json(&harness::agent_json()).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
-        e.put_campaign_settings(
-            &world.account,
-            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
-            policy::CampaignSettings::from_json(&harness::campaign_json()).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
+        harness::configure(e, &world.account, &account_settings).await;
         world
     }
 
@@ -1246,6 +1228,13 @@ fn puts_status(writes: &[store::Write], status: &str) -> bool {
     })
 }
 
+/// The follow-up `input` names, as stored now.
+async fn stored(engine: &Engine, input: &ExecutorInput) -> service::records::Versioned<FollowUp> {
+    let account = AccountId::parse("account_id", harness::ACME).unwrap();
+    let id = policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap();
+    engine.followup(&account, &id).await.unwrap()
+}
+
 /// An embedded engine whose executor's table misbehaves once, a delivered call, and
 /// its SMS follow-up's executor input.
 async fn flaky_executor(
@@ -1275,28 +1264,7 @@ async fn flaky_executor(
     ));
     let account = AccountId::parse("account_id", harness::ACME).unwrap();
     let secret = engine.create_webhook_secret(&account, None).await.unwrap();
-    engine
-        .put_account_settings(&account, &harness::account_json(), None)
-        .await
-        .unwrap();
-    engine
-        .put_agent_settings(
-            &account,
-            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
-            policy::AgentSettings::from_json(&harness::agent_json()).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
-    engine
-        .put_campaign_settings(
-            &account,
-            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
-            policy::CampaignSettings::from_json(&harness::campaign_json()).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
+    harness::configure(&engine, &account, &harness::account_json()).await;
     let body = harness::answered_call(
         "call-1",
         "contact-1",
@@ -1378,14 +1346,7 @@ async fn a_message_whose_outcome_write_failed_once_after_the_send_is_recorded_se
         matches!(first, Ok(Outcome::Sent { .. })),
         "the outcome is written again: {first:?}"
     );
-    let account = AccountId::parse("account_id", harness::ACME).unwrap();
-    let followup = engine
-        .followup(
-            &account,
-            &policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap(),
-        )
-        .await
-        .unwrap();
+    let followup = stored(&engine, &input).await;
     assert_eq!(followup.value.status, Status::Sent);
     assert_eq!(outbox.list().len(), 1, "sent once");
 }
@@ -1399,14 +1360,7 @@ async fn a_message_whose_outcome_write_failed_after_the_send_is_surfaced_as_unkn
     assert!(first.is_err(), "the invocation fails: {first:?}");
     assert_eq!(outbox.list().len(), 1, "the provider has the SMS");
     let retries = lambda_retries(&executor, &clock, &input).await;
-    let account = AccountId::parse("account_id", harness::ACME).unwrap();
-    let followup = engine
-        .followup(
-            &account,
-            &policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap(),
-        )
-        .await
-        .unwrap();
+    let followup = stored(&engine, &input).await;
     assert_eq!(outbox.list().len(), 1, "never sent twice");
     assert_eq!(
         followup.value.status,
@@ -1426,14 +1380,7 @@ async fn a_claim_whose_answer_was_lost_and_retried_by_the_sdk_still_sends_the_me
     .await;
     let first = executor.execute(&input).await;
     let retries = lambda_retries(&executor, &clock, &input).await;
-    let account = AccountId::parse("account_id", harness::ACME).unwrap();
-    let followup = engine
-        .followup(
-            &account,
-            &policy::FollowUpId::parse("followup_id", &input.followup_id).unwrap(),
-        )
-        .await
-        .unwrap();
+    let followup = stored(&engine, &input).await;
     assert!(
         outbox.list().len() == 1 || followup.value.status != Status::Sending,
         "first {first:?}, then {retries:?}: {} sent, the follow-up is {}",

@@ -34,6 +34,33 @@ pub type TestClock = service::clock::ManualClock;
 
 pub use testkit::fixtures::tuesday_morning_in_new_york;
 
+/// Stores `account_settings`, and agent `agent-1` and campaign `camp-1` with the
+/// fixtures' settings.
+pub async fn configure(engine: &Engine, account: &AccountId, account_settings: &Value) {
+    engine
+        .put_account_settings(account, account_settings, None)
+        .await
+        .unwrap();
+    engine
+        .put_agent_settings(
+            account,
+            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
+            policy::AgentSettings::from_json(&agent_json()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+    engine
+        .put_campaign_settings(
+            account,
+            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
+            policy::CampaignSettings::from_json(&campaign_json()).unwrap(),
+            None,
+        )
+        .await
+        .unwrap();
+}
+
 pub const ACME: &str = "acme";
 pub const GLOBEX: &str = "globex";
 pub const ACME_TOKEN: &str = "token-acme-0123456789";
@@ -234,26 +261,7 @@ impl World {
     }
 
     async fn configure(&self, account: &AccountId) {
-        let e = &self.engine;
-        e.put_account_settings(account, &account_json(), None)
-            .await
-            .unwrap();
-        e.put_agent_settings(
-            account,
-            &policy::AgentId::parse("agent_id", "agent-1").unwrap(),
-            policy::AgentSettings::from_json(&agent_json()).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
-        e.put_campaign_settings(
-            account,
-            &policy::CampaignId::parse("campaign_id", "camp-1").unwrap(),
-            policy::CampaignSettings::from_json(&campaign_json()).unwrap(),
-            None,
-        )
-        .await
-        .unwrap();
+        configure(&self.engine, account, &account_json()).await;
     }
 
     pub fn now(&self) -> DateTime<Utc> {
