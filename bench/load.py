@@ -204,6 +204,7 @@ def main():
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out", default=os.path.join(HERE, "results", "load.json"))
     parser.add_argument("--strace", metavar="FILE", help="count the server's syscalls during the webhook phase (strace -c -f)")
+    parser.add_argument("--perf", metavar="FILE", help="sample the server's stacks during the webhook phase (perf record -g; use an unstripped build, see docs/performance.md)")
     parser.add_argument("--skip-trivial", action="store_true", help="skip the trivial-route floor run")
     args = parser.parse_args()
     assert 0 < args.duration <= 120, "timestamps must stay within the 5-minute tolerance"
@@ -223,6 +224,10 @@ def main():
         tracer = None
         if args.strace:
             tracer = subprocess.Popen(["strace", "-c", "-w", "-f", "-o", args.strace, "-p", str(process.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(1)
+        elif args.perf:
+            tracer = subprocess.Popen(["perf", "record", "-F", "499", "-g", "-o", args.perf, "-p", str(process.pid)],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(1)
         cpu0 = cpu_seconds(process.pid)
         t0 = time.time()
