@@ -7,8 +7,8 @@ use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use policy::{
-    AgentId, CampaignId, Channel, ContactId, Destination, FieldError, FollowUpId, MailboxId,
-    Status, ValidationErrors,
+    AgentId, CampaignId, Channel, ContactId, Destination, FollowUpId, MailboxId, Status,
+    ValidationErrors,
 };
 use serde_json::Value;
 
@@ -136,6 +136,24 @@ impl PageQuery {
             })
             .transpose()
     }
+
+    /// The `status` filter of a follow-up list, if any.
+    pub fn status(&self) -> Result<Option<Status>, Problem> {
+        self.status
+            .as_deref()
+            .map(|raw| Status::parse("status", raw))
+            .transpose()
+            .map_err(|e| ValidationErrors::from(e).into())
+    }
+
+    /// The `channel` filter of a follow-up list, if any.
+    pub fn channel(&self) -> Result<Option<Channel>, Problem> {
+        self.channel
+            .as_deref()
+            .map(|raw| Channel::parse("channel", raw))
+            .transpose()
+            .map_err(|e| ValidationErrors::from(e).into())
+    }
 }
 
 /// A value of the request path (`/v1/agents/{agent_id}`…) parsed into its policy type.
@@ -202,31 +220,4 @@ pub fn both<A, B>(
 
 fn is_validation(problem: &Problem) -> bool {
     problem.status() == StatusCode::BAD_REQUEST && !problem.errors.is_empty()
-}
-
-impl PageQuery {
-    /// The `status` filter of a follow-up list, if any.
-    pub fn status(&self) -> Result<Option<Status>, Problem> {
-        self.status
-            .as_deref()
-            .map(|s| Status::parse("status", s))
-            .transpose()
-            .map_err(|e| ValidationErrors::from(e).into())
-    }
-
-    /// The `channel` filter of a follow-up list, if any.
-    pub fn channel(&self) -> Result<Option<Channel>, Problem> {
-        self.channel
-            .as_deref()
-            .map(|raw| {
-                serde_json::from_value(Value::String(raw.to_owned())).map_err(|_| {
-                    FieldError::new(
-                        "channel",
-                        "must be one of sms, email, missed_call_email, whatsapp, call",
-                    )
-                })
-            })
-            .transpose()
-            .map_err(|e| ValidationErrors::from(e).into())
-    }
 }

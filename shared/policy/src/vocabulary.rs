@@ -35,6 +35,17 @@ impl Channel {
         }
     }
 
+    /// A channel by its name; `field` names the input in the error.
+    pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == raw)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|c| c.as_str()).collect();
+                FieldError::new(field, format!("must be one of {}", names.join(", ")))
+            })
+    }
+
     /// The once-per-contact guard for message channels sent right after a call.
     pub fn guard_kind(self) -> Option<GuardKind> {
         match self {

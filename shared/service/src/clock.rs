@@ -31,26 +31,24 @@ impl ManualClock {
     }
 
     pub fn set(&self, at: DateTime<Utc>) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = at;
+        *self.time() = at;
     }
 
     pub fn advance(&self, by: Duration) {
-        *self
-            .0
+        *self.time() += by;
+    }
+
+    /// The time held; a panic elsewhere while holding it leaves a valid time behind.
+    fn time(&self) -> std::sync::MutexGuard<'_, DateTime<Utc>> {
+        self.0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) += by;
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        *self.time()
     }
 }
 
