@@ -35,8 +35,7 @@ pub async fn run(options: Options) -> Result<(), String> {
     };
 
     // The change feed: the embedded table's own, or the DynamoDB stream polled.
-    let (changes_tx, changes) = mpsc::unbounded_channel::<store::Change>();
-    let (table, embedded) = open_table(&options, &clock, changes_tx).await?;
+    let (table, embedded, changes) = open_table(&options, &clock).await?;
     let repo = Arc::new(Repository::new(table, Cache::default()));
     let platform_secrets = platform_secrets(dir)?;
     let mut engine =
@@ -183,20 +182,20 @@ async fn start_scheduling(
     repo: Arc<Repository>,
     clock: Arc<MovableClock>,
 ) -> Result<(), String> {
-    let (due_tx, due_rx) = mpsc::unbounded_channel::<Job>();
-    let fire: scheduling::Fire = Arc::new(move |job| {
-        let due_tx = due_tx.clone();
-        Box::pin(async move {
-            let _ = due_tx.send(job);
+    // A due job is executed in the task the scheduler spawns for it.
+    let fire: scheduling::Fire = {
+        let clock: Arc<dyn Clock> = clock.clone();
+        Arc::new(move |job| {
+            let (executor, repo, clock) = (executor.clone(), repo.clone(), clock.clone());
+            Box::pin(async move { run_due_job(job, &executor, &repo, clock.as_ref()).await })
         })
-    });
+    };
     let now_fn = {
         let clock = clock.clone();
         move || clock.now()
     };
     let schedules = Arc::new(LocalSchedules::start(Arc::new(now_fn), fire));
     let dispatcher = Arc::new(Dispatcher::new(schedules.clone(), clock.clone()));
-    tokio::spawn(run_due_jobs(due_rx, executor, repo, clock));
     tokio::spawn(feed_dispatcher(changes, dispatcher.clone()));
     if let Some(table) = &embedded {
         catch_up(table, &dispatcher, schedules.as_ref()).await?;
@@ -219,13 +218,19 @@ fn restore_clock(options: &Options) -> Result<Arc<MovableClock>, String> {
     Ok(clock)
 }
 
-/// The table chosen by `--store`, its changes forwarded into `changes_tx`; the embedded
-/// table is also returned, to catch up on what it holds at start.
+/// The table chosen by `--store` and its change feed; the embedded table is also
+/// returned, to catch up on what it holds at start.
 async fn open_table(
     options: &Options,
     clock: &Arc<MovableClock>,
-    changes_tx: mpsc::UnboundedSender<store::Change>,
-) -> Result<(Arc<dyn store::Table>, Option<Arc<EmbeddedTable>>), String> {
+) -> Result<
+    (
+        Arc<dyn store::Table>,
+        Option<Arc<EmbeddedTable>>,
+        mpsc::UnboundedReceiver<store::Change>,
+    ),
+    String,
+> {
     let dir = &options.data_dir;
     match options.store {
         StoreKind::Embedded => {
@@ -235,19 +240,15 @@ async fn open_table(
                     let clock = clock.clone();
                     move || clock.now().timestamp()
                 });
-            // Subscribe before catching up, so no change falls between the two.
-            let mut feed = table.subscribe();
-            tokio::spawn(async move {
-                while let Some(change) = feed.recv().await {
-                    if changes_tx.send(change).is_err() {
-                        break;
-                    }
-                }
-            });
+            // Subscribed before catching up, so no change falls between the two.
+            let changes = table.subscribe();
             let table = Arc::new(table);
-            Ok((table.clone(), Some(table)))
+            Ok((table.clone(), Some(table), changes))
         }
-        StoreKind::Dynamodb => Ok((dynamodb_table(changes_tx).await?, None)),
+        StoreKind::Dynamodb => {
+            let (changes_tx, changes) = mpsc::unbounded_channel();
+            Ok((dynamodb_table(changes_tx).await?, None, changes))
+        }
     }
 }
 
@@ -355,25 +356,16 @@ const PARKED_LOOK_DELAY: chrono::Duration = chrono::Duration::minutes(2);
 /// How often a waiting retry looks at the (movable) clock.
 const RETRY_TICK: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Executes every due job the in-process scheduler fires, concurrently.
-async fn run_due_jobs(
-    mut due: mpsc::UnboundedReceiver<Job>,
-    executor: Arc<Executor>,
-    repo: Arc<Repository>,
-    clock: Arc<dyn Clock>,
-) {
-    while let Some(job) = due.recv().await {
-        let input = ExecutorInput {
-            account_id: job.account_id,
-            followup_id: job.followup_id,
-            attempt: job.attempt,
-        };
-        let (executor, repo, clock) = (executor.clone(), repo.clone(), clock.clone());
-        tokio::spawn(async move {
-            if !execute_with_retries(&executor, clock.as_ref(), &input).await {
-                settle_parked(&repo, clock.as_ref(), &input).await;
-            }
-        });
+/// Executes a job the in-process scheduler fired (each in its own task, so
+/// concurrently), settling it like the failure queue would when every try failed.
+async fn run_due_job(job: Job, executor: &Executor, repo: &Repository, clock: &dyn Clock) {
+    let input = ExecutorInput {
+        account_id: job.account_id,
+        followup_id: job.followup_id,
+        attempt: job.attempt,
+    };
+    if !execute_with_retries(executor, clock, &input).await {
+        settle_parked(repo, clock, &input).await;
     }
 }
 

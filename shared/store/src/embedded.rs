@@ -6,12 +6,15 @@
 //! have both index attributes. Keys are encoded so that byte order is the order of
 //! their string parts, which makes every query a range over one table.
 //!
-//! redb is blocking and commits with an fsync, so every call runs on tokio's blocking
-//! pool. Writes are group-committed: concurrent calls are applied one after the other
-//! in one transaction with one fsync, each with its own conditions and its own answer,
-//! sent once the transaction is durable (what a commit promises is unchanged). One
-//! thread commits at a time and notifies before the next, so subscribers see changes
-//! in commit order.
+//! redb is blocking and commits with an fsync. Writes go to the table's own writer
+//! thread, which group-commits them: the calls queued while it was busy are applied one
+//! after the other in one transaction with one fsync, each with its own conditions and
+//! its own answer, sent once the transaction is durable (what a commit promises is
+//! unchanged). It notifies subscribers before the next commit, so they see changes in
+//! commit order. A single-key read runs where it is called: it reads a few cached pages,
+//! cheaper than handing it to another thread and back (the local runtime's throughput is
+//! bounded by such hand-offs, docs/performance.md). Queries and full reads, which can
+//! touch many items, run on tokio's blocking pool.
 //!
 //! Expired items are invisible but stay in the file until a write replaces or deletes
 //! them (there is no background sweeper: the local runtime's data is small).
@@ -25,11 +28,11 @@
 use std::fs::{File, OpenOptions};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
 
 use redb::backends::FileBackend;
 use redb::{Database, ReadableTable, StorageBackend, TableDefinition};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Clock, Index, Item, Key, Page, Query, StoreError, Table, Write, cursor, rules, system_clock,
@@ -69,10 +72,8 @@ struct Inner {
     backend: Backend,
     /// `None` after an I/O error closed it: the next call opens the file again.
     db: RwLock<Option<Database>>,
-    /// Held by the one thread committing a batch.
-    write_lock: Mutex<()>,
-    /// Calls waiting for the next group commit.
-    queue: Mutex<Vec<Queued>>,
+    /// The writer thread's queue; it stops when this is dropped with the table.
+    writer: std::sync::mpsc::Sender<Queued>,
     subscribers: Mutex<Vec<mpsc::UnboundedSender<Change>>>,
 }
 
@@ -90,15 +91,23 @@ impl EmbeddedTable {
             create_atomically(&path, &backend)?;
         }
         let db = open_file(&path, &backend)?;
+        let (writer, queue) = std::sync::mpsc::channel();
+        let inner = Arc::new(Inner {
+            path,
+            backend,
+            db: RwLock::new(Some(db)),
+            writer,
+            subscribers: Mutex::new(Vec::new()),
+        });
+        let weak = Arc::downgrade(&inner);
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || run_writer(&weak, &queue))
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the store's writer: {e}"))
+            })?;
         Ok(EmbeddedTable {
-            inner: Arc::new(Inner {
-                path,
-                backend,
-                db: RwLock::new(Some(db)),
-                write_lock: Mutex::new(()),
-                queue: Mutex::new(Vec::new()),
-                subscribers: Mutex::new(Vec::new()),
-            }),
+            inner,
             clock: system_clock(),
         })
     }
@@ -123,7 +132,7 @@ impl EmbeddedTable {
     /// for a request.
     pub async fn items_with_sort_key(&self, sk: &str) -> Result<Vec<Item>, StoreError> {
         let sk = sk.to_owned();
-        self.blocking(move |_, db, now| {
+        self.blocking(move |db, now| {
             let txn = db.begin_read().map_err(storage)?;
             let items = txn.open_table(ITEMS).map_err(storage)?;
             let mut found = Vec::new();
@@ -143,11 +152,11 @@ impl EmbeddedTable {
 
     async fn blocking<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&Inner, &Database, i64) -> Result<R, StoreError> + Send + 'static,
+        work: impl FnOnce(&Database, i64) -> Result<R, StoreError> + Send + 'static,
     ) -> Result<R, StoreError> {
         let inner = Arc::clone(&self.inner);
         let now = (self.clock)();
-        tokio::task::spawn_blocking(move || inner.with_database(|db| work(&inner, db, now)))
+        tokio::task::spawn_blocking(move || inner.with_database(|db| work(db, now)))
             .await
             .map_err(|e| StoreError::Unavailable(format!("store task failed: {e}")))?
     }
@@ -156,29 +165,35 @@ impl EmbeddedTable {
 #[async_trait::async_trait]
 impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        let key = key.clone();
-        self.blocking(move |_, db, now| {
+        let now = (self.clock)();
+        self.inner.with_database(|db| {
             let txn = db.begin_read().map_err(storage)?;
             let items = txn.open_table(ITEMS).map_err(storage)?;
-            Ok(rules::live(load(&items, &primary_key(&key))?, now))
+            Ok(rules::live(load(&items, &primary_key(key))?, now))
         })
-        .await
     }
 
+    /// Queued for the writer's next group commit; answered once it is durable.
     async fn write(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         rules::check_writes(&writes)?;
         if writes.is_empty() {
             return Ok(());
         }
-        self.blocking(move |inner, db, now| inner.write(db, writes, now))
-            .await
+        let (reply, answer) = oneshot::channel();
+        let now = (self.clock)();
+        let stopped = || StoreError::Unavailable("the store's writer stopped".into());
+        self.inner
+            .writer
+            .send(Queued { writes, now, reply })
+            .map_err(|_| stopped())?;
+        answer.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
         rules::check_query(query)?;
         let position = cursor::decode(query)?;
         let query = query.clone();
-        self.blocking(move |_, db, now| query_in(db, &query, position, now))
+        self.blocking(move |db, now| query_in(db, &query, position, now))
             .await
     }
 }
@@ -214,29 +229,11 @@ impl Inner {
         result
     }
 
-    /// Group commit: each call queues its writes; whoever holds the writer's lock takes
-    /// everything queued and applies it in one redb transaction, with one fsync, each
-    /// call's writes checked against the state the calls before it left (so the calls
-    /// are serialized exactly as one at a time would be). Every call then gets its own
-    /// answer, sent only once the transaction is durable.
-    fn write(&self, db: &Database, writes: Vec<Write>, now: i64) -> Result<(), StoreError> {
-        let (reply, answer) = std::sync::mpsc::channel();
-        lock(&self.queue).push(Queued { writes, now, reply });
-        {
-            let _serial = lock(&self.write_lock);
-            let batch = std::mem::take(&mut *lock(&self.queue));
-            if !batch.is_empty() {
-                self.commit(db, batch);
-            }
-        }
-        answer
-            .recv()
-            .unwrap_or_else(|_| Err(StoreError::Unavailable("the store's writer stopped".into())))
-    }
-
-    /// Applies a batch of queued calls in one transaction and answers each.
-    fn commit(&self, db: &Database, batch: Vec<Queued>) {
-        let applied = db.begin_write().map_err(storage).and_then(|txn| {
+    /// Applies a batch of queued calls in one transaction, notifies the subscribers of
+    /// what changed, and returns each call's answer (to be sent by the caller).
+    fn commit(&self, batch: Vec<Queued>) -> Vec<(Reply, Result<(), StoreError>)> {
+        let applied = self.with_database(|db| {
+            let txn = db.begin_write().map_err(storage)?;
             let outcomes = apply_all(&txn, &batch)?;
             txn.commit().map_err(storage)?;
             Ok(outcomes)
@@ -253,29 +250,52 @@ impl Inner {
                     let mut subscribers = lock(&self.subscribers);
                     subscribers.retain(|tx| changes.iter().all(|c| tx.send(c.clone()).is_ok()));
                 }
-                for (queued, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = queued.reply.send(outcome.map(|_| ()));
-                }
+                batch
+                    .into_iter()
+                    .zip(outcomes)
+                    .map(|(queued, outcome)| (queued.reply, outcome.map(|_| ())))
+                    .collect()
             }
             // Nothing of the batch was written (a condition seen failing may have
             // depended on a write that is gone too): every call may try again.
-            Err(e) => {
-                for queued in batch {
-                    let _ = queued.reply.send(Err(match &e {
-                        StoreError::Unavailable(reason) => StoreError::Unavailable(reason.clone()),
-                        other => StoreError::Unavailable(other.to_string()),
-                    }));
-                }
-            }
+            Err(e) => batch
+                .into_iter()
+                .map(|queued| {
+                    let answer = match &e {
+                        StoreError::Unavailable(reason) => reason.clone(),
+                        other => other.to_string(),
+                    };
+                    (queued.reply, Err(StoreError::Unavailable(answer)))
+                })
+                .collect(),
         }
     }
 }
+
+/// The writer thread: waits for a call, takes every call queued behind it, commits them
+/// as one batch and answers. It holds the table only while committing, so dropping the
+/// last handle closes the file (once the answers are out) and ends the thread.
+fn run_writer(table: &Weak<Inner>, queue: &std::sync::mpsc::Receiver<Queued>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        batch.extend(queue.try_iter());
+        let answers = match table.upgrade() {
+            Some(inner) => inner.commit(batch),
+            None => return,
+        };
+        for (reply, answer) in answers {
+            let _ = reply.send(answer);
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<(), StoreError>>;
 
 /// One call's writes waiting for the next group commit.
 struct Queued {
     writes: Vec<Write>,
     now: i64,
-    reply: std::sync::mpsc::Sender<Result<(), StoreError>>,
+    reply: Reply,
 }
 
 /// Applies each queued call in order inside `txn`: a call whose conditions fail writes
