@@ -232,42 +232,63 @@ impl Inner {
     /// Applies a batch of queued calls in one transaction, notifies the subscribers of
     /// what changed, and returns each call's answer (to be sent by the caller).
     fn commit(&self, batch: Vec<Queued>) -> Vec<(Reply, Result<(), StoreError>)> {
+        let (calls, replies): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|queued| ((queued.writes, queued.now), queued.reply))
+            .unzip();
         let applied = self.with_database(|db| {
             let txn = db.begin_write().map_err(storage)?;
-            let outcomes = apply_all(&txn, &batch)?;
+            let outcomes = apply_all(&txn, calls)?;
             txn.commit().map_err(storage)?;
             Ok(outcomes)
         });
         match applied {
             Ok(outcomes) => {
-                let changes: Vec<Change> = outcomes
-                    .iter()
-                    .filter_map(|o| o.as_ref().ok())
-                    .flatten()
-                    .cloned()
-                    .collect();
-                if !changes.is_empty() {
-                    let mut subscribers = lock(&self.subscribers);
-                    subscribers.retain(|tx| changes.iter().all(|c| tx.send(c.clone()).is_ok()));
-                }
-                batch
+                let mut changes = Vec::new();
+                let answers = replies
                     .into_iter()
                     .zip(outcomes)
-                    .map(|(queued, outcome)| (queued.reply, outcome.map(|_| ())))
-                    .collect()
+                    .map(|(reply, outcome)| {
+                        let answer = outcome.map(|made| changes.extend(made));
+                        (reply, answer)
+                    })
+                    .collect();
+                self.notify(changes);
+                answers
             }
             // Nothing of the batch was written (a condition seen failing may have
             // depended on a write that is gone too): every call may try again.
-            Err(e) => batch
+            Err(e) => replies
                 .into_iter()
-                .map(|queued| {
-                    let answer = match &e {
+                .map(|reply| {
+                    let reason = match &e {
                         StoreError::Unavailable(reason) => reason.clone(),
                         other => other.to_string(),
                     };
-                    (queued.reply, Err(StoreError::Unavailable(answer)))
+                    (reply, Err(StoreError::Unavailable(reason)))
                 })
                 .collect(),
+        }
+    }
+
+    /// Sends each change to every subscriber (the last one gets the original), dropping
+    /// subscribers that have gone.
+    fn notify(&self, changes: Vec<Change>) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut subscribers = lock(&self.subscribers);
+        for change in changes {
+            let (count, mut change, mut index) = (subscribers.len(), Some(change), 0);
+            subscribers.retain(|tx| {
+                index += 1;
+                let copy = if index == count {
+                    change.take()
+                } else {
+                    change.clone()
+                };
+                copy.is_some_and(|copy| tx.send(copy).is_ok())
+            });
         }
     }
 }
@@ -299,51 +320,69 @@ struct Queued {
 }
 
 /// Applies each queued call in order inside `txn`: a call whose conditions fail writes
-/// nothing and gets `ConditionFailed`; an I/O error fails the whole batch.
+/// nothing and gets `ConditionFailed`; an I/O error fails the whole batch. The items
+/// written become the changes (moved, not copied: this runs on the one writer thread).
 fn apply_all(
     txn: &redb::WriteTransaction,
-    batch: &[Queued],
+    calls: Vec<(Vec<Write>, i64)>,
 ) -> Result<Vec<Result<Vec<Change>, StoreError>>, StoreError> {
     let mut items = txn.open_table(ITEMS).map_err(storage)?;
     let mut gsi1 = txn.open_table(GSI1).map_err(storage)?;
     let mut gsi2 = txn.open_table(GSI2).map_err(storage)?;
-    let mut outcomes = Vec::with_capacity(batch.len());
-    for queued in batch {
-        let (writes, now) = (&queued.writes, queued.now);
+    let mut outcomes = Vec::with_capacity(calls.len());
+    for (writes, now) in calls {
         // Keys are distinct (checked), so every condition sees the state before the
         // call, as in a DynamoDB transaction.
-        let mut stored = Vec::with_capacity(writes.len());
+        let mut current = Vec::with_capacity(writes.len());
         let mut failed = Vec::new();
         for (i, write) in writes.iter().enumerate() {
-            let current = load(&items, &primary_key(write.key()))?;
-            let live = rules::live(current.clone(), now);
-            if !rules::holds(write.cond(), live.as_ref()) {
-                failed.push((i, live.clone()));
+            let key = primary_key(write.key());
+            let stored = load(&items, &key)?;
+            // The index entries of what is stored (even if expired) go with it.
+            let indexed = stored.as_ref().map(|item| gsi_keys(item, &key));
+            let live = rules::live(stored, now);
+            if rules::holds(write.cond(), live.as_ref()) {
+                current.push((key, indexed, live));
+            } else {
+                failed.push((i, live));
             }
-            stored.push((current, live));
         }
         if !failed.is_empty() {
             outcomes.push(Err(StoreError::ConditionFailed { failed }));
             continue;
         }
         let mut changes = Vec::new();
-        for (write, (current, live)) in writes.iter().zip(stored) {
-            let key = primary_key(write.key());
-            if let Some(current) = &current
-                && !matches!(write, Write::Check { .. })
+        for (write, (key, indexed, live)) in writes.into_iter().zip(current) {
+            if matches!(write, Write::Check { .. }) {
+                continue;
+            }
+            for (table, entry) in [&mut gsi1, &mut gsi2]
+                .into_iter()
+                .zip(indexed.unwrap_or_default())
             {
-                unindex(&mut gsi1, &mut gsi2, current, &key)?;
+                if let Some(entry) = entry {
+                    table.remove(entry.as_slice()).map_err(storage)?;
+                }
             }
             match write {
                 Write::Put { item, .. } => {
                     items
-                        .insert(key.as_slice(), encode_item(item)?.as_slice())
+                        .insert(key.as_slice(), encode_item(&item)?.as_slice())
                         .map_err(storage)?;
-                    index(&mut gsi1, &mut gsi2, item, &key)?;
-                    if live.as_ref() != Some(item) {
+                    for (table, entry) in [&mut gsi1, &mut gsi2]
+                        .into_iter()
+                        .zip(gsi_keys(&item, &key))
+                    {
+                        if let Some(entry) = entry {
+                            table
+                                .insert(entry.as_slice(), key.as_slice())
+                                .map_err(storage)?;
+                        }
+                    }
+                    if live.as_ref() != Some(&item) {
                         changes.push(Change {
                             old: live,
-                            new: Some(item.clone()),
+                            new: Some(item),
                         });
                     }
                 }
@@ -532,34 +571,9 @@ impl StorageBackend for Boxed {
     }
 }
 
-type RedbTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
-
-fn index<'t>(
-    gsi1: &mut RedbTable<'t>,
-    gsi2: &mut RedbTable<'t>,
-    item: &Item,
-    primary: &[u8],
-) -> Result<(), StoreError> {
-    for (index, table) in [(Index::Gsi1, gsi1), (Index::Gsi2, gsi2)] {
-        if let Some(key) = gsi_key(index, item, primary) {
-            table.insert(key.as_slice(), primary).map_err(storage)?;
-        }
-    }
-    Ok(())
-}
-
-fn unindex<'t>(
-    gsi1: &mut RedbTable<'t>,
-    gsi2: &mut RedbTable<'t>,
-    item: &Item,
-    primary: &[u8],
-) -> Result<(), StoreError> {
-    for (index, table) in [(Index::Gsi1, gsi1), (Index::Gsi2, gsi2)] {
-        if let Some(key) = gsi_key(index, item, primary) {
-            table.remove(key.as_slice()).map_err(storage)?;
-        }
-    }
-    Ok(())
+/// The item's entries in the two indexes (`None` where it has no index key).
+fn gsi_keys(item: &Item, primary: &[u8]) -> [Option<Vec<u8>>; 2] {
+    [Index::Gsi1, Index::Gsi2].map(|index| gsi_key(index, item, primary))
 }
 
 fn gsi_key(index: Index, item: &Item, primary: &[u8]) -> Option<Vec<u8>> {
@@ -579,11 +593,27 @@ fn load(
     }
 }
 
+/// The item as stored: its attributes with `pk` and `sk`, as one JSON object (written
+/// straight from the item: this runs for every write, on the one writer thread).
 fn encode_item(item: &Item) -> Result<Vec<u8>, StoreError> {
-    let mut json = item.attrs.clone();
-    json.insert("pk".into(), item.key.pk.clone().into());
-    json.insert("sk".into(), item.key.sk.clone().into());
-    serde_json::to_vec(&json).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_json::to_vec(&Stored(item)).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+struct Stored<'a>(&'a Item);
+
+impl serde::Serialize for Stored<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let Item { key, attrs } = self.0;
+        let own = |name: &&String| name.as_str() != "pk" && name.as_str() != "sk";
+        let mut map = serializer.serialize_map(Some(2 + attrs.keys().filter(own).count()))?;
+        map.serialize_entry("pk", &key.pk)?;
+        map.serialize_entry("sk", &key.sk)?;
+        for (name, value) in attrs.iter().filter(|(name, _)| own(name)) {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 fn decode_item(bytes: &[u8]) -> Result<Item, StoreError> {
