@@ -39,12 +39,12 @@ impl Dispatcher {
         old: Option<&FollowUp>,
         new: Option<&FollowUp>,
     ) -> Result<Dispatched, ServiceError> {
-        // A placed call is scheduled too, at the time it is looked at again if its
-        // completion never comes.
-        let waits = |f: &&FollowUp| matches!(f.status, Status::Scheduled | Status::Placed);
-        let was_scheduled = old.filter(waits);
+        if !may_dispatch(old.map(|f| f.status), new.map(|f| f.status)) {
+            return Ok(Dispatched::Nothing);
+        }
+        let was_scheduled = old.filter(|f| waits(f.status));
         match new {
-            Some(new) if waits(&new) => {
+            Some(new) if waits(new.status) => {
                 let unchanged = was_scheduled
                     .is_some_and(|o| o.due_at == new.due_at && o.attempt == new.attempt);
                 if unchanged {
@@ -72,9 +72,6 @@ impl Dispatcher {
                     }
                 }
             }
-            // Claimed by the executor (`sending`): its schedule already fired or it went
-            // the direct path, and Scheduler deletes fired schedules itself.
-            Some(new) if new.status == Status::Sending => Ok(Dispatched::Nothing),
             _ => match was_scheduled {
                 Some(old) => {
                     self.schedules
@@ -85,6 +82,26 @@ impl Dispatcher {
                 None => Ok(Dispatched::Nothing),
             },
         }
+    }
+}
+
+/// Whether a follow-up in this status waits for a time: `scheduled`, or a placed call,
+/// looked at again at the end of its wait if its completion never comes.
+fn waits(status: Status) -> bool {
+    matches!(status, Status::Scheduled | Status::Placed)
+}
+
+/// Whether a change from `old` to `new` (absent: no item) can change a schedule: the
+/// follow-up waits now (it may be new or have moved), or it stopped waiting other than
+/// by the executor's claim (`sending`: its schedule already fired or it went the direct
+/// path, and Scheduler deletes fired schedules itself). Claims and outcomes cannot.
+/// The same rule as the stream filter in `template.yaml`, so the local feed skips what
+/// AWS never delivers, without decoding the follow-ups.
+fn may_dispatch(old: Option<Status>, new: Option<Status>) -> bool {
+    match new {
+        Some(new) if waits(new) => true,
+        Some(Status::Sending) => false,
+        _ => old.is_some_and(waits),
     }
 }
 
@@ -117,6 +134,11 @@ impl Dispatcher {
         changes: impl IntoIterator<Item = StreamChange>,
     ) -> Option<String> {
         for change in changes {
+            if let (Ok(old), Ok(new)) = (status_of(&change.old), status_of(&change.new))
+                && !may_dispatch(old, new)
+            {
+                continue;
+            }
             let old = followup_image(change.old, &change.id);
             let new = followup_image(change.new, &change.id);
             if old.is_none() && new.is_none() {
@@ -131,6 +153,23 @@ impl Dispatcher {
             }
         }
         None
+    }
+}
+
+/// The status of a follow-up image read without decoding the follow-up (`None`: no
+/// image, or not a follow-up); an error when only decoding can tell.
+fn status_of(image: &Option<Result<store::Item, store::StoreError>>) -> Result<Option<Status>, ()> {
+    match image {
+        None => Ok(None),
+        Some(Ok(item)) if item.key.sk != crate::records::FOLLOWUP_SK => Ok(None),
+        Some(Ok(item)) => item
+            .attrs
+            .get("status")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|raw| Status::parse("status", raw).ok())
+            .map(Some)
+            .ok_or(()),
+        Some(Err(_)) => Err(()),
     }
 }
 
@@ -153,6 +192,34 @@ fn followup_image(
         Err(e) => {
             tracing::error!(id, error = %e, "unreadable follow-up skipped");
             None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_changes_that_can_move_a_schedule_reach_the_dispatcher() {
+        use Status::*;
+        let rows = [
+            (None, Some(Scheduled), true),
+            (Some(Scheduled), Some(Scheduled), true),
+            (Some(Scheduled), Some(Cancelled), true),
+            (Some(Scheduled), None, true),
+            (Some(Placed), Some(Sent), true),
+            (Some(Sending), Some(Placed), true),
+            (Some(Scheduled), Some(Sending), false),
+            (Some(Placed), Some(Sending), false),
+            (Some(Sending), Some(Sent), false),
+            (Some(Sending), Some(Unknown), false),
+            (None, Some(Sent), false),
+            (Some(Sent), None, false),
+            (None, None, false),
+        ];
+        for (old, new, expected) in rows {
+            assert_eq!(may_dispatch(old, new), expected, "{old:?} -> {new:?}");
         }
     }
 }

@@ -36,8 +36,8 @@ use policy::{
     AccountId, AgentId, CampaignId, ContactId, Destination, EmailAddress, FollowUp, FollowUpId,
     GuardKey, PendingKey, PhoneNumber, Status, SuppressionKey,
 };
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use store::{Attrs, Cond, Item, Key, Write};
 
@@ -261,8 +261,7 @@ pub fn data_item<T: Serialize>(key: Key, value: &T, version: u64) -> Result<Item
 }
 
 pub fn data_from_item<T: DeserializeOwned>(item: &Item) -> Result<Versioned<T>, ServiceError> {
-    let data = item.attrs.get("data").cloned().unwrap_or(Value::Null);
-    let value = serde_json::from_value(data).map_err(|e| {
+    let value = T::deserialize(item.attrs.get("data").unwrap_or(&Value::Null)).map_err(|e| {
         ServiceError::Internal(format!("stored record {:?} is unreadable: {e}", item.key))
     })?;
     Ok(Versioned {
@@ -299,13 +298,13 @@ pub fn followup_item(followup: &FollowUp, version: u64) -> Result<Item, ServiceE
 /// A stored follow-up. Its `reason` is its latest own trace entry's, also for items
 /// written when a send-time move did not update it.
 pub fn followup_from_item(item: &Item) -> Result<Versioned<FollowUp>, ServiceError> {
-    let mut value: FollowUp =
-        serde_json::from_value(Value::Object(item.attrs.clone())).map_err(|e| {
-            ServiceError::Internal(format!(
-                "stored follow-up {:?} is unreadable: {e}",
-                item.key
-            ))
-        })?;
+    // Read from the attributes in place (every stream image and read passes here).
+    let mut value = FollowUp::deserialize(&item.attrs).map_err(|e| {
+        ServiceError::Internal(format!(
+            "stored follow-up {:?} is unreadable: {e}",
+            item.key
+        ))
+    })?;
     if let Some(last) = value.trace.iter().rev().find(|t| t.channel.is_none()) {
         value.reason = Some(last.reason);
     }
