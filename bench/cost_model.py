@@ -98,16 +98,19 @@ def main():
     n_webhooks = sizes["WEBHOOK"]["count"]
     guards_per_webhook = sizes.get("GUARD", {"count": 0})["count"] / n_webhooks
     fus_per_webhook = 2  # the SMS and the email of this scenario
-    dnc_checks_per_webhook = 2  # a ConditionCheck per destination (phone, email)
+    # The do-not-call entry of each destination (phone, email): a strongly consistent
+    # GetItem before the transaction (since session 6; it was a ConditionCheck inside it,
+    # 2 WRU each).
+    dnc_reads_per_webhook = 2
 
     # DynamoDB per webhook: every item of a transaction costs 2 WRU per KB (prepare +
     # commit); a new follow-up also writes an entry in each GSI. The deployed indexes
     # project keys only (IndexProjection): 1 WRU per entry, and a claim or an outcome
     # that changes no index key writes none.
     tx_wru = 2 * (kb_units(webhook, 1024) + fus_per_webhook * kb_units(fu, 1024)
-                  + guards_per_webhook * kb_units(guard, 1024) + dnc_checks_per_webhook)
+                  + guards_per_webhook * kb_units(guard, 1024))
     gsi_wru = fus_per_webhook * 2 * 1
-    webhook_ddb = (tx_wru + gsi_wru) * DDB_WRU
+    webhook_ddb = (tx_wru + gsi_wru) * DDB_WRU + dnc_reads_per_webhook * DDB_RRU
     # Executor per send: 2 strongly consistent GetItem (1 RRU per 4 KB), 2 PutItem of the
     # follow-up (the claim, the outcome).
     send_ddb = 2 * kb_units(fu, 4096) * DDB_RRU + (kb_units(fu, 1024) + kb_units(fu_sent, 1024)) * DDB_WRU

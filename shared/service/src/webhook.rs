@@ -34,7 +34,6 @@ enum Meaning {
     Guard(GuardKey),
     Suppression(SuppressionKey),
     Pending(PendingKey),
-    Dnc(Destination),
     Existing(FollowUpId),
     /// The recipient's facts or touches changed under us: read them again.
     Recipient,
@@ -321,6 +320,9 @@ impl Learner for Recording<'_> {
     }
 
     async fn check(&mut self, decisions: Decisions) -> Result<Round<Value>, ServiceError> {
+        if self.learn_dnc(&decisions).await? {
+            return Ok(Round::Learned);
+        }
         let (account, event, now) = (self.account, self.event, self.now);
         let plan = Plan::build(
             account,
@@ -361,6 +363,41 @@ impl Learner for Recording<'_> {
 }
 
 impl Recording<'_> {
+    /// Reads the do-not-call entries of the destinations the decisions would contact
+    /// (those that differ only in case share one entry) and learns those on the list;
+    /// true if any was. Read before the transaction rather than checked inside it: a
+    /// read costs a fraction of a condition check there (docs/performance.md, F4). An
+    /// entry added after this read still stops the send: the executor reads the same
+    /// entry when it sends.
+    async fn learn_dnc(&mut self, decisions: &Decisions) -> Result<bool, ServiceError> {
+        let mut seen = std::collections::BTreeSet::new();
+        let destinations: Vec<Destination> = decisions
+            .preconditions()
+            .into_iter()
+            .filter_map(|precondition| match precondition {
+                Precondition::NotOnDnc(destination) if seen.insert(destination.dnc_match_key()) => {
+                    Some(destination)
+                }
+                _ => None,
+            })
+            .collect();
+        let repo = &self.engine.repo;
+        let listed = futures_util::future::try_join_all(
+            destinations
+                .iter()
+                .map(|destination| repo.is_on_dnc(self.account, destination)),
+        )
+        .await?;
+        let mut learned = false;
+        for (destination, on) in destinations.into_iter().zip(listed) {
+            if on {
+                self.known.history.learn_dnc(destination);
+                learned = true;
+            }
+        }
+        Ok(learned)
+    }
+
     /// Learns what the failed write of `meaning` says (`current`: the item as stored).
     /// `Some`: the delivery was recorded before, and this is its first answer.
     async fn learn(
@@ -378,7 +415,6 @@ impl Recording<'_> {
                     known.history.learn_suppressed(key.clone(), id);
                 }
             }
-            Meaning::Dnc(destination) => known.history.learn_dnc(destination.clone()),
             Meaning::Pending(slot) => engine.learn_pending(account, slot, holder(), known).await?,
             Meaning::Existing(id) => engine.reload(account, id, known).await?,
             Meaning::Recipient => engine.learn_recipient(account, self.event, known).await?,
@@ -468,21 +504,6 @@ impl Plan {
                 }
             };
             plan.answer.followups.push(decided);
-        }
-        // Destinations that differ only in case share one entry: check it once.
-        let mut checked = std::collections::BTreeSet::new();
-        for precondition in decisions.preconditions() {
-            if let Precondition::NotOnDnc(destination) = precondition
-                && checked.insert(destination.dnc_match_key())
-            {
-                plan.push(
-                    Write::Check {
-                        key: records::dnc_key(account, &destination),
-                        cond: Cond::NotExists,
-                    },
-                    Meaning::Dnc(destination),
-                );
-            }
         }
         plan.push_recipient(account, event, known, now)?;
         let response = to_json(&plan.answer)?;

@@ -98,12 +98,22 @@ impl Moto {
 
     /// Everything moto recorded (`GET /moto-api/data.json`): sent SMS under
     /// `sns.SMS`, sent email under `ses.Message`, schedules under `scheduler.Schedule`.
+    ///
+    /// moto builds this by walking every backend's state, and answers 500 when a request
+    /// of another test changes that state during the walk: asked again, a few times.
     pub async fn data(&self) -> serde_json::Value {
         let url = format!("{}/moto-api/data.json", self.endpoint);
-        reqwest::get(&url)
-            .await
-            .and_then(|r| r.error_for_status())
-            .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        let mut tries = 0;
+        let response = loop {
+            tries += 1;
+            match reqwest::get(&url).await.and_then(|r| r.error_for_status()) {
+                Err(e) if tries < 5 && e.status().is_some_and(|s| s.is_server_error()) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                other => break other.unwrap_or_else(|e| panic!("GET {url}: {e}")),
+            }
+        };
+        response
             .json()
             .await
             .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
