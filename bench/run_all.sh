@@ -24,6 +24,12 @@ machine() {
   echo "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
   uptime
 }
+# The Python baseline and the moto server run on this python3: check before building.
+if ! python3 -c 'import boto3, moto' 2>/dev/null; then
+  echo "run_all.sh: $(command -v python3) has no boto3/moto: activate the venv made from" >&2
+  echo "infra/requirements-test.txt first (python3 -m venv .venv && .venv/bin/pip install -r infra/requirements-test.txt)" >&2
+  exit 2
+fi
 machine | tee "$results/machine.txt"
 
 if [ -z "${SKIP_BUILD:-}" ]; then
