@@ -258,16 +258,16 @@ impl Inner {
             }
             // Nothing of the batch was written (a condition seen failing may have
             // depended on a write that is gone too): every call may try again.
-            Err(e) => replies
-                .into_iter()
-                .map(|reply| {
-                    let reason = match &e {
-                        StoreError::Unavailable(reason) => reason.clone(),
-                        other => other.to_string(),
-                    };
-                    (reply, Err(StoreError::Unavailable(reason)))
-                })
-                .collect(),
+            Err(e) => {
+                let reason = match e {
+                    StoreError::Unavailable(reason) => reason,
+                    other => other.to_string(),
+                };
+                replies
+                    .into_iter()
+                    .map(|reply| (reply, Err(StoreError::Unavailable(reason.clone()))))
+                    .collect()
+            }
         }
     }
 
@@ -356,29 +356,15 @@ fn apply_all(
             if matches!(write, Write::Check { .. }) {
                 continue;
             }
-            for (table, entry) in [&mut gsi1, &mut gsi2]
-                .into_iter()
-                .zip(indexed.unwrap_or_default())
-            {
-                if let Some(entry) = entry {
-                    table.remove(entry.as_slice()).map_err(storage)?;
-                }
+            if let Some(entries) = indexed {
+                unindex([&mut gsi1, &mut gsi2], entries)?;
             }
             match write {
                 Write::Put { item, .. } => {
                     items
                         .insert(key.as_slice(), encode_item(&item)?.as_slice())
                         .map_err(storage)?;
-                    for (table, entry) in [&mut gsi1, &mut gsi2]
-                        .into_iter()
-                        .zip(gsi_keys(&item, &key))
-                    {
-                        if let Some(entry) = entry {
-                            table
-                                .insert(entry.as_slice(), key.as_slice())
-                                .map_err(storage)?;
-                        }
-                    }
+                    index([&mut gsi1, &mut gsi2], gsi_keys(&item, &key), &key)?;
                     if live.as_ref() != Some(&item) {
                         changes.push(Change {
                             old: live,
@@ -574,6 +560,35 @@ impl StorageBackend for Boxed {
 /// The item's entries in the two indexes (`None` where it has no index key).
 fn gsi_keys(item: &Item, primary: &[u8]) -> [Option<Vec<u8>>; 2] {
     [Index::Gsi1, Index::Gsi2].map(|index| gsi_key(index, item, primary))
+}
+
+type RedbTable<'t> = redb::Table<'t, &'static [u8], &'static [u8]>;
+
+/// Writes the index entries `entries` (from [`gsi_keys`]) pointing at `primary`.
+fn index(
+    tables: [&mut RedbTable<'_>; 2],
+    entries: [Option<Vec<u8>>; 2],
+    primary: &[u8],
+) -> Result<(), StoreError> {
+    for (table, entry) in tables.into_iter().zip(entries) {
+        if let Some(entry) = entry {
+            table.insert(entry.as_slice(), primary).map_err(storage)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the index entries `entries` (from [`gsi_keys`]).
+fn unindex(
+    tables: [&mut RedbTable<'_>; 2],
+    entries: [Option<Vec<u8>>; 2],
+) -> Result<(), StoreError> {
+    for (table, entry) in tables.into_iter().zip(entries) {
+        if let Some(entry) = entry {
+            table.remove(entry.as_slice()).map_err(storage)?;
+        }
+    }
+    Ok(())
 }
 
 fn gsi_key(index: Index, item: &Item, primary: &[u8]) -> Option<Vec<u8>> {
