@@ -13,7 +13,7 @@ use service::{Engine, config};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
-    let sdk = service::aws::load().await;
+    let sdk = service::aws::from_environment();
     let mut engine = Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
         .with_platform_secrets(config::platform_secrets(&sdk));
     if let Some(mailboxes) = service::config_mailboxes::api_mailboxes(&sdk).await? {

@@ -11,7 +11,7 @@ use service::{Engine, config};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     service::telemetry::init();
-    let sdk = service::aws::load().await;
+    let sdk = service::aws::from_environment();
     let engine = Arc::new(
         Engine::new(config::dynamodb_repository(&sdk)?, Arc::new(SystemClock))
             .with_platform_secrets(config::platform_secrets(&sdk)),

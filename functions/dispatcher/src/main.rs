@@ -22,7 +22,7 @@ use tracing::Instrument;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
-    let sdk = service::aws::load().await;
+    let sdk = service::aws::from_environment();
     let schedules = Arc::new(service::config::event_bridge_schedules(&sdk)?);
     let dispatcher = Dispatcher::new(schedules, Arc::new(SystemClock));
     let repo = service::config::dynamodb_repository(&sdk)?;

@@ -8,7 +8,7 @@
 
 use std::future::Future;
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use serde_json::Value;
 use service::config::ConfigError;
@@ -23,7 +23,7 @@ where
     Fut: Future<Output = Result<Executor, ConfigError>>,
 {
     service::telemetry::init();
-    let sdk = service::aws::load().await;
+    let sdk = service::aws::from_environment();
     let executor = build(sdk).await?;
     let executor = &executor;
     run(service_fn(move |event: LambdaEvent<ExecutorInput>| async move {

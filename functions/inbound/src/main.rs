@@ -15,7 +15,7 @@ use service::inbound::{Inbound, SnsEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     service::telemetry::init();
-    let sdk = service::aws::load().await;
+    let sdk = service::aws::from_environment();
     let repo = service::config::dynamodb_repository(&sdk)?;
     let engine = Arc::new(service::Engine::new(
         repo,

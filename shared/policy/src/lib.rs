@@ -42,6 +42,7 @@ pub mod template;
 pub mod values;
 pub mod wallclock;
 pub mod window;
+pub mod zone;
 
 pub use decide::{
     DEFAULT_REQUEST_DELAY, Decision, Decisions, HORIZON, call_touch, decide, latest_facts,

@@ -1,13 +1,12 @@
 //! Domain values. Each one can only be built through a fallible constructor, so a value
 //! that exists is valid; errors name the field the value came from.
 
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::fields::FieldError;
 use crate::json::{FromJsonLeaf, as_str};
+use crate::zone::Zone;
 
 /// Implements the serde and JSON-reader plumbing for a type with
 /// `fn parse(field: &str, raw: &str) -> Result<Self, FieldError>` and `fn as_str(&self)`.
@@ -143,21 +142,23 @@ impl EmailAddress {
 }
 string_value!(EmailAddress, "email");
 
-/// An IANA time zone (`America/New_York`).
+/// An IANA time zone (`America/New_York`), from the database compiled into the binary
+/// ([`crate::zone`]). Any letter case is accepted; the database's spelling is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct TimeZone(chrono_tz::Tz);
+pub struct TimeZone(Zone);
 
 impl TimeZone {
-    pub const UTC: TimeZone = TimeZone(chrono_tz::Tz::UTC);
+    pub const UTC: TimeZone = TimeZone(Zone::UTC);
 
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
-        chrono_tz::Tz::from_str(raw)
+        Zone::get(raw)
             .map(Self)
-            .map_err(|_| FieldError::new(field, format!("unknown IANA time zone {raw:?}")))
+            .ok_or_else(|| FieldError::new(field, format!("unknown IANA time zone {raw:?}")))
     }
 
-    pub fn tz(&self) -> chrono_tz::Tz {
+    /// The zone chrono computes local times with.
+    pub fn tz(&self) -> Zone {
         self.0
     }
 
@@ -167,9 +168,9 @@ impl TimeZone {
 }
 string_value!(TimeZone, "time_zone");
 
-impl From<chrono_tz::Tz> for TimeZone {
-    fn from(tz: chrono_tz::Tz) -> Self {
-        Self(tz)
+impl From<Zone> for TimeZone {
+    fn from(zone: Zone) -> Self {
+        Self(zone)
     }
 }
 

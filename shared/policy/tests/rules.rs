@@ -19,7 +19,7 @@ fn followup_id(s: &str) -> FollowUpId {
 }
 
 fn local(zone: &str, t: DateTime<Utc>) -> String {
-    let tz: chrono_tz::Tz = zone.parse().unwrap();
+    let tz = policy::zone::Zone::get(zone).unwrap();
     t.with_timezone(&tz).format("%a %Y-%m-%d %H:%M").to_string()
 }
 

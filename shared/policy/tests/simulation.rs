@@ -220,14 +220,12 @@ impl Oracle {
 // ---- the world ----
 
 fn sim_zones() -> Vec<TimeZone> {
-    let mut zones: Vec<TimeZone> = chrono_tz::TZ_VARIANTS
-        .iter()
-        .filter(|tz| {
-            let name = tz.name();
+    let mut zones: Vec<TimeZone> = policy::zone::Zone::names()
+        .filter(|name| {
             name.starts_with("America/")
-                || ["Pacific/Honolulu", "Pacific/Guam", "Pacific/Pago_Pago"].contains(&name)
+                || ["Pacific/Honolulu", "Pacific/Guam", "Pacific/Pago_Pago"].contains(name)
         })
-        .map(|tz| TimeZone::from(*tz))
+        .map(|name| TimeZone::parse("time_zone", name).unwrap())
         .collect();
     zones.sort_by_key(|z| z.as_str().to_owned());
     zones

@@ -1,7 +1,7 @@
 //! Pure helpers for EventBridge Scheduler: schedule names and `at(...)` expressions.
 
 use chrono::{DateTime, LocalResult, TimeDelta, TimeZone, Timelike, Utc};
-use chrono_tz::Tz;
+use policy::zone::Zone;
 use sha2::{Digest, Sha256};
 
 use crate::ScheduleError;
@@ -50,9 +50,8 @@ pub fn at_expression(
     due_at: DateTime<Utc>,
     time_zone: &str,
 ) -> Result<(String, String), ScheduleError> {
-    let zone: Tz = time_zone
-        .parse()
-        .map_err(|_| ScheduleError::permanent(format!("unknown time zone {time_zone:?}")))?;
+    let zone = Zone::get(time_zone)
+        .ok_or_else(|| ScheduleError::permanent(format!("unknown time zone {time_zone:?}")))?;
     let due_at = if due_at.nanosecond() == 0 {
         due_at
     } else {
@@ -62,7 +61,7 @@ pub fn at_expression(
     let format =
         |naive: chrono::NaiveDateTime| format!("at({})", naive.format("%Y-%m-%dT%H:%M:%S"));
     match zone.from_local_datetime(&local.naive_local()) {
-        LocalResult::Single(_) => Ok((format(local.naive_local()), time_zone.to_owned())),
+        LocalResult::Single(_) => Ok((format(local.naive_local()), zone.name().to_owned())),
         _ => Ok((format(due_at.naive_utc()), "UTC".to_owned())),
     }
 }

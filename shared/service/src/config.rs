@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 
 use crate::cache::{Cache, DEFAULT_TTL};
 use crate::repository::Repository;

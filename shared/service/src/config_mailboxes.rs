@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
+use aws_types::SdkConfig;
 use channels::mailbox::{Endpoints, OAuthApp, Provider};
 use channels::{Secret, SecretSource};
 
