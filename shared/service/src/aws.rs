@@ -20,11 +20,11 @@ use aws_types::region::Region;
 
 /// The SDK configuration of a Lambda function, from its environment.
 pub fn from_environment() -> SdkConfig {
-    from_variables(|name| std::env::var(name).ok())
+    from_variables(crate::config::env)
 }
 
+/// `get` reads a variable, empty counting as unset (`config::env`).
 fn from_variables(get: impl Fn(&str) -> Option<String>) -> SdkConfig {
-    let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .credentials_provider(SharedCredentialsProvider::new(EnvironmentCredentials))
@@ -48,12 +48,11 @@ impl ProvideCredentials for EnvironmentCredentials {
     where
         Self: 'a,
     {
-        future::ProvideCredentials::ready(credentials_from(|name| std::env::var(name).ok()))
+        future::ProvideCredentials::ready(credentials_from(crate::config::env))
     }
 }
 
 fn credentials_from(get: impl Fn(&str) -> Option<String>) -> Result<Credentials, CredentialsError> {
-    let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
     let required = |name: &str| {
         get(name).ok_or_else(|| {
             CredentialsError::not_loaded(format!(
@@ -91,7 +90,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        move |name| map.get(name).cloned()
+        move |name| map.get(name).filter(|v| !v.trim().is_empty()).cloned()
     }
 
     #[test]
